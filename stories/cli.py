@@ -1,0 +1,122 @@
+"""`flask --app app db ...` and `flask --app app stories ...`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from . import migrate
+from .files import Batch, read_records, write_ndjson
+from .store import StoryStore
+
+SAMPLE_FILE = Path(__file__).resolve().parent / "sample" / "north-korean-defectors.json"
+
+db_cli = AppGroup("db", help="Database schema.")
+stories_cli = AppGroup("stories", help="Story records: import, export, list, sample.")
+
+
+def _store() -> StoryStore:
+    return current_app.extensions["storyfeed.store"]
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    migrate.upgrade(_store().engine, revision)
+    click.echo(f"database at {revision}")
+
+
+def read_paths(paths: tuple[str, ...]) -> Batch:
+    batch = Batch()
+    for path in paths:
+        if path == "-":
+            text, source = sys.stdin.read(), "<stdin>"
+        else:
+            source = Path(path).name
+            try:
+                text = Path(path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise click.ClickException(f"{path}: cannot read: {exc}") from exc
+        batch.extend(read_records(text, source))
+    return batch
+
+
+def import_batch(batch: Batch, skip_invalid: bool) -> None:
+    for warning in batch.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for problem in batch.problems:
+        click.echo(f"error: {problem}", err=True)
+    if batch.problems and not skip_invalid:
+        raise click.ClickException(
+            f"{len(batch.problems)} problem(s) found; nothing was imported "
+            "(--skip-invalid imports the valid records)"
+        )
+    result = _store().write(stories=batch.stories, topics=batch.topics)
+    click.echo(
+        f"imported {len(batch.topics)} topic(s), {len(batch.stories)} story(ies): "
+        f"{len(result.added)} added, {len(result.updated)} updated, "
+        f"{len(result.unchanged)} unchanged"
+        + (f"; {len(batch.problems)} invalid skipped" if batch.problems else "")
+    )
+
+
+@stories_cli.command("import")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--skip-invalid", is_flag=True, help="Import the valid records, report the rest.")
+def import_command(paths: tuple[str, ...], skip_invalid: bool) -> None:
+    """Import JSON, {"topics","stories"} or NDJSON files ("-" reads stdin), in one transaction."""
+    import_batch(read_paths(paths), skip_invalid)
+
+
+@stories_cli.command("export")
+@click.option("--topic", help="Only this topic's stories (and the topic).")
+def export_command(topic: str | None) -> None:
+    """Write NDJSON to stdout that `stories import` reads back unchanged."""
+    store = _store()
+    if topic is not None:
+        found = store.get_topic(topic)
+        if found is None:
+            raise click.ClickException(f"no topic {topic!r}")
+        topics = [found]
+    else:
+        topics = store.list_topics()
+    for line in write_ndjson(topics, _all_stories(store, topic)):
+        sys.stdout.write(line)
+
+
+def _all_stories(store: StoryStore, topic: str | None):
+    cursor = None
+    while True:
+        page = store.latest(topic, limit=500, cursor=cursor)
+        yield from page.stories
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+@stories_cli.command("list")
+@click.option("--topic", help="Only this topic's stories.")
+def list_command(topic: str | None) -> None:
+    """One line per story, newest first: date, id, title."""
+    for story in _all_stories(_store(), topic):
+        click.echo(f"{story.published:%Y-%m-%d}  {story.id:<14}  {story.title}")
+
+
+@stories_cli.command("sample")
+@click.option("--if-empty", is_flag=True, help="Only when the store holds no story yet.")
+def sample_command(if_empty: bool) -> None:
+    """Load the bundled sample topic (north-korean-defectors)."""
+    if if_empty and _store().count_stories() > 0:
+        click.echo("store is not empty; sample not loaded")
+        return
+    import_batch(read_records(SAMPLE_FILE.read_text(encoding="utf-8"), SAMPLE_FILE.name), False)
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(db_cli)
+    app.cli.add_command(stories_cli)

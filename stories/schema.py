@@ -1,0 +1,63 @@
+"""Database tables. Alembic's migrations in `migrations/` create them; this module is
+what the store queries against and what `alembic revision --autogenerate` compares to."""
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    }
+)
+
+# Times are naive UTC in every backend, so ordering and keyset cursors compare alike in
+# SQLite and PostgreSQL; the full record (with its zone) lives in `record`.
+stories = sa.Table(
+    "stories",
+    metadata,
+    sa.Column("id", sa.String(100), primary_key=True),
+    sa.Column("published", sa.DateTime(), nullable=False),
+    sa.Column("updated", sa.DateTime(), nullable=False),
+    sa.Column("first_seen", sa.DateTime(), nullable=False),
+    sa.Column("written", sa.DateTime(), nullable=False),
+    sa.Column("record", sa.Text(), nullable=False),
+    sa.Index(None, "published", "id"),
+)
+
+# One row per (topic, story), carrying `published` so that "newest 50 of a topic" is a
+# single index range scan, whatever the store's size.
+story_topics = sa.Table(
+    "story_topics",
+    metadata,
+    sa.Column("topic", sa.String(100), primary_key=True),
+    sa.Column(
+        "story_id",
+        sa.String(100),
+        sa.ForeignKey("stories.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("published", sa.DateTime(), nullable=False),
+    sa.Index(None, "topic", "published", "story_id"),
+    sa.Index(None, "story_id"),
+)
+
+topics = sa.Table(
+    "topics",
+    metadata,
+    sa.Column("slug", sa.String(100), primary_key=True),
+    sa.Column("record", sa.Text(), nullable=False),
+    # False for topics created only because a story named them.
+    sa.Column("described", sa.Boolean(), nullable=False),
+    # Bumped in the same transaction as every change to the topic or its stories: the
+    # cheap freshness check that lets any process tell its cached feeds are stale.
+    sa.Column("version", sa.BigInteger(), nullable=False),
+)
+
+# Single-row counters; key "stories" is the version of the whole store.
+counters = sa.Table(
+    "counters",
+    metadata,
+    sa.Column("key", sa.String(50), primary_key=True),
+    sa.Column("value", sa.BigInteger(), nullable=False),
+)

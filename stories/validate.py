@@ -1,0 +1,411 @@
+"""Turn outside data (JSON-shaped dicts) into validated records.
+
+Every problem names where it was found (file, record index and id), the field and the
+reason, e.g. `stories.json: record 3 (id 761156048): published: "2019-08-28 10:00" has no
+time zone`. All problems of a record are reported at once, not just the first.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import mimetypes
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+import nh3
+
+from .apple_categories import APPLE_CATEGORIES
+from .model import (
+    AUDIO_FIELDS,
+    IMAGE_FIELDS,
+    STORY_FIELDS,
+    TOPIC_FIELDS,
+    TOPIC_IMAGE_FIELDS,
+    Audio,
+    Image,
+    Story,
+    Topic,
+    TopicImage,
+)
+
+ID_RE = re.compile(r"[a-z0-9-]+")
+LANGUAGE_RE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{1,8})*")
+# XML 1.0 forbids these anywhere in a document; one of them in one story would make a
+# whole feed unreadable, so they are removed on the way in.
+XML_ILLEGAL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+MAX_ID = 100
+MAX_TITLE = 1_000
+MAX_SHORT_TEXT = 10_000
+MAX_BODY = 500_000
+MAX_URL = 2_000
+MAX_EMBED = 65_536
+MAX_LIST = 100
+
+# Tags a story body may keep; everything else (scripts, styles, frames, event handlers) goes.
+BODY_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "cite", "code", "em", "figcaption", "figure",
+    "h2", "h3", "h4", "hr", "i", "img", "li", "ol", "p", "pre", "q", "s", "small", "strong",
+    "sub", "sup", "u", "ul",
+}
+BODY_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "width", "height"}}
+
+# Apple wants audio/x-m4a for AAC; the rest come from the platform's table.
+EXTRA_AUDIO_TYPES = {".m4a": "audio/x-m4a", ".mp3": "audio/mpeg", ".opus": "audio/ogg"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    location: str
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        prefix = f"{self.location}: " if self.location else ""
+        return f"{prefix}{self.field}: {self.reason}"
+
+
+class RecordInvalid(Exception):
+    """A record that cannot be stored; `problems` lists every reason."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def record_location(source: str, kind: str, index: int, ident: Any, key: str = "id") -> str:
+    """`stories.json: record 3 (id 761156048)`; index is 1-based as people count."""
+    where = f"{kind} {index}"
+    if isinstance(ident, str) and ident:
+        where += f" ({key} {ident[:MAX_ID]})"
+    return f"{source}: {where}" if source else where
+
+
+def show(value: Any) -> str:
+    """A value quoted for an error message, cut short so a huge field stays readable."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class _Reader:
+    """Reads fields of one record, collecting problems and warnings as it goes."""
+
+    def __init__(self, location: str):
+        self.location = location
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+
+    def fail(self, field: str, reason: str) -> None:
+        self.problems.append(Problem(self.location, field, reason))
+
+    def check_keys(self, raw: dict, allowed: tuple[str, ...], prefix: str = "") -> None:
+        for key in raw:
+            if key not in allowed:
+                self.fail(f"{prefix}{key}", "unknown field")
+
+    def text(self, raw: dict, key: str, field: str, *, limit: int, required: bool = False) -> str:
+        value = raw.get(key)
+        if value is None or value == "":
+            if required:
+                self.fail(field, "is required")
+            return ""
+        if not isinstance(value, str):
+            self.fail(field, f"must be a string, not {show(value)}")
+            return ""
+        cleaned = XML_ILLEGAL_RE.sub("", value)
+        if cleaned != value:
+            self.warnings.append(
+                Problem(self.location, field, "control characters or lone surrogates removed")
+            )
+        if len(cleaned) > limit:
+            self.fail(field, f"is {len(cleaned)} characters long, at most {limit} allowed")
+            return ""
+        if required and not cleaned.strip():
+            self.fail(field, "is required")
+        return cleaned
+
+    def slug(self, value: Any, field: str) -> str:
+        if not isinstance(value, str) or not ID_RE.fullmatch(value) or len(value) > MAX_ID:
+            self.fail(field, f"{show(value)} must be lowercase letters, digits and hyphens")
+            return ""
+        return value
+
+    def url(self, raw: dict, key: str, field: str, *, required: bool = False,
+            media_path: bool = False) -> str:
+        value = self.text(raw, key, field, limit=MAX_URL, required=required)
+        if not value:
+            return ""
+        if media_path and value.startswith("/media/") and ".." not in value.split("/"):
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or any(
+            c.isspace() for c in value
+        ):
+            expected = "an absolute http(s) URL"
+            if media_path:
+                expected += " or a /media/ path"
+            self.fail(field, f"{show(value)} is not {expected}")
+            return ""
+        return value
+
+    def integer(self, raw: dict, key: str, field: str, *, minimum: int = 0) -> int | None:
+        value = raw.get(key)
+        if value is None:
+            return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(field, f"{show(value)} is not a whole number")
+            return None
+        if value < minimum:
+            self.fail(field, f"{value} is below {minimum}")
+            return None
+        return value
+
+    def boolean(self, raw: dict, key: str, field: str, default: bool) -> bool:
+        value = raw.get(key, default)
+        if not isinstance(value, bool):
+            self.fail(field, f"{show(value)} is not true or false")
+            return default
+        return value
+
+    def when(self, raw: dict, key: str, field: str, *, required: bool) -> datetime | None:
+        value = raw.get(key)
+        if value is None or value == "":
+            if required:
+                self.fail(field, "is required")
+            return None
+        if not isinstance(value, str):
+            self.fail(field, f"{show(value)} is not an RFC 3339 or RFC 822 date")
+            return None
+        parsed = parse_datetime(value)
+        if parsed is None:
+            self.fail(field, f"{show(value)} is not an RFC 3339 or RFC 822 date")
+            return None
+        if parsed.tzinfo is None:
+            self.fail(field, f"{show(value)} has no time zone")
+            return None
+        return parsed.astimezone(timezone.utc)
+
+    def string_list(self, raw: dict, key: str, field: str, *, slugs: bool = False) -> tuple:
+        value = raw.get(key)
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.fail(field, f"must be a list, not {show(value)}")
+            return ()
+        if len(value) > MAX_LIST:
+            self.fail(field, f"has {len(value)} entries, at most {MAX_LIST} allowed")
+            return ()
+        out = []
+        for i, item in enumerate(value):
+            item_field = f"{field}[{i}]"
+            if slugs:
+                item = self.slug(item, item_field)
+            else:
+                item = self.text({"v": item}, "v", item_field, limit=MAX_TITLE, required=True)
+            if item and item not in out:
+                out.append(item)
+        return tuple(out)
+
+    def obj(self, raw: dict, key: str, field: str) -> dict | None:
+        value = raw.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            self.fail(field, f"must be an object, not {show(value)}")
+            return None
+        return value
+
+    def raise_if_failed(self) -> None:
+        if self.problems:
+            raise RecordInvalid(self.problems)
+
+
+def parse_datetime(value: str) -> datetime | None:
+    """RFC 3339 (and its ISO 8601 cousins) or RFC 822; None when it is neither."""
+    text = value.strip()
+    try:
+        return datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    # parsedate_to_datetime gives a naive datetime for "-0000" and for no zone at all;
+    # only a zone-less string is really zone-less.
+    if parsed.tzinfo is None and re.search(r"(-0000|GMT|UT|UTC|Z)\s*$", text):
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+def clean_body_html(html: str) -> str:
+    return nh3.clean(
+        html,
+        tags=BODY_TAGS,
+        attributes=BODY_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer",
+    )
+
+
+def guess_audio_type(url: str) -> str:
+    path = urlsplit(url).path.lower()
+    for ext, mime in EXTRA_AUDIO_TYPES.items():
+        if path.endswith(ext):
+            return mime
+    return mimetypes.guess_type(path)[0] or ""
+
+
+def _parse_image(r: _Reader, raw: dict) -> Image | None:
+    data = r.obj(raw, "image", "image")
+    if data is None:
+        return None
+    r.check_keys(data, IMAGE_FIELDS, "image.")
+    return Image(
+        url=r.url(data, "url", "image.url", required=True, media_path=True),
+        width=r.integer(data, "width", "image.width", minimum=1),
+        height=r.integer(data, "height", "image.height", minimum=1),
+        caption=r.text(data, "caption", "image.caption", limit=MAX_SHORT_TEXT),
+        credit=r.text(data, "credit", "image.credit", limit=MAX_TITLE),
+        alt=r.text(data, "alt", "image.alt", limit=MAX_SHORT_TEXT),
+    )
+
+
+def _parse_audio(r: _Reader, raw: dict) -> tuple[Audio, ...]:
+    items = raw.get("audio")
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        r.fail("audio", f"must be a list, not {show(items)}")
+        return ()
+    if len(items) > MAX_LIST:
+        r.fail("audio", f"has {len(items)} entries, at most {MAX_LIST} allowed")
+        return ()
+    out: list[Audio] = []
+    for i, data in enumerate(items):
+        f = f"audio[{i}]"
+        if not isinstance(data, dict):
+            r.fail(f, f"must be an object, not {show(data)}")
+            continue
+        r.check_keys(data, AUDIO_FIELDS, f"{f}.")
+        audio_id = r.slug(data.get("id"), f"{f}.id")
+        url = r.url(data, "url", f"{f}.url", media_path=True)
+        embed = r.text(data, "embed", f"{f}.embed", limit=MAX_EMBED)
+        if not url and not embed and not data.get("url"):
+            r.fail(f"{f}.url", "is required when there is no embed")
+        mime = r.text(data, "type", f"{f}.type", limit=100)
+        if mime and not re.fullmatch(r"[a-z]+/[a-z0-9.+-]+", mime):
+            r.fail(f"{f}.type", f"{show(mime)} is not a MIME type")
+        if not mime and url:
+            mime = guess_audio_type(url)
+        duration = raw_duration = data.get("duration")
+        if isinstance(raw_duration, float) and raw_duration >= 0:
+            duration = round(raw_duration)
+        duration = r.integer({"d": duration}, "d", f"{f}.duration")
+        if any(a.id == audio_id for a in out):
+            r.fail(f"{f}.id", f"{show(audio_id)} appears twice in this story")
+        out.append(Audio(
+            id=audio_id,
+            url=url,
+            type=mime,
+            length=r.integer(data, "length", f"{f}.length", minimum=1),
+            duration=duration,
+            embed=embed,
+            transcript_url=r.url(data, "transcript_url", f"{f}.transcript_url"),
+            downloadable=r.boolean(data, "downloadable", f"{f}.downloadable", True),
+            embeddable=r.boolean(data, "embeddable", f"{f}.embeddable", True),
+        ))
+    return tuple(out)
+
+
+def parse_story(raw: Any, location: str = "") -> tuple[Story, list[Problem]]:
+    """A validated Story and the warnings about what was cleaned; raises RecordInvalid."""
+    r = _Reader(location)
+    if not isinstance(raw, dict):
+        r.fail("record", f"must be an object, not {show(raw)}")
+        r.raise_if_failed()
+    r.check_keys(raw, STORY_FIELDS)
+    story_id = r.slug(raw.get("id"), "id") if raw.get("id") is not None else ""
+    if raw.get("id") is None:
+        r.fail("id", "is required")
+    published = r.when(raw, "published", "published", required=True)
+    updated = r.when(raw, "updated", "updated", required=False) or published
+    body = r.text(raw, "body_html", "body_html", limit=MAX_BODY)
+    story = Story(
+        id=story_id,
+        url=r.url(raw, "url", "url", required=True),
+        title=r.text(raw, "title", "title", limit=MAX_TITLE, required=True),
+        published=published,
+        updated=updated,
+        teaser=r.text(raw, "teaser", "teaser", limit=MAX_SHORT_TEXT),
+        body_html=clean_body_html(body) if body else "",
+        bylines=r.string_list(raw, "bylines", "bylines"),
+        topics=r.string_list(raw, "topics", "topics", slugs=True),
+        image=_parse_image(r, raw),
+        audio=_parse_audio(r, raw),
+        note=r.text(raw, "note", "note", limit=MAX_SHORT_TEXT),
+    )
+    r.raise_if_failed()
+    return story, r.warnings
+
+
+def parse_topic(raw: Any, location: str = "") -> tuple[Topic, list[Problem]]:
+    """A validated Topic and the warnings about what was cleaned; raises RecordInvalid."""
+    r = _Reader(location)
+    if not isinstance(raw, dict):
+        r.fail("record", f"must be an object, not {show(raw)}")
+        r.raise_if_failed()
+    r.check_keys(raw, TOPIC_FIELDS)
+    slug = r.slug(raw.get("slug"), "slug") if raw.get("slug") is not None else ""
+    if raw.get("slug") is None:
+        r.fail("slug", "is required")
+    image = None
+    image_raw = r.obj(raw, "image", "image")
+    if image_raw is not None:
+        r.check_keys(image_raw, TOPIC_IMAGE_FIELDS, "image.")
+        image = TopicImage(
+            url=r.url(image_raw, "url", "image.url", required=True, media_path=True),
+            width=r.integer(image_raw, "width", "image.width", minimum=1),
+            height=r.integer(image_raw, "height", "image.height", minimum=1),
+        )
+    language = r.text(raw, "language", "language", limit=35) or "en-us"
+    if not LANGUAGE_RE.fullmatch(language.lower()):
+        r.fail("language", f"{show(language)} is not a language tag such as en-us")
+    email_addr = r.text(raw, "owner_email", "owner_email", limit=320)
+    if email_addr and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email_addr):
+        r.fail("owner_email", f"{show(email_addr)} is not an e-mail address")
+    category = r.text(raw, "category", "category", limit=100)
+    subcategory = r.text(raw, "subcategory", "subcategory", limit=100)
+    if category and category not in APPLE_CATEGORIES:
+        r.fail("category", f"{show(category)} is not in Apple Podcasts' category list")
+    elif subcategory and not category:
+        r.fail("subcategory", "needs a category")
+    elif subcategory and subcategory not in APPLE_CATEGORIES[category]:
+        r.fail("subcategory", f"{show(subcategory)} is not a subcategory of {show(category)}")
+    kind = r.text(raw, "type", "type", limit=20) or "episodic"
+    if kind not in ("episodic", "serial"):
+        r.fail("type", f"{show(kind)} is not episodic or serial")
+    topic = Topic(
+        slug=slug,
+        title=r.text(raw, "title", "title", limit=MAX_TITLE) or Topic.from_slug(slug).title,
+        description=r.text(raw, "description", "description", limit=MAX_SHORT_TEXT),
+        link=r.url(raw, "link", "link"),
+        language=language.lower(),
+        image=image,
+        author=r.text(raw, "author", "author", limit=MAX_TITLE),
+        owner_name=r.text(raw, "owner_name", "owner_name", limit=MAX_TITLE),
+        owner_email=email_addr,
+        category=category,
+        subcategory=subcategory,
+        explicit=r.boolean(raw, "explicit", "explicit", False),
+        type=kind,
+        copyright=r.text(raw, "copyright", "copyright", limit=MAX_TITLE),
+    )
+    r.raise_if_failed()
+    return topic, r.warnings

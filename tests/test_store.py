@@ -1,0 +1,158 @@
+"""The store on every backend: upsert, delete, ordering, cursors, topics, versions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from stories.store import InvalidCursor, stories_changed
+from stories.validate import parse_story
+
+from .conftest import story_record
+
+
+def make(story_id: str, published: datetime, topics=("world",), **fields):
+    record = story_record(
+        id=story_id, published=published.isoformat(), topics=list(topics),
+        audio=None, image=None, **fields,
+    )
+    return parse_story(record)[0]
+
+
+BASE = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+def test_upsert_adds_updates_and_reports_unchanged(store):
+    first = make("a", BASE)
+    result = store.write([first])
+    assert result.added == ("a",) and result.topics == {"world"}
+    assert store.get_story("a") == first
+
+    again = store.write([first])
+    assert again.unchanged == ("a",) and not again.changed
+
+    changed = make("a", BASE, title="A new title")
+    result = store.write([changed])
+    assert result.updated == ("a",)
+    assert store.get_story("a").title == "A new title"
+
+
+def test_first_seen_is_kept_across_updates(store):
+    store.write([make("a", BASE)])
+    seen = store.get_stored("a").first_seen
+    store.write([make("a", BASE, title="Changed")])
+    stored = store.get_stored("a")
+    assert stored.first_seen == seen
+    assert stored.written >= seen
+
+
+def test_delete_removes_story_and_its_topic_links(store):
+    store.write([make("a", BASE), make("b", BASE + timedelta(hours=1))])
+    result = store.delete_story("a")
+    assert result.deleted == ("a",) and result.topics == {"world"}
+    assert store.get_story("a") is None
+    assert [s.id for s in store.latest("world").stories] == ["b"]
+    assert store.delete_story("a").deleted == ()
+
+
+def test_named_topics_are_created_with_a_title_from_the_slug(store):
+    store.write([make("a", BASE, topics=("north-korean-defectors",))])
+    topic = store.get_topic("north-korean-defectors")
+    assert topic.title == "North Korean Defectors"
+
+
+def test_newest_first_with_limit_and_topic_filter(store):
+    stories = [make(f"s{i:02d}", BASE + timedelta(days=i), topics=("even",) if i % 2 == 0 else ("odd",))
+               for i in range(10)]
+    store.write(stories)
+    assert [s.id for s in store.latest(limit=3).stories] == ["s09", "s08", "s07"]
+    assert [s.id for s in store.latest("even", limit=3).stories] == ["s08", "s06", "s04"]
+    assert store.count_stories("odd") == 5
+    assert store.count_stories() == 10
+
+
+def test_same_published_time_is_ordered_by_id(store):
+    store.write([make(i, BASE) for i in ("b", "a", "c")])
+    assert [s.id for s in store.latest().stories] == ["c", "b", "a"]
+
+
+@pytest.mark.parametrize("topic", [None, "world"])
+def test_cursors_walk_every_story_once_both_ways(store, topic):
+    # Ties in `published` across page boundaries are the case keyset paging gets wrong.
+    stories = [make(f"s{i:03d}", BASE + timedelta(hours=i // 3)) for i in range(23)]
+    store.write(stories)
+    expected = [s.id for s in sorted(stories, key=lambda s: (s.published, s.id), reverse=True)]
+
+    seen, pages, cursor = [], [], None
+    while True:
+        page = store.latest(topic, limit=5, cursor=cursor)
+        pages.append(page)
+        seen += [s.id for s in page.stories]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == expected
+    assert pages[0].previous_cursor is None
+
+    # Walking back with `previous` gives the same pages.
+    back = store.latest(topic, limit=5, cursor=pages[2].previous_cursor)
+    assert back.stories == pages[1].stories
+
+
+def test_a_foreign_cursor_is_refused(store):
+    with pytest.raises(InvalidCursor):
+        store.latest(cursor="not-a-cursor")
+
+
+def test_versions_change_with_every_write_to_the_topic(store):
+    v_world, v_all = store.version("world"), store.version()
+    store.write([make("a", BASE)])
+    assert store.version("world") > v_world
+    assert store.version() > v_all
+    v_other = store.version("other")
+    store.write([make("b", BASE, topics=("other",))])
+    assert store.version("other") > v_other
+    before = store.version("world")
+    store.write([make("a", BASE)])  # unchanged
+    assert store.version("world") == before
+
+
+def test_moving_a_story_changes_both_topics(store):
+    store.write([make("a", BASE, topics=("one",))])
+    v_one = store.version("one")
+    result = store.write([make("a", BASE, topics=("two",))])
+    assert result.topics == {"one", "two"}
+    assert store.version("one") > v_one
+    assert store.latest("one").stories == ()
+
+
+def test_writes_announce_the_topics_they_changed(store):
+    received = []
+
+    def listener(sender, topics):
+        received.append(topics)
+
+    stories_changed.connect(listener)
+    try:
+        store.write([make("a", BASE)])
+        store.write([make("a", BASE)])  # unchanged: no signal
+        store.delete_story("a")
+    finally:
+        stories_changed.disconnect(listener)
+    assert received == [{"world"}, {"world"}]
+
+
+def test_a_failed_write_leaves_the_store_unchanged(store):
+    from stories.model import Topic
+
+    store.write([make("a", BASE)])
+    version = store.version()
+    broken = make("b", BASE)
+    object.__setattr__(broken, "published", "not a datetime")  # fails mid-transaction
+    with pytest.raises(AttributeError):
+        store.write([make("c", BASE), broken], topics=[Topic(slug="new", title="New")])
+    assert store.get_story("c") is None
+    assert store.get_topic("new") is None
+    assert store.count_stories() == 1
+    assert store.version() == version

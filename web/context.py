@@ -1,0 +1,19 @@
+"""What blueprints reach through the current app: the store and the site's links."""
+
+from __future__ import annotations
+
+from flask import current_app, request
+
+from stories.store import StoryStore
+
+from .links import Links
+
+
+def current_store() -> StoryStore:
+    return current_app.extensions["storyfeed.store"]
+
+
+def current_links() -> Links:
+    """From SITE_URL when it is set, else from the request (behind ProxyFix)."""
+    site_url = current_app.config.get("SITE_URL") or request.url_root
+    return Links.build(site_url, current_app.config.get("MEDIA_BASE_URL"))

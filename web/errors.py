@@ -1,0 +1,45 @@
+"""Errors as clients expect them: JSON under /api, a page elsewhere, never a traceback."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+RETRY_AFTER = 30
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def render_error(error: HTTPException):
+    if wants_json():
+        response = jsonify(error=error.name, message=error.description, status=error.code)
+    else:
+        response = render_template("error.html", error=error)
+    return response, error.code
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        response, code = render_error(error)
+        response = app.make_response((response, code))
+        if error.code == 405 and error.valid_methods:
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
+
+    @app.errorhandler(OperationalError)
+    def store_unavailable(error: OperationalError):
+        app.logger.error("store unavailable: %s", error.orig or error)
+        response = app.make_response(render_error(ServiceUnavailable(
+            "The story store is not answering; try again shortly."
+        )))
+        response.headers["Retry-After"] = str(RETRY_AFTER)
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        app.logger.exception("unhandled error on %s", request.path)
+        return render_error(InternalServerError("Something went wrong on our side."))

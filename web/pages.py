@@ -1,0 +1,58 @@
+"""Human pages: the index, topic pages, story pages, and the health check."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, jsonify, render_template, request
+
+from stories.store import InvalidCursor
+
+from .context import current_links, current_store
+
+bp = Blueprint("pages", __name__)
+
+PAGE_SIZE = 20
+
+
+@bp.app_context_processor
+def inject_links():
+    return {"links": current_links()}
+
+
+@bp.get("/")
+def index():
+    store = current_store()
+    topics = [(topic, store.count_stories(topic.slug)) for topic in store.list_topics()]
+    return render_template("index.html", topics=topics)
+
+
+@bp.get("/topics/<slug>")
+def topic(slug: str):
+    store = current_store()
+    found = store.get_topic(slug)
+    if found is None:
+        abort(404, description=f"There is no topic {slug!r}.")
+    try:
+        page = store.latest(slug, limit=PAGE_SIZE, cursor=request.args.get("cursor"))
+    except InvalidCursor as exc:
+        abort(400, description=str(exc))
+    return render_template("topic.html", topic=found, page=page)
+
+
+@bp.get("/stories/<story_id>")
+def story(story_id: str):
+    store = current_store()
+    found = store.get_story(story_id)
+    if found is None:
+        abort(404, description=f"There is no story {story_id!r}.")
+    topics = [store.get_topic(slug) for slug in found.topics]
+    return render_template("story.html", story=found, topics=[t for t in topics if t])
+
+
+@bp.get("/healthz")
+def healthz():
+    try:
+        current_store().ping()
+    except Exception as exc:  # any failure of the store means "not healthy"
+        current_app.logger.warning("health check: store unreachable: %s", exc)
+        return jsonify(status="unavailable", store="unreachable"), 503
+    return jsonify(status="ok", store="ok")
