@@ -10,6 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from stories.store import StoryStore
+from web.rendered import MemoryRenderCache
 
 HERE = Path(__file__).resolve().parent
 SAMPLE_MEDIA = HERE / "stories" / "sample" / "media"
@@ -48,6 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
     app.extensions["storyfeed.store"] = StoryStore.from_url(app.config["DATABASE_URL"])
+    app.extensions["storyfeed.render_cache"] = MemoryRenderCache()
 
     from stories import cli as stories_cli
     from web import api, errors, media, pages

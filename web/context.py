@@ -7,10 +7,15 @@ from flask import current_app, request
 from stories.store import StoryStore
 
 from .links import Links
+from .rendered import RenderCache
 
 
 def current_store() -> StoryStore:
     return current_app.extensions["storyfeed.store"]
+
+
+def current_render_cache() -> RenderCache:
+    return current_app.extensions["storyfeed.render_cache"]
 
 
 def current_links() -> Links:

@@ -1,0 +1,97 @@
+"""Rendered bodies (feeds, oEmbed) cached and served the way a CDN would serve them.
+
+A `Rendered` is made once per change of the data: its body, its gzip form and a strong
+ETag for each, so a warm request costs a cache lookup and a 304 costs a comparison.
+`RenderCache` is the one small interface a shared cache (Redis) replaces; keys carry
+the store's version of what they were rendered from, so a write by any process makes
+older entries unreachable without telling anyone.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Protocol
+
+from flask import Response, request
+
+
+@dataclass(frozen=True)
+class Rendered:
+    body: bytes
+    content_type: str
+    etag: str  # strong validator of `body`; the gzip form's ETag is derived from it
+    gzipped: bytes
+    last_modified: datetime | None = None
+
+    @classmethod
+    def of(cls, body: bytes, content_type: str, last_modified: datetime | None = None) -> "Rendered":
+        # mtime=0 keeps the gzip bytes (and so their ETag) the same on every render.
+        return cls(
+            body=body,
+            content_type=content_type,
+            etag=hashlib.sha256(body).hexdigest()[:32],
+            gzipped=gzip.compress(body, compresslevel=6, mtime=0),
+            last_modified=last_modified,
+        )
+
+
+class RenderCache(Protocol):
+    def get(self, key: str) -> Rendered | None: ...
+
+    def set(self, key: str, value: Rendered) -> None: ...
+
+
+class MemoryRenderCache:
+    """Per-process LRU; fine for one process, replaced by a shared cache when scaled out."""
+
+    def __init__(self, max_entries: int = 512):
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, Rendered] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Rendered | None:
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def set(self, key: str, value: Rendered) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+
+def get_or_render(cache: RenderCache, key: str, render: Callable[[], Rendered]) -> Rendered:
+    found = cache.get(key)
+    if found is None:
+        found = render()
+        cache.set(key, found)
+    return found
+
+
+def send_rendered(rendered: Rendered, *, max_age: int, cors: bool = True) -> Response:
+    """A response with a strong ETag per encoding, Last-Modified, gzip when accepted,
+    and 304 for a matching If-None-Match or If-Modified-Since."""
+    use_gzip = request.accept_encodings["gzip"] > 0
+    response = Response(
+        rendered.gzipped if use_gzip else rendered.body, content_type=rendered.content_type
+    )
+    if use_gzip:
+        response.headers["Content-Encoding"] = "gzip"
+    response.set_etag(rendered.etag + ("-gz" if use_gzip else ""))
+    if rendered.last_modified is not None:
+        response.last_modified = rendered.last_modified
+    response.vary.add("Accept-Encoding")
+    response.cache_control.public = True
+    response.cache_control.max_age = max_age
+    if cors:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    return response.make_conditional(request)
