@@ -26,8 +26,10 @@ def register(app: Flask) -> None:
     def http_error(error: HTTPException):
         response, code = render_error(error)
         response = app.make_response((response, code))
-        if error.code == 405 and error.valid_methods:
-            response.headers["Allow"] = ", ".join(error.valid_methods)
+        # Keep what the error itself says in headers (Allow, Content-Range, WWW-Authenticate).
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
         return response
 
     @app.errorhandler(OperationalError)

@@ -1,0 +1,7 @@
+"""`make bench`: every benchmark, one after the other."""
+
+import importlib
+
+for name in ("store",):
+    print(f"== bench.{name}")
+    importlib.import_module(f"bench.{name}").main()

@@ -1,0 +1,178 @@
+"""Pages, the JSON API, media with byte ranges, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from mutagen.mp3 import MP3
+
+from stories.cli import SAMPLE_FILE
+
+from .conftest import make_app, story_record
+
+SAMPLE = json.loads(SAMPLE_FILE.read_text())
+MEDIA_DIR = SAMPLE_FILE.parent / "media"
+
+
+def test_index_lists_topics(sample_client):
+    page = sample_client.get("/")
+    assert page.status_code == 200
+    assert b"Stories About north korean defectors" in page.data
+    assert b"7 stories" in page.data
+
+
+def test_topic_page_shows_what_the_seed_page_shows(sample_client):
+    page = sample_client.get("/topics/north-korean-defectors")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    for story in SAMPLE["stories"]:
+        assert f'id="story-{story["id"]}"' in html
+        assert story["image"]["credit"] in html
+        audio = story["audio"][0]
+        assert f'src="http://storyfeed.test/media/north-korean-defectors/{audio["id"]}.mp3"' in html
+    assert html.count(">Download</a>") == 7
+    assert html.count(">Transcript</a>") == 4
+    assert html.count('preload="none"') == 7
+    assert "<title>Stories About north korean defectors</title>" in html
+    assert '<link rel="canonical" href="http://storyfeed.test/topics/north-korean-defectors">' in html
+    assert '<meta property="og:image" content="http://storyfeed.test/media/north-korean-defectors/artwork.jpg">' in html
+    # Newest first.
+    assert html.index("story-1169464713") < html.index("story-511745886")
+
+
+def test_story_page(sample_client):
+    page = sample_client.get("/stories/1022642030")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "<title>That&#39;s &#39;Comrade&#39; To You!" in html
+    assert 'href="https://www.npr.org/transcripts/1022642030"' in html
+    assert '<meta property="og:type" content="article">' in html
+
+
+def test_record_text_is_escaped(client, app):
+    evil = "<script>alert(1)</script>"
+    app.extensions["storyfeed.store"].write([
+        __import__("stories.validate", fromlist=["parse_story"]).parse_story(
+            story_record(title=evil, teaser=evil, bylines=[evil],
+                         image={"url": "https://x.example/a.jpg", "caption": evil, "credit": evil}))[0]
+    ])
+    for path in ("/topics/world", "/stories/1001", "/"):
+        html = client.get(path).get_data(as_text=True)
+        assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in client.get("/stories/1001").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/topics/nope", "/stories/nope", "/no/such/page"])
+def test_unknown_pages_are_404_pages(client, path):
+    page = client.get(path)
+    assert page.status_code == 404
+    assert page.mimetype == "text/html" and b"404 Not Found" in page.data
+
+
+def test_api_story_and_paging(sample_client):
+    story = sample_client.get("/api/stories/1169464713").get_json()
+    assert story["story"]["title"].startswith("North Korean defectors may face")
+    assert story["first_seen"].endswith("Z")
+
+    first = sample_client.get("/api/topics/north-korean-defectors/stories?limit=3").get_json()
+    assert [s["id"] for s in first["stories"]] == ["1169464713", "1022642030", "761156048"]
+    assert first["previous_cursor"] is None
+    second = sample_client.get(
+        f"/api/topics/north-korean-defectors/stories?limit=3&cursor={first['next_cursor']}"
+    ).get_json()
+    assert [s["id"] for s in second["stories"]] == ["708718922", "607375723", "528615440"]
+
+
+@pytest.mark.parametrize("query, message", [
+    ("limit=0", "limit must be a whole number from 1 to 500"),
+    ("limit=501", "limit must be a whole number from 1 to 500"),
+    ("limit=abc", "limit must be a whole number from 1 to 500"),
+    ("cursor=zzz", "cursor is not one this service made"),
+])
+def test_api_bad_paging_is_400_with_a_reason(sample_client, query, message):
+    answer = sample_client.get(f"/api/topics/north-korean-defectors/stories?{query}")
+    assert answer.status_code == 400
+    assert answer.get_json()["message"] == message
+
+
+def test_api_unknown_is_json_404(client):
+    answer = client.get("/api/stories/nope")
+    assert answer.status_code == 404 and answer.get_json()["status"] == 404
+
+
+def test_healthz(client, tmp_path):
+    assert client.get("/healthz").get_json() == {"status": "ok", "store": "ok"}
+    broken = make_app("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1").test_client()
+    answer = broken.get("/healthz")
+    assert answer.status_code == 503 and answer.get_json()["store"] == "unreachable"
+
+
+def test_store_down_is_503_with_retry_after_and_no_traceback():
+    broken = make_app("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1").test_client()
+    answer = broken.get("/topics/north-korean-defectors")
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"]
+    assert b"Traceback" not in answer.data and b"psycopg" not in answer.data
+
+
+# -- media -----------------------------------------------------------------------
+
+AUDIO = "/media/north-korean-defectors/1169825816.mp3"
+AUDIO_BYTES = (MEDIA_DIR / "north-korean-defectors" / "1169825816.mp3").read_bytes()
+
+
+def test_sample_records_match_their_media_files():
+    for story in SAMPLE["stories"]:
+        for audio in story["audio"]:
+            path = MEDIA_DIR / audio["url"].removeprefix("/media/")
+            assert audio["length"] == path.stat().st_size
+            assert audio["duration"] == round(MP3(path).info.length)
+            assert 2 <= audio["duration"] <= 15
+    art = SAMPLE["topics"][0]["image"]
+    from PIL import Image
+    with Image.open(MEDIA_DIR / art["url"].removeprefix("/media/")) as image:
+        assert image.size == (art["width"], art["height"]) == (1400, 1400)
+        assert image.mode == "RGB"
+
+
+def test_media_whole_file(client):
+    answer = client.get(AUDIO)
+    assert answer.status_code == 200
+    assert answer.headers["Accept-Ranges"] == "bytes"
+    assert int(answer.headers["Content-Length"]) == len(AUDIO_BYTES)
+    assert answer.mimetype == "audio/mpeg"
+    assert answer.data == AUDIO_BYTES
+
+
+@pytest.mark.parametrize("header, start, end", [
+    ("bytes=0-99", 0, 99),
+    ("bytes=1000-1999", 1000, 1999),
+    ("bytes=-500", len(AUDIO_BYTES) - 500, len(AUDIO_BYTES) - 1),
+    ("bytes=20000-", 20000, len(AUDIO_BYTES) - 1),
+])
+def test_media_ranges(client, header, start, end):
+    answer = client.get(AUDIO, headers={"Range": header})
+    assert answer.status_code == 206
+    assert answer.headers["Content-Range"] == f"bytes {start}-{end}/{len(AUDIO_BYTES)}"
+    assert int(answer.headers["Content-Length"]) == end - start + 1
+    assert answer.data == AUDIO_BYTES[start:end + 1]
+
+
+def test_media_unsatisfiable_range_is_416(client):
+    answer = client.get(AUDIO, headers={"Range": f"bytes={len(AUDIO_BYTES) + 10}-"})
+    assert answer.status_code == 416
+    assert answer.headers["Content-Range"] == f"bytes */{len(AUDIO_BYTES)}"
+
+
+def test_media_refuses_paths_outside_its_folder(client):
+    assert client.get("/media/../app.py").status_code == 404
+    assert client.get("/media/%2e%2e/app.py").status_code == 404
+
+
+def test_media_base_url_points_records_at_a_cdn(sqlite_url):
+    app = make_app(sqlite_url, MEDIA_BASE_URL="https://cdn.example.net/sf/")
+    app.test_cli_runner().invoke(args=["stories", "sample"])
+    html = app.test_client().get("/topics/north-korean-defectors").get_data(as_text=True)
+    assert 'src="https://cdn.example.net/sf/north-korean-defectors/1169825816.mp3"' in html
