@@ -10,7 +10,8 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from stories.store import StoryStore
-from web.rendered import MemoryRenderCache
+from web.redis_cache import RedisRenderCache
+from web.rendered import MemoryRenderCache, RenderCache
 
 HERE = Path(__file__).resolve().parent
 SAMPLE_MEDIA = HERE / "stories" / "sample" / "media"
@@ -23,14 +24,50 @@ ENV_SETTINGS = {
     "MEDIA_DIR": str(SAMPLE_MEDIA),
     "LOG_LEVEL": "INFO",
     "PROXY_HOPS": "0",
+    "REDIS_URL": None,
+    "REDIS_PREFIX": "storyfeed:",
+    "RENDER_CACHE_TTL": "3600",
+    # Per process; a PaaS database plan's connection limit must cover
+    # instances x WEB_CONCURRENCY x (DB_POOL_SIZE + DB_MAX_OVERFLOW) plus the CLI.
+    "DB_POOL_SIZE": "5",
+    "DB_MAX_OVERFLOW": "2",
+    "DB_POOL_TIMEOUT": "10",
+    "DB_POOL_RECYCLE": "1800",
 }
+
+INTEGER_SETTINGS = (
+    "PROXY_HOPS", "RENDER_CACHE_TTL", "DB_POOL_SIZE", "DB_MAX_OVERFLOW", "DB_POOL_TIMEOUT",
+    "DB_POOL_RECYCLE",
+)
 
 
 def load_settings(overrides: dict | None = None) -> dict:
     settings = {key: os.environ.get(key, default) for key, default in ENV_SETTINGS.items()}
     settings.update(overrides or {})
-    settings["PROXY_HOPS"] = int(settings["PROXY_HOPS"] or 0)
+    for key in INTEGER_SETTINGS:
+        settings[key] = int(settings[key])
     return settings
+
+
+def create_store(config) -> StoryStore:
+    url = config["DATABASE_URL"]
+    if url.startswith("sqlite"):
+        return StoryStore.from_url(url)
+    return StoryStore.from_url(
+        url,
+        pool_size=config["DB_POOL_SIZE"],
+        max_overflow=config["DB_MAX_OVERFLOW"],
+        pool_timeout=config["DB_POOL_TIMEOUT"],
+        pool_recycle=config["DB_POOL_RECYCLE"],
+    )
+
+
+def create_render_cache(config) -> RenderCache:
+    if config["REDIS_URL"]:
+        return RedisRenderCache.from_url(
+            config["REDIS_URL"], prefix=config["REDIS_PREFIX"], ttl=config["RENDER_CACHE_TTL"]
+        )
+    return MemoryRenderCache()
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -48,8 +85,8 @@ def create_app(config: dict | None = None) -> Flask:
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
-    app.extensions["storyfeed.store"] = StoryStore.from_url(app.config["DATABASE_URL"])
-    app.extensions["storyfeed.render_cache"] = MemoryRenderCache()
+    app.extensions["storyfeed.store"] = create_store(app.config)
+    app.extensions["storyfeed.render_cache"] = create_render_cache(app.config)
 
     from stories import cli as stories_cli
     from web import api, errors, media, pages

@@ -103,7 +103,7 @@ def test_api_unknown_is_json_404(client):
 
 
 def test_healthz(client, tmp_path):
-    assert client.get("/healthz").get_json() == {"status": "ok", "store": "ok"}
+    assert client.get("/healthz").get_json() == {"status": "ok", "store": "ok", "cache": "memory"}
     broken = make_app("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1").test_client()
     answer = broken.get("/healthz")
     assert answer.status_code == 503 and answer.get_json()["store"] == "unreachable"

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, reque
 
 from stories.store import InvalidCursor
 
-from .context import current_links, current_store
+from .context import current_links, current_render_cache, current_store
 
 bp = Blueprint("pages", __name__)
 
@@ -50,9 +50,14 @@ def story(story_id: str):
 
 @bp.get("/healthz")
 def healthz():
+    """503 when the store fails (nothing can be served); a lost Redis only degrades."""
+    cache = current_render_cache().status()
     try:
         current_store().ping()
     except Exception as exc:  # any failure of the store means "not healthy"
         current_app.logger.warning("health check: store unreachable: %s", exc)
-        return jsonify(status="unavailable", store="unreachable"), 503
-    return jsonify(status="ok", store="ok")
+        response = jsonify(status="unavailable", store="unreachable", cache=cache)
+        response.headers["Retry-After"] = "30"
+        return response, 503
+    status = "degraded" if cache.endswith("unreachable") else "ok"
+    return jsonify(status=status, store="ok", cache=cache)

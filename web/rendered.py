@@ -45,14 +45,19 @@ class RenderCache(Protocol):
 
     def set(self, key: str, value: Rendered) -> None: ...
 
+    def get_or_render(self, key: str, render: Callable[[], Rendered]) -> Rendered: ...
+
+    def status(self) -> str: ...
+
 
 class MemoryRenderCache:
-    """Per-process LRU; fine for one process, replaced by a shared cache when scaled out."""
+    """Per-process LRU; fine for one process, replaced by Redis when scaled out."""
 
     def __init__(self, max_entries: int = 512):
         self.max_entries = max_entries
         self._entries: OrderedDict[str, Rendered] = OrderedDict()
         self._lock = threading.Lock()
+        self._rendering: dict[str, threading.Lock] = {}
 
     def get(self, key: str) -> Rendered | None:
         with self._lock:
@@ -68,13 +73,28 @@ class MemoryRenderCache:
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
 
+    def get_or_render(self, key: str, render: Callable[[], Rendered]) -> Rendered:
+        found = self.get(key)
+        if found is not None:
+            return found
+        # Threads of one process asking for the same cold key wait for one render.
+        with self._lock:
+            key_lock = self._rendering.setdefault(key, threading.Lock())
+        with key_lock:
+            found = self.get(key)
+            if found is None:
+                found = render()
+                self.set(key, found)
+        with self._lock:
+            self._rendering.pop(key, None)
+        return found
+
+    def status(self) -> str:
+        return "memory"
+
 
 def get_or_render(cache: RenderCache, key: str, render: Callable[[], Rendered]) -> Rendered:
-    found = cache.get(key)
-    if found is None:
-        found = render()
-        cache.set(key, found)
-    return found
+    return cache.get_or_render(key, render)
 
 
 def send_rendered(rendered: Rendered, *, max_age: int, cors: bool = True) -> Response:

@@ -1,0 +1,166 @@
+"""The render caches: in memory, and in Redis shared across processes, with stampede
+protection and a Redis that goes away and comes back."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+
+import pytest
+import redis
+
+from web.redis_cache import RedisRenderCache
+from web.rendered import MemoryRenderCache, Rendered
+
+BODY = Rendered.of(b"<rss>...</rss>" * 100, "application/rss+xml; charset=utf-8",
+                   datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+
+
+class CountingRender:
+    """A render that takes a while, and counts how often it ran."""
+
+    def __init__(self, seconds: float = 0.2):
+        self.seconds = seconds
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Rendered:
+        with self._lock:
+            self.calls += 1
+        time.sleep(self.seconds)
+        return BODY
+
+
+@pytest.fixture
+def shared_redis():
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        pytest.skip("TEST_REDIS_URL is not set")
+    prefix = f"test:{uuid.uuid4().hex}:"
+    cache = RedisRenderCache.from_url(url, prefix=prefix)
+    yield cache
+    for key in cache.client.scan_iter(f"{prefix}*"):
+        cache.client.delete(key)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A redis-server of the test's own, on a free port, that the test can stop and start."""
+
+    def __init__(self, tmp_path):
+        self.port = free_port()
+        self.dir = tmp_path
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.dir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url)
+        for _ in range(100):
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_memory_cache_renders_a_cold_key_once_for_concurrent_threads():
+    cache = MemoryRenderCache()
+    render = CountingRender()
+    with ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(lambda _: cache.get_or_render("k", render), range(20)))
+    assert render.calls == 1 and all(r is BODY for r in results)
+
+
+def test_memory_cache_evicts_the_least_recently_used():
+    cache = MemoryRenderCache(max_entries=2)
+    cache.set("a", BODY)
+    cache.set("b", BODY)
+    cache.get("a")
+    cache.set("c", BODY)
+    assert cache.get("b") is None and cache.get("a") is BODY
+
+
+def test_redis_round_trip_keeps_every_field(shared_redis):
+    shared_redis.set("feed", BODY)
+    assert shared_redis.get("feed") == BODY
+    assert shared_redis.client.ttl(shared_redis.prefix + "render:feed") > 0
+
+
+def test_redis_stampede_is_one_render_across_clients(shared_redis):
+    # Separate clients stand for separate worker processes.
+    caches = [RedisRenderCache.from_url(os.environ["TEST_REDIS_URL"], prefix=shared_redis.prefix)
+              for _ in range(5)]
+    render = CountingRender(0.3)
+    with ThreadPoolExecutor(50) as pool:
+        results = list(pool.map(lambda i: caches[i % 5].get_or_render("cold", render), range(50)))
+    assert render.calls == 1
+    assert all(r == BODY for r in results)
+    assert int(shared_redis.client.get(shared_redis.renders_key)) == 1
+
+
+def test_a_waiter_renders_itself_when_the_lock_holder_never_finishes(shared_redis):
+    shared_redis.wait = 0.2
+    shared_redis.client.set(shared_redis.prefix + "lock:stuck", "someone-else", px=5000)
+    render = CountingRender(0)
+    assert shared_redis.get_or_render("stuck", render) == BODY
+    assert render.calls == 1
+
+
+def test_redis_going_away_and_coming_back(own_redis):
+    cache = RedisRenderCache.from_url(own_redis.url, retry_after=0.2)
+    render = CountingRender(0)
+    cache.get_or_render("k", render)
+    cache.get_or_render("k", render)
+    assert render.calls == 1  # the second came from Redis
+
+    own_redis.stop()
+    started = time.monotonic()
+    for _ in range(20):
+        assert cache.get_or_render("k", render) == BODY  # never fails while Redis is down
+    assert time.monotonic() - started < 5
+    assert render.calls == 21
+    assert cache.status() == "redis unreachable"
+
+    own_redis.start()  # an empty Redis, as after a restart
+    time.sleep(0.3)
+    cache.get_or_render("k", render)
+    cache.get_or_render("k", render)
+    assert render.calls == 22  # rendered once more, then served from Redis again
+    assert cache.status() == "redis"

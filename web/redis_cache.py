@@ -1,0 +1,165 @@
+"""The render cache in Redis, shared by every worker of every instance.
+
+Entries are keyed by what they were rendered from, including the store's version, so
+a write anywhere makes stale entries unreachable; they expire by TTL. A cold hot key is
+rendered once: the first worker takes a short lock and the others wait for its result
+(bounded; after the wait they render themselves). When Redis is unreachable the cache
+steps aside, requests are rendered directly, the outage is logged once per interval,
+and Redis is tried again after a short pause, so the service recovers by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from datetime import datetime
+from typing import Callable
+
+import redis
+
+from .rendered import Rendered
+
+log = logging.getLogger(__name__)
+
+
+class RedisRenderCache:
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str = "storyfeed:",
+        ttl: int = 3600,
+        lock_ttl: float = 10.0,
+        wait: float = 3.0,
+        retry_after: float = 1.0,
+        log_interval: float = 60.0,
+    ):
+        self.client = client
+        self.prefix = prefix
+        self.ttl = ttl
+        self.lock_ttl = lock_ttl
+        self.wait = wait
+        self.retry_after = retry_after
+        self.log_interval = log_interval
+        self._down_until = 0.0
+        self._last_logged = 0.0
+        self._guard = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs) -> "RedisRenderCache":
+        # Short timeouts: a slow or vanished Redis must cost a request milliseconds, not seconds.
+        client = redis.Redis.from_url(
+            url, socket_timeout=0.25, socket_connect_timeout=0.25, health_check_interval=30
+        )
+        return cls(client, **kwargs)
+
+    @property
+    def renders_key(self) -> str:
+        return f"{self.prefix}stats:renders"
+
+    # -- availability -----------------------------------------------------------------
+
+    def _available(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def _failed(self, exc: Exception) -> None:
+        now = time.monotonic()
+        with self._guard:
+            self._down_until = now + self.retry_after
+            if now - self._last_logged >= self.log_interval:
+                self._last_logged = now
+                log.warning("redis unavailable, rendering without the shared cache: %s", exc)
+
+    # -- the cache ----------------------------------------------------------------------
+
+    def get(self, key: str) -> Rendered | None:
+        if not self._available():
+            return None
+        try:
+            fields = self.client.hgetall(self.prefix + "render:" + key)
+        except redis.RedisError as exc:
+            self._failed(exc)
+            return None
+        if not fields:
+            return None
+        last_modified = fields.get(b"last_modified", b"").decode()
+        return Rendered(
+            body=fields[b"body"],
+            content_type=fields[b"content_type"].decode(),
+            etag=fields[b"etag"].decode(),
+            gzipped=fields[b"gzipped"],
+            last_modified=datetime.fromisoformat(last_modified) if last_modified else None,
+        )
+
+    def set(self, key: str, value: Rendered) -> None:
+        if not self._available():
+            return
+        name = self.prefix + "render:" + key
+        mapping = {
+            "body": value.body,
+            "gzipped": value.gzipped,
+            "content_type": value.content_type,
+            "etag": value.etag,
+            "last_modified": value.last_modified.isoformat() if value.last_modified else "",
+        }
+        try:
+            with self.client.pipeline() as pipe:
+                pipe.hset(name, mapping=mapping)
+                pipe.expire(name, self.ttl)
+                pipe.execute()
+        except redis.RedisError as exc:
+            self._failed(exc)
+
+    def _render(self, key: str, render: Callable[[], Rendered]) -> Rendered:
+        value = render()
+        self.set(key, value)
+        if self._available():
+            try:
+                self.client.incr(self.renders_key)
+            except redis.RedisError as exc:
+                self._failed(exc)
+        return value
+
+    def get_or_render(self, key: str, render: Callable[[], Rendered]) -> Rendered:
+        found = self.get(key)
+        if found is not None:
+            return found
+        if not self._available():
+            return render()
+        lock = self.prefix + "lock:" + key
+        token = uuid.uuid4().hex
+        try:
+            mine = self.client.set(lock, token, nx=True, px=int(self.lock_ttl * 1000))
+        except redis.RedisError as exc:
+            self._failed(exc)
+            return render()
+        if mine:
+            try:
+                return self._render(key, render)
+            finally:
+                self._release(lock, token)
+        deadline = time.monotonic() + self.wait
+        while time.monotonic() < deadline and self._available():
+            time.sleep(0.01)
+            found = self.get(key)
+            if found is not None:
+                return found
+        return self._render(key, render)
+
+    def _release(self, lock: str, token: str) -> None:
+        # Delete only our own lock: it may have expired and been taken by another worker.
+        try:
+            self.client.eval(
+                "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end",
+                1, lock, token,
+            )
+        except redis.RedisError as exc:
+            self._failed(exc)
+
+    def status(self) -> str:
+        try:
+            self.client.ping()
+        except redis.RedisError:
+            return "redis unreachable"
+        return "redis"
