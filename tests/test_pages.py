@@ -176,3 +176,32 @@ def test_media_base_url_points_records_at_a_cdn(sqlite_url):
     app.test_cli_runner().invoke(args=["stories", "sample"])
     html = app.test_client().get("/topics/north-korean-defectors").get_data(as_text=True)
     assert 'src="https://cdn.example.net/sf/north-korean-defectors/1169825816.mp3"' in html
+
+
+def test_links_follow_the_forwarded_headers_of_a_trusted_router(sqlite_url):
+    app = make_app(sqlite_url, SITE_URL=None, PROXY_HOPS=1)
+    app.test_cli_runner().invoke(args=["stories", "sample"])
+    html = app.test_client().get(
+        "/topics/north-korean-defectors",
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "news.example.org"},
+    ).get_data(as_text=True)
+    assert '<link rel="canonical" href="https://news.example.org/topics/north-korean-defectors">' in html
+    assert 'src="https://news.example.org/media/north-korean-defectors/1169825816.mp3"' in html
+
+
+def test_forwarded_headers_are_ignored_without_proxy_hops(sqlite_url):
+    app = make_app(sqlite_url, SITE_URL=None)
+    html = app.test_client().get("/", headers={"X-Forwarded-Host": "evil.example"}).get_data(as_text=True)
+    assert "evil.example" not in html
+
+
+@pytest.mark.parametrize("given, expected", [
+    ("postgres://u:p@db.example:5432/app", "postgresql+psycopg://u:p@db.example:5432/app"),
+    ("postgresql://u@db/app", "postgresql+psycopg://u@db/app"),
+    ("postgresql+psycopg://u@db/app", "postgresql+psycopg://u@db/app"),
+    ("sqlite:///x.sqlite3", "sqlite:///x.sqlite3"),
+])
+def test_paas_database_urls_are_accepted(given, expected):
+    from stories.store import database_url
+
+    assert database_url(given) == expected
