@@ -7,7 +7,12 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
-# A PaaS router gives a shutting-down dyno about 30 s; finish requests within that.
+logger_class = "web.access_log.JSONAccessLogger"
+# A PaaS router gives a stopping process about 30 s: finish what is in flight within that.
 graceful_timeout = 25
 timeout = 30
+keepalive = 5
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# No --preload: the app opens database and Redis pools in create_app, and connections
+# made before the fork would be shared by every worker. Each worker builds its own.
+preload_app = False
