@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-
-import pytest
 
 from stories.store import StoryStore
 
-from .conftest import ROOT, story_record
+from .conftest import story_record
+from .servers import flask_cli, service_env
 
 
 def flask(database_url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
-    return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", *args],
-        cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=120,
-    )
+    return flask_cli(service_env(DATABASE_URL=database_url), *args, stdin=stdin)
 
 
 def test_db_upgrade_creates_the_schema(tmp_path):
