@@ -23,6 +23,11 @@ ENV_SETTINGS = {
     "MEDIA_DIR": str(SAMPLE_MEDIA),
     "LOG_LEVEL": "INFO",
     "PROXY_HOPS": "0",
+    "OEMBED_PROVIDER_NAME": None,
+    "OEMBED_PROVIDER_URL": None,
+    "OEMBED_CACHE_AGE": None,
+    "PLAYER_PROVIDERS": None,
+    "BENCH_BASELINE": None,
 }
 
 
@@ -51,14 +56,20 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["storyfeed.store"] = StoryStore.from_url(app.config["DATABASE_URL"])
     app.extensions["storyfeed.render_cache"] = MemoryRenderCache()
 
+    import embeds
     from stories import cli as stories_cli
     from web import api, errors, media, pages
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(media.bp)
+    embeds.register(app)
     errors.register(app)
     stories_cli.register(app)
+    if str(app.config["BENCH_BASELINE"] or "").lower() in ("1", "true", "yes", "on"):
+        from bench.common import baseline_bp  # the constant-bytes endpoint benchmarks compare to
+
+        app.register_blueprint(baseline_bp)
     return app
 
 

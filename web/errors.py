@@ -10,7 +10,7 @@ RETRY_AFTER = 30
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return request.path.startswith(("/api/", "/oembed")) or request.accept_mimetypes.best == "application/json"
 
 
 def render_error(error: HTTPException):
