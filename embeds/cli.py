@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 from flask import Flask, current_app
@@ -26,7 +27,7 @@ embeds_cli = AppGroup("embeds", help="Player snippets and oEmbed.")
 @click.option("--site-url", help="Public URL of storyfeed (default: SITE_URL, else make run's).")
 def convert(maxwidth: int | None, maxheight: int | None, site_url: str | None) -> None:
     """Read a player snippet (or player URL) from stdin; print its oEmbed JSON."""
-    snippet = click.get_text_stream("stdin").read()
+    snippet = sys.stdin.read()
     links = Links.build(site_url or current_app.config.get("SITE_URL") or DEFAULT_SITE_URL,
                         current_app.config.get("MEDIA_BASE_URL"))
     try:
