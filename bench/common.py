@@ -71,11 +71,13 @@ def sample_environment(**settings: str) -> Iterator[dict]:
 def gunicorn(env: dict, workers: int = 2) -> Iterator[str]:
     """`gunicorn app:app` with the repository's gunicorn.conf.py; yields its base URL."""
     port = free_port()
-    env = dict(env, HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY=str(workers))
+    base = f"http://127.0.0.1:{port}"
+    # As in production, SITE_URL names the public URL (links need not come from Host).
+    env = dict({"SITE_URL": base + "/"}, **env)
+    env.update(HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY=str(workers))
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "app:app"], cwd=ROOT, env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
         try:
             _wait_until_up(base + "/healthz", proc, log)
             yield base
@@ -131,23 +133,28 @@ def wrk(url: str, *, seconds: int = 8, connections: int = 8, threads: int = 1) -
     return WrkResult(rps, float(p50.group(1)) * scale if p50 else 0.0, errors)
 
 
-def compare(name: str, url: str, base: str, size: int, *, rounds: int = 3,
-            seconds: int = 8) -> float:
-    """Alternate wrk runs of `url` and the same-size baseline; print medians and the ratio."""
+def compare(name: str, url: str, base: str, size: int, *, rounds: int = 5,
+            seconds: int = 4) -> float:
+    """Alternate wrk runs of `url` and the same-size baseline; print medians and the ratio.
+
+    The ratio is the median of each round's ratio, so a neighbour's load that comes and
+    goes weighs on both sides of a round alike."""
     baseline_url = base + BASELINE_PATH.format(size=size)
     fetch(baseline_url, times=4)
     measured: dict[str, list[WrkResult]] = {name: [], "baseline": []}
     for _ in range(rounds):
         measured["baseline"].append(wrk(baseline_url, seconds=seconds))
         measured[name].append(wrk(url, seconds=seconds))
-    medians = {}
     for label, results in measured.items():
         if any(r.errors for r in results):
             raise RuntimeError(f"{label}: wrk saw errors: {[r.errors for r in results]}")
-        medians[label] = statistics.median(r.requests_per_second for r in results)
+        rps = statistics.median(r.requests_per_second for r in results)
         p50 = statistics.median(r.latency_p50_ms for r in results)
         runs = ", ".join(f"{r.requests_per_second:.0f}" for r in results)
-        print(f"  {label:<24} {medians[label]:>9.0f} req/s  (runs {runs}; p50 {p50:.2f} ms)")
-    ratio = medians[name] / medians["baseline"]
-    print(f"  {name} / baseline = {ratio:.2f}  ({size} bytes each)")
+        print(f"  {label:<26} {rps:>7.0f} req/s median  (runs {runs}; p50 {p50:.2f} ms)")
+    ratio = statistics.median(
+        m.requests_per_second / b.requests_per_second
+        for m, b in zip(measured[name], measured["baseline"])
+    )
+    print(f"  {name} / baseline = {ratio:.2f}  (median of {rounds} paired runs, {size} bytes each)")
     return ratio

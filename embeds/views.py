@@ -9,7 +9,7 @@ from markupsafe import Markup
 
 from stories.model import Audio, Story
 from web.api import parse_limit
-from web.context import current_links, current_render_cache, current_store
+from web.context import current_links, current_render_cache, current_store, current_version
 from web.links import Links
 from web.rendered import Rendered, get_or_render, send_rendered
 
@@ -72,7 +72,7 @@ def oembed(path_format: str | None):
     url = request.args.get("url")
     links = current_links()
     store = current_store()
-    key = "|".join(("oembed", fmt, str(store.version()), links.site_url, links.media_base_url,
+    key = "|".join(("oembed", fmt, str(current_version()), links.site_url, links.media_base_url,
                     str(maxwidth), str(maxheight), url or ""))
 
     def render() -> Rendered:
@@ -141,7 +141,7 @@ def player(story_id: str, audio_id: str):
     theme = theme if theme in THEMES else "auto"
     links = current_links()
     store = current_store()
-    key = "|".join(("player", str(store.version()), links.site_url, links.media_base_url,
+    key = "|".join(("player", str(current_version()), links.site_url, links.media_base_url,
                     story_id, audio_id, theme))
 
     def render() -> Rendered:
@@ -182,20 +182,16 @@ def framing_and_discovery(response: Response) -> Response:
         response.headers["Content-Security-Policy"] = "; ".join(
             p for p in (policy, "frame-ancestors 'self'") if p
         )
-    page_url = _discoverable_page_url(current_links()) if response.status_code == 200 else None
-    if page_url:
-        for media_type, href in discovery_links(page_url, oembed_endpoint_url(current_links())):
+    if request.endpoint in DISCOVERY_ENDPOINTS and response.status_code == 200:
+        links = current_links()
+        args = request.view_args or {}
+        if request.endpoint == "pages.story":
+            page_url = links.story(args["story_id"])
+        else:
+            page_url = player_page_url(links, args["story_id"], args["audio_id"])
+        for media_type, href in discovery_links(page_url, oembed_endpoint_url(links)):
             response.headers.add("Link", f'<{href}>; rel="alternate"; type="{media_type}"')
     return response
-
-
-def _discoverable_page_url(links: Links) -> str | None:
-    args = request.view_args or {}
-    if request.endpoint == "pages.story":
-        return links.story(args["story_id"])
-    if request.endpoint == "embeds.player":
-        return player_page_url(links, args["story_id"], args["audio_id"])
-    return None
 
 
 @bp.app_template_global()
