@@ -76,7 +76,9 @@ def gunicorn(env: dict, workers: int = 2) -> Iterator[str]:
     env = dict({"SITE_URL": base + "/"}, **env)
     env.update(HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY=str(workers))
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "app:app"], cwd=ROOT, env=env,
+        # No control socket: its default path is shared by every gunicorn on the machine.
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--no-control-socket", "app:app"],
+                                cwd=ROOT, env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait_until_up(base + "/healthz", proc, log)

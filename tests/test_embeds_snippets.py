@@ -284,3 +284,12 @@ def test_bad_provider_setting_stops_the_app(sqlite_url):
 
     with pytest.raises(ProviderConfigInvalid, match="not valid JSON"):
         make_app(sqlite_url, PLAYER_PROVIDERS="[{oops")
+
+
+def test_storyfeeds_own_player_lives_under_the_site_path():
+    registry = registry_for_site(load_providers(), "https://example.org/sf/")
+    ref = parse_player_snippet("http://example.org/sf/player/1001/2001", registry)
+    assert ref.provider.own and ref.src == "https://example.org/sf/player/1001/2001"
+    for elsewhere in ("https://example.org/player/1001/2001", "https://example.org:8443/sf/player/1/2"):
+        with pytest.raises(SnippetRefused):
+            parse_player_snippet(elsewhere, registry)
