@@ -73,13 +73,12 @@ def gunicorn(env: dict, workers: int = 2) -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     # As in production, SITE_URL names the public URL (links need not come from Host).
-    env = dict({"SITE_URL": base + "/"}, **env)
-    env.update(HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY=str(workers))
+    env = dict(env, SITE_URL=base + "/", HOST="127.0.0.1", PORT=str(port),
+               WEB_CONCURRENCY=str(workers))
+    # No control socket: its default path is shared by every gunicorn on the machine.
+    command = [sys.executable, "-m", "gunicorn", "--no-control-socket", "app:app"]
     with tempfile.TemporaryFile() as log:
-        # No control socket: its default path is shared by every gunicorn on the machine.
-        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--no-control-socket", "app:app"],
-                                cwd=ROOT, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait_until_up(base + "/healthz", proc, log)
             yield base
