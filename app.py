@@ -33,6 +33,11 @@ ENV_SETTINGS = {
     "DB_MAX_OVERFLOW": "2",
     "DB_POOL_TIMEOUT": "10",
     "DB_POOL_RECYCLE": "1800",
+    "OEMBED_PROVIDER_NAME": None,
+    "OEMBED_PROVIDER_URL": None,
+    "OEMBED_CACHE_AGE": None,
+    "PLAYER_PROVIDERS": None,
+    "BENCH_BASELINE": None,
 }
 
 INTEGER_SETTINGS = (
@@ -88,14 +93,20 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["storyfeed.store"] = create_store(app.config)
     app.extensions["storyfeed.render_cache"] = create_render_cache(app.config)
 
+    import embeds
     from stories import cli as stories_cli
     from web import api, errors, media, pages
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(media.bp)
+    embeds.register(app)
     errors.register(app)
     stories_cli.register(app)
+    if str(app.config["BENCH_BASELINE"] or "").lower() in ("1", "true", "yes", "on"):
+        from bench.common import baseline_bp  # the constant-bytes endpoint benchmarks compare to
+
+        app.register_blueprint(baseline_bp)
     return app
 
 

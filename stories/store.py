@@ -35,6 +35,14 @@ stories_changed = blinker.Namespace().signal("stories-changed")
 CHUNK = 500
 
 
+# Built once: every cached response asks for a version, and building the statement
+# costs more than running it.
+_STORIES_VERSION = sa.select(schema.counters.c.value).where(schema.counters.c.key == "stories")
+_TOPIC_VERSION = sa.select(schema.topics.c.version).where(
+    schema.topics.c.slug == sa.bindparam("slug")
+)
+
+
 class InvalidCursor(ValueError):
     """A paging cursor that this store did not make."""
 
@@ -187,11 +195,9 @@ class StoryStore:
         """A number that changes whenever the topic (or, without one, anything) changes."""
         with self.engine.connect() as conn:
             if topic is None:
-                c = schema.counters
-                value = conn.execute(sa.select(c.c.value).where(c.c.key == "stories")).scalar()
+                value = conn.execute(_STORIES_VERSION).scalar()
             else:
-                t = schema.topics
-                value = conn.execute(sa.select(t.c.version).where(t.c.slug == topic)).scalar()
+                value = conn.execute(_TOPIC_VERSION, {"slug": topic}).scalar()
         return value or 0
 
     def latest(self, topic: str | None = None, limit: int = 50,

@@ -15,12 +15,13 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
 
-def parse_limit(value: str | None, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
-    """`?limit=`: a whole number from 1 to `maximum`; a 400 that says so otherwise."""
+def parse_limit(value: str | None, default: int | None = DEFAULT_LIMIT, maximum: int = MAX_LIMIT,
+                name: str = "limit") -> int | None:
+    """`?limit=` (or another `name`): a whole number from 1 to `maximum`; a 400 that says so."""
     if value is None or value == "":
         return default
-    if not value.isdigit() or not 1 <= int(value) <= maximum:
-        abort(400, description=f"limit must be a whole number from 1 to {maximum}")
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= maximum:
+        abort(400, description=f"{name} must be a whole number from 1 to {maximum}")
     return int(value)
 
 

@@ -7,7 +7,7 @@ from flask import current_app, request
 from stories.store import StoryStore
 
 from .links import Links
-from .rendered import RenderCache
+from .rendered import RenderCache, VersionMemo
 
 
 def current_store() -> StoryStore:
@@ -22,3 +22,12 @@ def current_links() -> Links:
     """From SITE_URL when it is set, else from the request (behind ProxyFix)."""
     site_url = current_app.config.get("SITE_URL") or request.url_root
     return Links.build(site_url, current_app.config.get("MEDIA_BASE_URL"))
+
+
+def current_version(topic: str | None = None) -> int:
+    """The store's version for cache keys, remembered briefly (see `VersionMemo`)."""
+    memo = current_app.extensions.get("storyfeed.version_memo")
+    if memo is None:
+        memo = current_app.extensions.setdefault("storyfeed.version_memo",
+                                                 VersionMemo(current_store()))
+    return memo.version(topic)

@@ -10,7 +10,9 @@ RETRY_AFTER = 30
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    # oEmbed consumers (micawber, WordPress) send no Accept header but read JSON errors.
+    return (request.path.startswith(("/api/", "/oembed"))
+            or request.accept_mimetypes.best == "application/json")
 
 
 def render_error(error: HTTPException):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -91,6 +92,40 @@ class MemoryRenderCache:
 
     def status(self) -> str:
         return "memory"
+
+
+class VersionMemo:
+    """`store.version()` remembered for `ttl` seconds, forgotten at once on a write here.
+
+    A warm request would otherwise spend more on asking the database for the version than
+    on everything else. Writes in this process (`stories_changed`) are seen immediately;
+    writes by another process within `ttl`, which is small beside the max-age responses
+    carry anyway.
+    """
+
+    MAX_KEYS = 1024  # topics come from URLs; don't let junk slugs grow the memo
+
+    def __init__(self, store, ttl: float = 1.0):
+        from stories.store import stories_changed
+
+        self.store = store
+        self.ttl = ttl
+        self._memo: dict[str | None, tuple[int, float]] = {}
+        stories_changed.connect(self.forget)  # weak: the memo lives as long as its app
+
+    def forget(self, *_sender, **_topics) -> None:
+        self._memo = {}
+
+    def version(self, topic: str | None = None) -> int:
+        now = time.monotonic()
+        found = self._memo.get(topic)
+        if found is not None and now - found[1] < self.ttl:
+            return found[0]
+        value = self.store.version(topic)
+        if len(self._memo) >= self.MAX_KEYS:
+            self._memo = {}
+        self._memo[topic] = (value, now)
+        return value
 
 
 def get_or_render(cache: RenderCache, key: str, render: Callable[[], Rendered]) -> Rendered:

@@ -1,0 +1,229 @@
+"""The oEmbed endpoints, snippet conversion, the provider entry and the embeddable player."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Blueprint, Response, abort, current_app, render_template, request
+from markupsafe import Markup
+
+from stories.model import Audio, Story
+from web.api import parse_limit
+from web.context import current_links, current_render_cache, current_store, current_version
+from web.links import Links
+from web.rendered import Rendered, get_or_render, send_rendered
+
+from .config import oembed_settings, site_registry
+from .oembed import (
+    CONTENT_TYPES,
+    DEFAULT_WIDTH,
+    FormatNotSupported,
+    OEmbedError,
+    check_format,
+    discovery_links,
+    embed_iframe,
+    oembed_for_snippet,
+    oembed_for_url,
+    oembed_to_json,
+    player_for_audio,
+    registry_entry,
+    render_oembed,
+)
+from .snippets import SnippetRefused
+
+bp = Blueprint("embeds", __name__)
+
+MAX_CONVERT_BODY = 64 * 1024
+MAX_DIMENSION = 100_000  # a bound for parsing; sizes are clamped far below it
+PLAYER_MAX_AGE = 300
+THEMES = ("light", "dark")
+FRAMEABLE_ENDPOINTS = {"embeds.player"}
+DISCOVERY_ENDPOINTS = {"pages.story", "embeds.player"}
+
+
+def player_page_url(links: Links, story_id: str, audio_id: str) -> str:
+    return links.absolute(f"player/{quote(story_id)}/{quote(audio_id)}")
+
+
+def oembed_endpoint_url(links: Links) -> str:
+    return links.absolute("oembed")
+
+
+def _dimension(value, name: str) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if value is not None and not isinstance(value, str):
+        abort(400, description=f"{name} must be a whole number from 1 to {MAX_DIMENSION}")
+    return parse_limit(value, default=None, maximum=MAX_DIMENSION, name=name)
+
+
+@bp.get("/oembed", defaults={"path_format": None})
+@bp.get("/oembed.<path_format>")
+def oembed(path_format: str | None):
+    query_format = request.args.get("format")
+    try:
+        fmt = check_format(path_format or query_format)
+        if path_format and query_format and query_format.lower() != fmt:
+            raise FormatNotSupported(f"this endpoint answers {fmt} only")
+    except OEmbedError as exc:
+        abort(exc.status, description=exc.message)
+    maxwidth = _dimension(request.args.get("maxwidth"), "maxwidth")
+    maxheight = _dimension(request.args.get("maxheight"), "maxheight")
+    url = request.args.get("url")
+    links = current_links()
+    store = current_store()
+    key = "|".join(("oembed", fmt, str(current_version()), links.site_url, links.media_base_url,
+                    str(maxwidth), str(maxheight), url or ""))
+
+    def render() -> Rendered:
+        try:
+            response = oembed_for_url(
+                url, store.get_story, registry=site_registry(links), links=links,
+                settings=oembed_settings(current_app.config, links),
+                maxwidth=maxwidth, maxheight=maxheight,
+            )
+        except OEmbedError as exc:
+            abort(exc.status, description=exc.message)
+        return Rendered.of(render_oembed(response, fmt), CONTENT_TYPES[fmt])
+
+    rendered = get_or_render(current_render_cache(), key, render)
+    return send_rendered(rendered, max_age=current_app.config["OEMBED_CACHE_AGE"])
+
+
+@bp.post("/oembed/convert")
+def convert():
+    request.max_content_length = MAX_CONVERT_BODY  # larger bodies get 413 before parsing
+    if request.is_json:
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict) or not isinstance(data.get("snippet"), str):
+            abort(400, description='send {"snippet": "<iframe ...>"} or the snippet as plain text')
+        snippet = data["snippet"]
+        maxwidth = _dimension(data.get("maxwidth"), "maxwidth")
+        maxheight = _dimension(data.get("maxheight"), "maxheight")
+    else:
+        snippet = request.get_data(as_text=True)
+        maxwidth = _dimension(request.args.get("maxwidth"), "maxwidth")
+        maxheight = _dimension(request.args.get("maxheight"), "maxheight")
+    links = current_links()
+    try:
+        response = oembed_for_snippet(
+            snippet, current_store().get_story, registry=site_registry(links), links=links,
+            settings=oembed_settings(current_app.config, links),
+            maxwidth=maxwidth, maxheight=maxheight,
+        )
+    except SnippetRefused as exc:
+        abort(400, description=str(exc))
+    except OEmbedError as exc:
+        abort(exc.status, description=exc.message)
+    return Response(oembed_to_json(response), content_type=CONTENT_TYPES["json"])
+
+
+@bp.get("/oembed/providers.json")
+def providers():
+    links = current_links()
+    settings = oembed_settings(current_app.config, links)
+
+    def render() -> Rendered:
+        entry = registry_entry(
+            site_registry(links), endpoint_url=oembed_endpoint_url(links),
+            provider_name=settings.provider_name, provider_url=settings.provider_url,
+        )
+        return Rendered.of(oembed_to_json(entry), CONTENT_TYPES["json"])
+
+    key = f"oembed-providers|{links.site_url}"
+    return send_rendered(get_or_render(current_render_cache(), key, render),
+                         max_age=settings.cache_age)
+
+
+@bp.get("/player/<story_id>/<audio_id>")
+def player(story_id: str, audio_id: str):
+    theme = request.args.get("theme")
+    theme = theme if theme in THEMES else "auto"
+    links = current_links()
+    store = current_store()
+    key = "|".join(("player", str(current_version()), links.site_url, links.media_base_url,
+                    story_id, audio_id, theme))
+
+    def render() -> Rendered:
+        story = store.get_story(story_id)
+        audio = story.find_audio(audio_id) if story is not None else None
+        if audio is None:
+            abort(404, description="There is no such audio.")
+        if not audio.embeddable:
+            abort(403, description="The publisher does not allow this audio to be embedded.")
+        if not audio.url:
+            abort(404, description="There is no audio file to play for this audio.")
+        html = render_template(
+            "player.html", story=story, audio=audio, theme=theme,
+            media_url=links.media(audio.url),
+            oembed_page_url=player_page_url(links, story_id, audio_id),
+        )
+        return Rendered.of(html.encode("utf-8"), "text/html; charset=utf-8")
+
+    rendered = get_or_render(current_render_cache(), key, render)
+    return send_rendered(rendered, max_age=PLAYER_MAX_AGE, cors=False)
+
+
+@bp.after_request
+def no_sniffing(response: Response) -> Response:
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if request.endpoint != "embeds.player":
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.after_app_request
+def framing_and_discovery(response: Response) -> Response:
+    """Only the player may be framed by other sites; story and player pages announce oEmbed."""
+    policy = response.headers.get("Content-Security-Policy", "")
+    if request.endpoint in FRAMEABLE_ENDPOINTS:
+        response.headers["Content-Security-Policy"] = "frame-ancestors *"
+    elif "frame-ancestors" not in policy:
+        response.headers["Content-Security-Policy"] = "; ".join(
+            p for p in (policy, "frame-ancestors 'self'") if p
+        )
+    if request.endpoint in DISCOVERY_ENDPOINTS and response.status_code == 200:
+        links = current_links()
+        args = request.view_args or {}
+        if request.endpoint == "pages.story":
+            page_url = links.story(args["story_id"])
+        else:
+            page_url = player_page_url(links, args["story_id"], args["audio_id"])
+        for media_type, href in discovery_links(page_url, oembed_endpoint_url(links)):
+            response.headers.add("Link", f'<{href}>; rel="alternate"; type="{media_type}"')
+    return response
+
+
+@bp.app_template_global()
+def oembed_discovery_links(page_url: str) -> list[tuple[str, str]]:
+    return discovery_links(page_url, oembed_endpoint_url(current_links()))
+
+
+@bp.app_template_global()
+def embed_code(story: Story, audio: Audio) -> Markup | None:
+    """The iframe an editor copies for one audio: the same one oEmbed hands out."""
+    return embed_iframe(story, audio, site_registry(current_links()))
+
+
+@bp.app_template_global()
+def story_player_card(story: Story) -> dict | None:
+    """The twitter:card=player values of a story page: storyfeed's player of its first
+    embeddable audio, when that audio has a file to play."""
+    links = current_links()
+    registry = site_registry(links)
+    for audio in story.embeddable_audio:
+        player = player_for_audio(story, audio, registry, prefer_own=True)
+        if player is not None and player.provider.own:
+            return {
+                "url": player.src,
+                "width": DEFAULT_WIDTH,
+                "height": player.clamped_height,
+                "audio_url": links.media(audio.url),
+                "audio_type": audio.type,
+            }
+    return None
+
+
+@bp.app_template_global()
+def player_page_of(story: Story, audio: Audio) -> str:
+    return player_page_url(current_links(), story.id, audio.id)

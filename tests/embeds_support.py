@@ -1,0 +1,55 @@
+"""Shared by the embeds tests: extra stories, and the app served over real HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Iterator
+
+from werkzeug.serving import make_server
+
+from stories.validate import parse_story
+
+from .conftest import story_record
+
+SAMPLE_STORY = "1169464713"
+SAMPLE_AUDIO = "1169825816"
+SAMPLE_TITLE = "North Korean defectors may face deportation by China as COVID border controls ease"
+HOSTILE_TITLE = '"><script>alert(1)</script>'
+
+
+def extra_records() -> list[dict]:
+    """Stories the sample lacks: a hostile title, audio that may not be embedded, a story
+    without audio, and audio known only by NPR's player (no file)."""
+    return [
+        story_record(id="666", title=HOSTILE_TITLE, bylines=["Ann <b>Writer</b>", "Bo & Co"],
+                     audio=[{"id": "667", "url": "/media/north-korean-defectors/1169825816.mp3",
+                             "duration": 7,
+                             "embed": '<iframe src="https://www.npr.org/player/embed/666/667">'}]),
+        story_record(id="700", audio=[{
+            "id": "701", "url": "https://media.example.org/701.mp3", "embeddable": False,
+            "embed": '<iframe src="https://www.npr.org/player/embed/700/701" height="290">',
+        }]),
+        story_record(id="800", audio=None),
+        story_record(id="900", image=None, audio=[{
+            "id": "901", "embed": '<iframe src="https://www.npr.org/player/embed/900/901" height="240">',
+        }]),
+    ]
+
+
+def add_extra_stories(app) -> None:
+    stories = [parse_story(r)[0] for r in extra_records()]
+    app.extensions["storyfeed.store"].write(stories)
+
+
+@contextlib.contextmanager
+def serve(app) -> Iterator[str]:
+    """The app on a free 127.0.0.1 port in a thread; yields its base URL (with a "/")."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)

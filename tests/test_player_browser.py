@@ -1,0 +1,193 @@
+"""The player in a real browser: Debian's Chromium driven by Playwright.
+
+A page on a second local origin puts the oEmbed `html` into its body the way WordPress
+does (with sandbox="allow-scripts"); the player must load, play the sample audio, and
+answer Space and the arrow keys. The screenshot is kept under test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import lxml.html
+import pytest
+import requests
+
+from .conftest import ROOT, make_app
+from .embeds_support import SAMPLE_AUDIO, SAMPLE_STORY, SAMPLE_TITLE, serve
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--mute-audio",
+    "--autoplay-policy=no-user-gesture-required",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is not installed")
+
+
+@pytest.fixture(scope="module")
+def storyfeed(tmp_path_factory):
+    from stories import migrate
+    from stories.store import create_engine
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'test.sqlite3'}"
+    engine = create_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    app = make_app(url, SITE_URL=None)
+    assert app.test_cli_runner().invoke(args=["stories", "sample"]).exit_code == 0
+    with serve(app) as base:
+        yield base
+    app.extensions["storyfeed.store"].engine.dispose()
+
+
+@contextlib.contextmanager
+def other_origin(pages: dict[str, str]):
+    """A second origin (another port) serving the given HTML pages."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = pages.get(self.path)
+            if body is None:
+                self.send_error(404)
+                return
+            data = body.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def as_wordpress_embeds(oembed_html: str) -> str:
+    """What WordPress does to an untrusted provider's iframe: keep it, sandbox it."""
+    frame = lxml.html.fragment_fromstring(oembed_html)
+    frame.set("sandbox", "allow-scripts")
+    frame.set("class", "wp-embedded-content")
+    return lxml.html.tostring(frame, encoding="unicode")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def position(frame) -> float:
+    return frame.evaluate("document.querySelector('audio').currentTime")
+
+
+def test_player_plays_in_a_sandboxed_frame_on_another_origin(storyfeed, browser):
+    story_page = f"{storyfeed}stories/{SAMPLE_STORY}"
+    body = requests.get(f"{storyfeed}oembed", params={"url": story_page, "maxwidth": 600},
+                        timeout=10).json()
+    post = (f"<!doctype html><html><head><title>A blog</title></head><body>"
+            f"<h1>A post</h1>{as_wordpress_embeds(body['html'])}</body></html>")
+    with other_origin({"/post": post}) as blog:
+        page = browser.new_page(viewport={"width": 700, "height": 400})
+        page.goto(f"{blog}/post")
+        page.wait_for_function("document.querySelector('iframe').contentWindow !== null")
+        frame = next(f for f in page.frames if f.url.startswith(f"{storyfeed}player/"))
+        frame.wait_for_selector(".controls:not([hidden])")  # the script ran inside the sandbox
+        assert frame.evaluate("document.querySelector('audio').preload") == "none"
+        assert frame.evaluate("window.origin") == "null"  # an opaque origin, as WordPress makes it
+        title = frame.locator(".title")
+        assert title.inner_text() == SAMPLE_TITLE
+
+        play = frame.locator("button.play")
+        play.click()
+        frame.wait_for_function("document.querySelector('audio').currentTime > 1.2", timeout=15_000)
+        assert play.get_attribute("aria-label") == "Pause"
+        assert frame.locator(".elapsed").inner_text() != "0:00"
+        seek = frame.locator("input.seek")
+        assert "of 7 seconds" in seek.get_attribute("aria-valuetext")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "player-in-sandboxed-frame.png"))
+
+        # Space on the focused play button pauses, as the button's own activation.
+        page.keyboard.press("Space")
+        frame.wait_for_function("document.querySelector('audio').paused")
+        assert play.get_attribute("aria-label") == "Play"
+
+        # On the slider, Space toggles and the arrow keys seek by 5 seconds.
+        seek.focus()
+        page.keyboard.press("Space")
+        frame.wait_for_function("!document.querySelector('audio').paused")
+        page.keyboard.press("Space")
+        frame.wait_for_function("document.querySelector('audio').paused")
+        before = position(frame)
+        duration = frame.evaluate("document.querySelector('audio').duration")
+        page.keyboard.press("ArrowRight")
+        forward = position(frame)
+        assert forward == pytest.approx(min(before + 5, duration), abs=0.05)
+        page.keyboard.press("ArrowLeft")
+        assert position(frame) == pytest.approx(max(forward - 5, 0), abs=0.05)
+        page.keyboard.press("Home")
+        assert position(frame) == 0
+        page.keyboard.press("ArrowRight")
+        assert position(frame) == pytest.approx(5, abs=0.05)
+        assert seek.get_attribute("aria-valuetext").startswith("5 seconds of")
+        page.keyboard.press("ArrowLeft")
+        assert position(frame) == pytest.approx(0, abs=0.05)
+
+        # The speed button cycles the rate and says so.
+        speed = frame.locator("button.speed")
+        speed.click()
+        assert speed.get_attribute("aria-label") == "Playback speed 1.25x"
+        assert frame.evaluate("document.querySelector('audio').playbackRate") == 1.25
+        page.close()
+
+
+def test_time_fragment_theme_and_compact_layout(storyfeed, browser):
+    player = f"{storyfeed}player/{SAMPLE_STORY}/{SAMPLE_AUDIO}"
+    post = (f'<!doctype html><body><iframe sandbox="allow-scripts" width="100%" height="70" '
+            f'src="{player}?theme=dark#t=3"></iframe></body>')
+    with other_origin({"/post": post}) as blog:
+        page = browser.new_page(viewport={"width": 500, "height": 200})
+        page.goto(f"{blog}/post")
+        page.wait_for_function("document.querySelector('iframe').contentWindow !== null")
+        frame = next(f for f in page.frames if f.url.startswith(player))
+        frame.wait_for_selector(".controls:not([hidden])")
+        assert frame.locator(".elapsed").inner_text() == "0:03"
+        assert frame.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(23, 25, 28)"
+        assert not frame.locator(".art").is_visible()  # compact: no artwork at 70 px
+        assert frame.locator("button.play").is_visible()
+        frame.locator("button.play").click()
+        frame.wait_for_function("document.querySelector('audio').currentTime >= 3")
+        page.screenshot(path=str(ARTIFACTS / "player-compact-dark.png"))
+        page.close()
+
+
+def test_other_pages_refuse_to_be_framed_by_another_origin(storyfeed, browser):
+    story_page = f"{storyfeed}stories/{SAMPLE_STORY}"
+    post = f'<!doctype html><body><iframe src="{story_page}"></iframe></body>'
+    with other_origin({"/post": post}) as blog:
+        page = browser.new_page()
+        page.goto(f"{blog}/post")
+        page.wait_for_load_state("load")
+        frame = page.frames[1]
+        # Chromium replaces a frame blocked by frame-ancestors with an error page.
+        assert frame.url.startswith("chrome-error://"), frame.url
+        page.close()
