@@ -191,3 +191,26 @@ def test_other_pages_refuse_to_be_framed_by_another_origin(storyfeed, browser):
         # Chromium replaces a frame blocked by frame-ancestors with an error page.
         assert frame.url.startswith("chrome-error://"), frame.url
         page.close()
+
+
+def test_topic_page_shows_the_sample_and_its_audio_plays(storyfeed, browser):
+    page = browser.new_page(viewport={"width": 1000, "height": 1400})
+    try:
+        page.goto(f"{storyfeed}topics/north-korean-defectors")
+        assert page.locator("article.story").count() == 7
+        page.wait_for_function(  # the first picture is in view; the rest load lazily
+            "() => { const i = document.querySelector('article img'); return i.complete && i.naturalWidth > 0 }"
+        )
+        audios = page.locator("article audio")
+        assert audios.count() == 7
+        for i in (0, 6):  # the newest and the oldest
+            audios.nth(i).evaluate("a => a.play()")
+            page.wait_for_function(
+                "([i]) => document.querySelectorAll('article audio')[i].currentTime > 0.5", arg=[i],
+                timeout=15_000,
+            )
+            audios.nth(i).evaluate("a => a.pause()")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "topic-page.png"))
+    finally:
+        page.close()
