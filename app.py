@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from sources.config import load_sources
 from stories.store import StoryStore
 from web.rendered import MemoryRenderCache
 
@@ -23,6 +24,16 @@ ENV_SETTINGS = {
     "MEDIA_DIR": str(SAMPLE_MEDIA),
     "LOG_LEVEL": "INFO",
     "PROXY_HOPS": "0",
+    # Upstream sources (sources/) and the ingest API (web/ingest.py).
+    "SOURCES_FILE": None,
+    "SOURCES_CACHE_PATH": None,
+    "SOURCES_CONNECT_TIMEOUT": None,
+    "SOURCES_READ_TIMEOUT": None,
+    "SOURCES_RETRIES": None,
+    "SOURCES_MAX_BYTES": None,
+    "REDIS_URL": None,
+    "INGEST_TOKENS": None,
+    "INGEST_MAX_BYTES": None,
 }
 
 
@@ -50,15 +61,22 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.extensions["storyfeed.store"] = StoryStore.from_url(app.config["DATABASE_URL"])
     app.extensions["storyfeed.render_cache"] = MemoryRenderCache()
+    # Read at start-up so that a broken sources file stops the release, not a sync later.
+    sources_file = app.config["SOURCES_FILE"]
+    app.extensions["storyfeed.sources"] = load_sources(sources_file) if sources_file else None
 
+    from sources import cli as sources_cli
     from stories import cli as stories_cli
-    from web import api, errors, media, pages
+    from web import api, errors, ingest, media, openapi, pages
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(ingest.bp)
+    app.register_blueprint(openapi.bp)
     app.register_blueprint(media.bp)
     errors.register(app)
     stories_cli.register(app)
+    sources_cli.register(app)
     return app
 
 
