@@ -91,7 +91,10 @@ class Syncer:
         result = self.store.write(stories=batch.stories, topics=batch.topics)
         ids = frozenset(s.id for s in batch.stories)
         removed = self._remove_missing(source, previous, ids, bool(batch.problems))
-        self._save(previous, started, document, digest, ids)
+        # After a pull with invalid records, the ids not seen may still be upstream:
+        # remember them until a clean pull says otherwise.
+        remembered = previous.story_ids | ids if batch.problems else ids
+        self._save(previous, started, document, digest, remembered)
         return SyncReport(
             source.name,
             document.outcome,
