@@ -8,6 +8,7 @@ import threading
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from .fetch import HTTPRetriever
 from .model import Outcome, Source, SyncReport
@@ -40,6 +41,7 @@ def selected_sources(names: tuple[str, ...]) -> list[Source]:
 
 
 @click.command("sync")
+@with_appcontext
 @click.option("--source", "names", multiple=True, metavar="NAME",
               help="Only this source (may be repeated).")
 @click.option("--loop", is_flag=True,
