@@ -76,8 +76,12 @@ def read_json_body() -> Any:
         abort(413, description=f"The body is {request.content_length} bytes; at most {limit} are accepted.")
     if request.mimetype != "application/json":
         abort(415, description="Send the records as application/json.")
-    request.max_content_length = limit  # also caps bodies sent without Content-Length
+    # A body sent without Content-Length (chunked) is read up to one byte past the limit:
+    # werkzeug stops quietly at its limit, so the extra byte is what shows a longer body.
+    request.max_content_length = limit + 1
     data = request.get_data(cache=False)
+    if len(data) > limit:
+        abort(413, description=f"The body is over {limit} bytes; at most {limit} are accepted.")
     try:
         return json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
