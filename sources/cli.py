@@ -42,10 +42,12 @@ def selected_sources(names: tuple[str, ...]) -> list[Source]:
 
 @click.command("sync")
 @with_appcontext
-@click.option("--source", "names", multiple=True, metavar="NAME",
-              help="Only this source (may be repeated).")
-@click.option("--loop", is_flag=True,
-              help="Run forever, pulling each source when its interval has passed.")
+@click.option(
+    "--source", "names", multiple=True, metavar="NAME", help="Only this source (may be repeated)."
+)
+@click.option(
+    "--loop", is_flag=True, help="Run forever, pulling each source when its interval has passed."
+)
 def sync_command(names: tuple[str, ...], loop: bool) -> None:
     """Pull stories from the sources in SOURCES_FILE into the store.
 

@@ -47,7 +47,7 @@ def parse_sources(text: str, filename: str) -> tuple[Source, ...]:
     problems: list[Problem] = []
     for key in data:
         if key != "source":
-            problems.append(Problem(filename, key, 'unknown key; sources are [[source]] tables'))
+            problems.append(Problem(filename, key, "unknown key; sources are [[source]] tables"))
     tables = data.get("source", [])
     if not isinstance(tables, list):
         problems.append(Problem(filename, "source", "must be [[source]] tables"))
@@ -60,9 +60,11 @@ def parse_sources(text: str, filename: str) -> tuple[Source, ...]:
         source, found = _parse_source(table, location)
         problems += found
         if isinstance(name, str) and name in first_use:
-            problems.append(Problem(
-                location, "name", f"{show(name)} is already used by source {first_use[name]}"
-            ))
+            problems.append(
+                Problem(
+                    location, "name", f"{show(name)} is already used by source {first_use[name]}"
+                )
+            )
         elif isinstance(name, str):
             first_use[name] = index
         if source is not None:
@@ -113,7 +115,10 @@ def _parse_source(table: Any, location: str) -> tuple[Source | None, list[Proble
 
     interval = table.get("interval", Source.interval)
     if isinstance(interval, bool) or not isinstance(interval, int) or interval < MIN_INTERVAL:
-        fail("interval", f"{show(interval)} is not a whole number of seconds of at least {MIN_INTERVAL}")
+        fail(
+            "interval",
+            f"{show(interval)} is not a whole number of seconds of at least {MIN_INTERVAL}",
+        )
 
     flags = {}
     for key in ("allow_private", "remove_missing"):
@@ -143,6 +148,8 @@ def _parse_source(table: Any, location: str) -> tuple[Source | None, list[Proble
 
 def _is_http_url(value: str) -> bool:
     parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(
-        c.isspace() for c in value
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not any(c.isspace() for c in value)
     )

@@ -82,7 +82,9 @@ def parse_feed(source: Source, document: Retrieved) -> Batch:
         raise ParseError("not an RSS or Atom feed")
     is_atom = parsed.version.startswith("atom")
     extras = item_extras(document.body, len(parsed.entries))
-    records = [(map_entry(entry, extra, is_atom), "item") for entry, extra in zip(parsed.entries, extras)]
+    records = [
+        (map_entry(entry, extra, is_atom), "item") for entry, extra in zip(parsed.entries, extras)
+    ]
     return batch_from_raw(source, records)
 
 
@@ -281,8 +283,12 @@ def _image(extras: ItemExtras, content_html: str) -> dict | None:
             "credit": chosen.credit or credit,
         }
     elif in_content is not None:
-        image = {"url": in_content["src"], "caption": in_content["alt"], "alt": in_content["alt"],
-                 "credit": credit}
+        image = {
+            "url": in_content["src"],
+            "caption": in_content["alt"],
+            "alt": in_content["alt"],
+            "credit": credit,
+        }
     elif extras.itunes_image:
         image = {"url": extras.itunes_image}
     else:
@@ -297,7 +303,8 @@ def _query_number(url: str, key: str) -> int | None:
 
 def _audio(entry: Any, extras: ItemExtras) -> list[dict]:
     enclosures = [
-        link for link in entry.get("links") or ()
+        link
+        for link in entry.get("links") or ()
         if link.get("rel") == "enclosure" and link.get("href")
     ]
     transcript = ""

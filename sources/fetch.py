@@ -33,15 +33,15 @@ from typing import Any, Mapping
 import requests
 from requests.adapters import HTTPAdapter
 from requests_cache import CachedSession
-from requests_cache.cache_keys import create_key
 from requests_cache.backends import BaseCache, RedisCache, SQLiteCache
+from requests_cache.cache_keys import create_key
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import allowed_gai_family, create_connection
 from urllib3.util.retry import Retry
 
-from .model import Outcome, RetrieveError, Retrieved, Source
+from .model import Outcome, Retrieved, RetrieveError, Source
 
 USER_AGENT = "storyfeed/1.0 (story sync; +https://github.com/storyfeed)"
 REDIS_NAMESPACE = "storyfeed:http-cache"
@@ -152,11 +152,19 @@ class _GuardedConnection:
 
 
 def _guarded_pool_classes(guard: AddressGuard) -> dict[str, type]:
-    http_conn = type("GuardedHTTPConnection", (_GuardedConnection, HTTPConnection), {"guard": guard})
-    https_conn = type("GuardedHTTPSConnection", (_GuardedConnection, HTTPSConnection), {"guard": guard})
+    http_conn = type(
+        "GuardedHTTPConnection", (_GuardedConnection, HTTPConnection), {"guard": guard}
+    )
+    https_conn = type(
+        "GuardedHTTPSConnection", (_GuardedConnection, HTTPSConnection), {"guard": guard}
+    )
     return {
-        "http": type("GuardedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
-        "https": type("GuardedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}),
+        "http": type(
+            "GuardedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}
+        ),
+        "https": type(
+            "GuardedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}
+        ),
     }
 
 
@@ -208,7 +216,9 @@ def _read_capped(max_bytes: int):
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > max_bytes:
             response.close()
-            raise ResponseTooLarge(f"response is {declared} bytes, more than the {max_bytes} allowed")
+            raise ResponseTooLarge(
+                f"response is {declared} bytes, more than the {max_bytes} allowed"
+            )
         body = bytearray()
         for chunk in response.iter_content(64 * 1024):
             body += chunk
@@ -233,8 +243,14 @@ def describe_error(exc: BaseException) -> str:
         return "timed out waiting for the response"
     if isinstance(exc, requests.exceptions.TooManyRedirects):
         return "too many redirects"
-    if isinstance(exc, (requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema,
-                        requests.exceptions.InvalidURL)):
+    if isinstance(
+        exc,
+        (
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidURL,
+        ),
+    ):
         return f"redirected to a URL that is not http(s): {exc}"
     if isinstance(exc, requests.exceptions.ConnectionError):
         reason = exc.args[0] if exc.args else exc
@@ -271,8 +287,12 @@ def cache_backend(config: Mapping[str, Any], instance_path: str | Path) -> BaseC
 class HTTPRetriever:
     """Gets a source's document; every foreign error leaves as RetrieveError."""
 
-    def __init__(self, backend: BaseCache, settings: FetchSettings = FetchSettings(),
-                 trusted_hosts: frozenset[str] = frozenset()):
+    def __init__(
+        self,
+        backend: BaseCache,
+        settings: FetchSettings = FetchSettings(),
+        trusted_hosts: frozenset[str] = frozenset(),
+    ):
         self.backend = backend
         self.settings = settings
         self.trusted_hosts = trusted_hosts

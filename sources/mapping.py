@@ -13,6 +13,7 @@ from stories.validate import record_location
 
 from .model import ParseError, Retrieved, Source
 
+
 def decode_json_text(document: Retrieved) -> str:
     """JSON is UTF-8 (RFC 8259); an HTML page here is an error page or a login wall."""
     if document.content_type in ("text/html", "application/xhtml+xml"):

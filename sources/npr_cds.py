@@ -58,9 +58,13 @@ def _rels(link: dict) -> list[str]:
 def _asset(doc: dict, link: dict) -> dict | None:
     href = link.get("href")
     assets = doc.get("assets")
-    if not isinstance(href, str) or not href.startswith("#/assets/") or not isinstance(assets, dict):
+    if (
+        not isinstance(href, str)
+        or not href.startswith("#/assets/")
+        or not isinstance(assets, dict)
+    ):
         return None
-    asset = assets.get(href[len("#/assets/"):])
+    asset = assets.get(href[len("#/assets/") :])
     return asset if isinstance(asset, dict) else None
 
 
@@ -115,14 +119,20 @@ def _image(doc: dict) -> dict | None:
     enclosure = _pick(_links(asset, "enclosures"), "primary", "enlargement")
     if enclosure is None:
         return None
-    producer = (asset.get("producer") or "").strip() if isinstance(asset.get("producer"), str) else ""
-    provider = (asset.get("provider") or "").strip() if isinstance(asset.get("provider"), str) else ""
+    producer = (
+        (asset.get("producer") or "").strip() if isinstance(asset.get("producer"), str) else ""
+    )
+    provider = (
+        (asset.get("provider") or "").strip() if isinstance(asset.get("provider"), str) else ""
+    )
     credit = f"{producer}/{provider}" if producer and provider else producer or provider
     image = {
         "url": enclosure.get("href"),
         "width": enclosure.get("width"),
         "height": enclosure.get("height"),
-        "caption": html_to_text(asset["caption"]) if isinstance(asset.get("caption"), str) else None,
+        "caption": html_to_text(asset["caption"])
+        if isinstance(asset.get("caption"), str)
+        else None,
         "alt": asset.get("altText"),
         "credit": credit,
     }

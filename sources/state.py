@@ -50,7 +50,9 @@ class SourceStates:
         }
         t = source_state
         with self.engine.begin() as conn:
-            updated = conn.execute(t.update().where(t.c.name == state.name).values(**values)).rowcount
+            updated = conn.execute(
+                t.update().where(t.c.name == state.name).values(**values)
+            ).rowcount
             if not updated:
                 conn.execute(t.insert().values(name=state.name, **values))
 

@@ -45,10 +45,15 @@ class Retriever(Protocol):
 
 
 class Syncer:
-    def __init__(self, store: StoryStore, states: SourceStates, retriever: Retriever,
-                 parsers: Mapping[str, Parser] = PARSERS,
-                 environ: Mapping[str, str] = os.environ,
-                 clock: Callable[[], datetime] = utc_now):
+    def __init__(
+        self,
+        store: StoryStore,
+        states: SourceStates,
+        retriever: Retriever,
+        parsers: Mapping[str, Parser] = PARSERS,
+        environ: Mapping[str, str] = os.environ,
+        clock: Callable[[], datetime] = utc_now,
+    ):
         self.store = store
         self.states = states
         self.retriever = retriever
@@ -116,8 +121,9 @@ class Syncer:
             raise SourceError(f"environment variable {source.token_env} (token_env) is not set")
         return token
 
-    def _remove_missing(self, source: Source, previous: SourceState, ids: frozenset[str],
-                        had_problems: bool) -> int:
+    def _remove_missing(
+        self, source: Source, previous: SourceState, ids: frozenset[str], had_problems: bool
+    ) -> int:
         # Only after a clean pull: an invalid record is still upstream, and an empty
         # document is more likely a broken upstream than a newsroom that deleted everything.
         if not source.remove_missing or had_problems or not ids:
@@ -131,22 +137,32 @@ class Syncer:
             removed += len(self.store.delete_story(story_id).deleted)
         return removed
 
-    def _save(self, previous: SourceState, started: datetime, document: Retrieved, digest: str,
-              ids: frozenset[str]) -> None:
-        self.states.save(dataclasses.replace(
-            previous,
-            last_attempt=started,
-            last_success=started,
-            outcome=document.outcome.value,
-            message=document.detail,
-            digest=digest,
-            story_ids=ids,
-        ))
+    def _save(
+        self,
+        previous: SourceState,
+        started: datetime,
+        document: Retrieved,
+        digest: str,
+        ids: frozenset[str],
+    ) -> None:
+        self.states.save(
+            dataclasses.replace(
+                previous,
+                last_attempt=started,
+                last_success=started,
+                outcome=document.outcome.value,
+                message=document.detail,
+                digest=digest,
+                story_ids=ids,
+            )
+        )
 
     def _failed(self, previous: SourceState, started: datetime, reason: str) -> SyncReport:
-        self.states.save(dataclasses.replace(
-            previous, last_attempt=started, outcome=Outcome.FAILED.value, message=reason
-        ))
+        self.states.save(
+            dataclasses.replace(
+                previous, last_attempt=started, outcome=Outcome.FAILED.value, message=reason
+            )
+        )
         return SyncReport(previous.name, Outcome.FAILED, reason)
 
     # -- many sources ----------------------------------------------------------------
@@ -159,8 +175,9 @@ class Syncer:
             return datetime.min
         return state.last_attempt + timedelta(seconds=source.interval)
 
-    def run_forever(self, sources: Iterable[Source], stop: threading.Event,
-                    report: Callable[[SyncReport], None]) -> None:
+    def run_forever(
+        self, sources: Iterable[Source], stop: threading.Event, report: Callable[[SyncReport], None]
+    ) -> None:
         """Sync each source when its interval has passed since its last attempt, until
         `stop` is set (between two sources, or while waiting)."""
         sources = list(sources)

@@ -39,8 +39,9 @@ def client(ingest_app):
 
 
 def post(client, body, headers=AUTH, path="/api/stories", **kwargs):
-    return client.post(path, data=json.dumps(body), content_type="application/json",
-                       headers=headers, **kwargs)
+    return client.post(
+        path, data=json.dumps(body), content_type="application/json", headers=headers, **kwargs
+    )
 
 
 # -- authentication -----------------------------------------------------------------------
@@ -54,13 +55,16 @@ def test_without_configured_tokens_the_write_api_is_off(sqlite_url):
     app.extensions["storyfeed.store"].engine.dispose()
 
 
-@pytest.mark.parametrize("headers, error", [
-    ({}, None),
-    ({"Authorization": "Basic YWxhZGRpbjpvcGVuc2VzYW1l"}, None),
-    ({"Authorization": "Bearer "}, None),
-    ({"Authorization": "Bearer gamma-token"}, "invalid_token"),
-    ({"Authorization": "Bearer alpha-token-and-more"}, "invalid_token"),
-])
+@pytest.mark.parametrize(
+    "headers, error",
+    [
+        ({}, None),
+        ({"Authorization": "Basic YWxhZGRpbjpvcGVuc2VzYW1l"}, None),
+        ({"Authorization": "Bearer "}, None),
+        ({"Authorization": "Bearer gamma-token"}, "invalid_token"),
+        ({"Authorization": "Bearer alpha-token-and-more"}, "invalid_token"),
+    ],
+)
 def test_a_missing_or_wrong_token_is_401_with_a_challenge(client, headers, error):
     response = post(client, story_record(), headers=headers)
     assert response.status_code == 401
@@ -71,7 +75,10 @@ def test_a_missing_or_wrong_token_is_401_with_a_challenge(client, headers, error
 
 
 def test_every_configured_token_works_and_reads_need_none(client):
-    assert post(client, story_record(), headers={"Authorization": "Bearer beta-token"}).status_code == 200
+    assert (
+        post(client, story_record(), headers={"Authorization": "Bearer beta-token"}).status_code
+        == 200
+    )
     assert client.get("/api/stories/1001").status_code == 200
 
 
@@ -84,27 +91,34 @@ def test_authentication_comes_before_the_body(client):
 
 
 def test_malformed_json_is_400(client):
-    response = client.post("/api/stories", data='{"id": "1001",', content_type="application/json",
-                           headers=AUTH)
+    response = client.post(
+        "/api/stories", data='{"id": "1001",', content_type="application/json", headers=AUTH
+    )
     assert response.status_code == 400
     assert response.json["message"].startswith("The body is not valid JSON: ")
 
 
 def test_a_body_that_is_not_utf8_is_400(client):
-    response = client.post("/api/stories", data=b'{"title": "\xff"}', content_type="application/json",
-                           headers=AUTH)
+    response = client.post(
+        "/api/stories", data=b'{"title": "\xff"}', content_type="application/json", headers=AUTH
+    )
     assert response.status_code == 400 and response.json["message"] == "The body is not UTF-8."
 
 
 def test_deeply_nested_json_is_400_not_a_crash(client):
-    response = client.post("/api/stories", data="[" * 100_000 + "]" * 100_000,
-                           content_type="application/json", headers=AUTH)
+    response = client.post(
+        "/api/stories",
+        data="[" * 100_000 + "]" * 100_000,
+        content_type="application/json",
+        headers=AUTH,
+    )
     assert response.status_code == 400
 
 
 def test_a_wrong_content_type_is_415(client):
-    response = client.post("/api/stories", data=json.dumps(story_record()), content_type="text/plain",
-                           headers=AUTH)
+    response = client.post(
+        "/api/stories", data=json.dumps(story_record()), content_type="text/plain", headers=AUTH
+    )
     assert response.status_code == 415
     assert response.json["message"] == "Send the records as application/json."
 
@@ -131,13 +145,18 @@ def test_a_chunked_body_over_the_limit_is_413_on_a_real_server(sqlite_url):
     headers = {**AUTH, "Content-Type": "application/json"}
 
     def chunks(body: bytes):
-        yield from (body[i:i + 300] for i in range(0, len(body), 300))
+        yield from (body[i : i + 300] for i in range(0, len(body), 300))
 
     try:
-        big = requests.post(url, data=chunks(json.dumps(story_record(teaser="x" * 2000)).encode()),
-                            headers=headers, timeout=10)
-        small = requests.post(url, data=chunks(json.dumps(story_record()).encode()),
-                              headers=headers, timeout=10)
+        big = requests.post(
+            url,
+            data=chunks(json.dumps(story_record(teaser="x" * 2000)).encode()),
+            headers=headers,
+            timeout=10,
+        )
+        small = requests.post(
+            url, data=chunks(json.dumps(story_record()).encode()), headers=headers, timeout=10
+        )
     finally:
         server.shutdown()
         app.extensions["storyfeed.store"].engine.dispose()
@@ -186,7 +205,10 @@ def test_partial_writes_the_valid_records_and_reports_the_rest(client, ingest_ap
     ]
     assert ingest_app.extensions["storyfeed.store"].count_stories() == 1
     # When nothing at all is valid, partial still answers 422.
-    assert post(client, [story_record(id="1003", title="")], path="/api/stories?partial=1").status_code == 422
+    assert (
+        post(client, [story_record(id="1003", title="")], path="/api/stories?partial=1").status_code
+        == 422
+    )
 
 
 def test_an_empty_list_or_a_non_object_is_422(client):
@@ -211,7 +233,11 @@ def test_repeating_a_post_changes_nothing(client, ingest_app):
     assert first.json["added"] == ["1001", "1002"]
     version = ingest_app.extensions["storyfeed.store"].version()
     again = post(client, body)
-    assert (again.json["added"], again.json["updated"], again.json["unchanged"]) == ([], [], ["1001", "1002"])
+    assert (again.json["added"], again.json["updated"], again.json["unchanged"]) == (
+        [],
+        [],
+        ["1001", "1002"],
+    )
     assert ingest_app.extensions["storyfeed.store"].version() == version
     changed = post(client, story_record(id="1001", title="Changed"))
     assert changed.json["updated"] == ["1001"]
@@ -246,15 +272,21 @@ def test_delete_then_delete_again(client):
 
 
 def test_put_topic_describes_a_topic(client, ingest_app):
-    topic = {"title": "World news", "description": "Everywhere.", "category": "News",
-             "owner_email": "podcasts@example.org"}
+    topic = {
+        "title": "World news",
+        "description": "Everywhere.",
+        "category": "News",
+        "owner_email": "podcasts@example.org",
+    }
     created = client.put("/api/topics/world", json=topic, headers=AUTH)
     assert created.status_code == 201 and created.json["topic"]["slug"] == "world"
     assert client.put("/api/topics/world", json=topic, headers=AUTH).json["result"] == "unchanged"
     updated = client.put("/api/topics/world", json={**topic, "title": "The world"}, headers=AUTH)
     assert updated.status_code == 200 and updated.json["result"] == "updated"
     assert ingest_app.extensions["storyfeed.store"].get_topic("world").title == "The world"
-    bad = client.put("/api/topics/world", json={"category": "Cooking", "type": "daily"}, headers=AUTH)
+    bad = client.put(
+        "/api/topics/world", json={"category": "Cooking", "type": "daily"}, headers=AUTH
+    )
     assert bad.status_code == 422
     assert {p["field"] for p in bad.json["problems"]} == {"category", "type"}
     assert client.put("/api/topics/world", json={"slug": "other"}, headers=AUTH).status_code == 422
@@ -275,13 +307,20 @@ def test_a_pushed_story_shows_in_the_topic_at_once(client, ingest_app):
 
     stories_changed.connect(listener)
     try:
-        post(client, story_record(id="1002", title="Breaking", topics=["world"],
-                                  published="2024-02-01T10:00:00Z"))
+        post(
+            client,
+            story_record(
+                id="1002", title="Breaking", topics=["world"], published="2024-02-01T10:00:00Z"
+            ),
+        )
     finally:
         stories_changed.disconnect(listener)
     assert announced == [{"world"}]  # what feed caches and WebSub pings listen to
     assert store.version("world") > version
-    assert [s["id"] for s in client.get("/api/topics/world/stories").json["stories"]] == ["1002", "1001"]
+    assert [s["id"] for s in client.get("/api/topics/world/stories").json["stories"]] == [
+        "1002",
+        "1001",
+    ]
     assert "Breaking" in client.get("/topics/world").get_data(as_text=True)
 
 
@@ -292,7 +331,11 @@ def test_a_pushed_story_shows_in_the_topic_feed_at_once(client, ingest_app):
     post(client, story_record(id="1001", topics=["world"]))
     before = client.get("/topics/world/feed.json")  # warms the rendered-feed cache
     assert [item["id"] for item in before.json["items"]] == ["1001"] or before.status_code == 200
-    post(client, story_record(id="1002", title="Breaking", topics=["world"],
-                              published="2024-02-01T10:00:00Z"))
+    post(
+        client,
+        story_record(
+            id="1002", title="Breaking", topics=["world"], published="2024-02-01T10:00:00Z"
+        ),
+    )
     after = client.get("/topics/world/feed.json")
     assert "Breaking" in after.get_data(as_text=True)

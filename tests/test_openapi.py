@@ -30,8 +30,12 @@ def api_app(sqlite_url):
 
 def documented_operations() -> set[tuple[str, str]]:
     doc = load_document()
-    return {(method.upper(), path) for path, item in doc["paths"].items()
-            for method in item if method in METHODS}
+    return {
+        (method.upper(), path)
+        for path, item in doc["paths"].items()
+        for method in item
+        if method in METHODS
+    }
 
 
 def flask_to_openapi(rule: str) -> str:
@@ -73,21 +77,40 @@ def test_a_tour_of_every_operation_matches_the_document(api_app):
 
     page = client.get("/api/topics/north-korean-defectors/stories?limit=2")
     assert page.status_code == 200 and page.json["next_cursor"]
-    older = client.get(f"/api/topics/north-korean-defectors/stories?limit=2&cursor={page.json['next_cursor']}")
+    older = client.get(
+        f"/api/topics/north-korean-defectors/stories?limit=2&cursor={page.json['next_cursor']}"
+    )
     assert older.status_code == 200 and older.json["previous_cursor"]
     assert client.get("/api/topics/north-korean-defectors/stories?limit=0").status_code == 400
-    assert client.get("/api/topics/north-korean-defectors/stories?cursor=nonsense").status_code == 400
+    assert (
+        client.get("/api/topics/north-korean-defectors/stories?cursor=nonsense").status_code == 400
+    )
     assert client.get("/api/topics/no-such-topic/stories").status_code == 404
     assert client.get("/api/stories/1169464713").status_code == 200
     assert client.get("/api/stories/0").status_code == 404
 
     assert client.post("/api/stories", json=[story_record()], headers=AUTH).status_code == 200
-    assert client.post("/api/stories?partial=1", json=[story_record(id="1002"), story_record(id="x y")],
-                       headers=AUTH).status_code == 200
-    assert client.post("/api/stories", json=[story_record(id="x y")], headers=AUTH).status_code == 422
-    assert client.post("/api/stories", data="{", content_type="application/json",
-                       headers=AUTH).status_code == 400
-    assert client.post("/api/stories", data="{}", content_type="text/csv", headers=AUTH).status_code == 415
+    assert (
+        client.post(
+            "/api/stories?partial=1",
+            json=[story_record(id="1002"), story_record(id="x y")],
+            headers=AUTH,
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post("/api/stories", json=[story_record(id="x y")], headers=AUTH).status_code == 422
+    )
+    assert (
+        client.post(
+            "/api/stories", data="{", content_type="application/json", headers=AUTH
+        ).status_code
+        == 400
+    )
+    assert (
+        client.post("/api/stories", data="{}", content_type="text/csv", headers=AUTH).status_code
+        == 415
+    )
     assert client.post("/api/stories", json=story_record()).status_code == 401
     record = story_record(id="2001")
     assert client.put("/api/stories/2001", json=record, headers=AUTH).status_code == 201
@@ -96,7 +119,10 @@ def test_a_tour_of_every_operation_matches_the_document(api_app):
     assert client.delete("/api/stories/2001", headers=AUTH).status_code == 204
     assert client.delete("/api/stories/2001", headers=AUTH).status_code == 404
     assert client.put("/api/topics/asia", json={"title": "Asia"}, headers=AUTH).status_code == 201
-    assert client.put("/api/topics/world", json={"title": "The World"}, headers=AUTH).status_code == 200
+    assert (
+        client.put("/api/topics/world", json={"title": "The World"}, headers=AUTH).status_code
+        == 200
+    )
     assert client.put("/api/topics/world", json={"explicit": "no"}, headers=AUTH).status_code == 422
 
     checked_operations = set()

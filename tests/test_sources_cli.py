@@ -31,7 +31,10 @@ def problems_of(text: str) -> list[str]:
 def test_a_good_file():
     (source,) = parse_sources(GOOD, "sources.toml")
     assert (source.name, source.kind, source.topics, source.interval) == (
-        "defectors", "records", ("north-korean-defectors",), 900
+        "defectors",
+        "records",
+        ("north-korean-defectors",),
+        900,
     )
     assert source.allow_private is False and source.remove_missing is False
 
@@ -41,35 +44,59 @@ def test_malformed_toml_is_refused():
     assert line.startswith("sources.toml: file: not valid TOML: ")
 
 
-@pytest.mark.parametrize("text, expected", [
-    (GOOD + 'urll = "x"\n',
-     "sources.toml: source 1 (name defectors): urll: unknown key (known: name, url, kind, topics, "
-     "interval, allow_private, token_env, remove_missing)"),
-    (GOOD.replace('kind = "records"', 'kind = "rss"'),
-     'sources.toml: source 1 (name defectors): kind: "rss" is not one of records, feed, npr-cds'),
-    (GOOD + GOOD.replace("example.org", "example.com"),
-     'sources.toml: source 2 (name defectors): name: "defectors" is already used by source 1'),
-    (GOOD.replace("https://example.org/stories.json", "file:///etc/passwd"),
-     'sources.toml: source 1 (name defectors): url: "file:///etc/passwd" is not an absolute http(s) URL'),
-    (GOOD.replace('kind = "records"', 'kind = "npr-cds"'),
-     "sources.toml: source 1 (name defectors): token_env: is required for npr-cds "
-     "(the variable holding the CDS bearer token)"),
-    (GOOD.replace("interval = 900", "interval = 0"),
-     "sources.toml: source 1 (name defectors): interval: 0 is not a whole number of seconds of at least 1"),
-    (GOOD.replace('["north-korean-defectors"]', '["North Korea"]'),
-     'sources.toml: source 1 (name defectors): topics[0]: "North Korea" must be lowercase letters, '
-     "digits and hyphens"),
-    (GOOD.replace("allow_private = false", 'allow_private = "yes"'),
-     'sources.toml: source 1 (name defectors): allow_private: "yes" is not true or false'),
-    ('[[sources]]\nname = "x"\n',
-     "sources.toml: sources: unknown key; sources are [[source]] tables"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            GOOD + 'urll = "x"\n',
+            "sources.toml: source 1 (name defectors): urll: unknown key (known: name, url, kind, topics, "
+            "interval, allow_private, token_env, remove_missing)",
+        ),
+        (
+            GOOD.replace('kind = "records"', 'kind = "rss"'),
+            'sources.toml: source 1 (name defectors): kind: "rss" is not one of records, feed, npr-cds',
+        ),
+        (
+            GOOD + GOOD.replace("example.org", "example.com"),
+            'sources.toml: source 2 (name defectors): name: "defectors" is already used by source 1',
+        ),
+        (
+            GOOD.replace("https://example.org/stories.json", "file:///etc/passwd"),
+            'sources.toml: source 1 (name defectors): url: "file:///etc/passwd" is not an absolute http(s) URL',
+        ),
+        (
+            GOOD.replace('kind = "records"', 'kind = "npr-cds"'),
+            "sources.toml: source 1 (name defectors): token_env: is required for npr-cds "
+            "(the variable holding the CDS bearer token)",
+        ),
+        (
+            GOOD.replace("interval = 900", "interval = 0"),
+            "sources.toml: source 1 (name defectors): interval: 0 is not a whole number of seconds of at least 1",
+        ),
+        (
+            GOOD.replace('["north-korean-defectors"]', '["North Korea"]'),
+            'sources.toml: source 1 (name defectors): topics[0]: "North Korea" must be lowercase letters, '
+            "digits and hyphens",
+        ),
+        (
+            GOOD.replace("allow_private = false", 'allow_private = "yes"'),
+            'sources.toml: source 1 (name defectors): allow_private: "yes" is not true or false',
+        ),
+        (
+            '[[sources]]\nname = "x"\n',
+            "sources.toml: sources: unknown key; sources are [[source]] tables",
+        ),
+    ],
+)
 def test_each_problem_names_the_source_and_the_key(text, expected):
     assert expected in problems_of(text)
 
 
 def test_every_problem_is_reported_at_once():
-    text = GOOD.replace('kind = "records"', 'kind = "rss"') + 'colour = "red"\n[[source]]\nkind = "feed"\n'
+    text = (
+        GOOD.replace('kind = "records"', 'kind = "rss"')
+        + 'colour = "red"\n[[source]]\nkind = "feed"\n'
+    )
     lines = problems_of(text)
     assert len(lines) == 4
     assert "sources.toml: source 2: name: is required" in lines
@@ -95,28 +122,43 @@ def upstream():
 
 @pytest.fixture
 def sync_app(sqlite_url, tmp_path, upstream):
-    upstream.serve("/defectors.json", json.dumps([
-        story_record(id="1169464713", title="North Korean defectors may face deportation", topics=[]),
-        story_record(id="1022642030", title="That's 'Comrade' To You!", topics=[]),
-    ]))
+    upstream.serve(
+        "/defectors.json",
+        json.dumps(
+            [
+                story_record(
+                    id="1169464713", title="North Korean defectors may face deportation", topics=[]
+                ),
+                story_record(id="1022642030", title="That's 'Comrade' To You!", topics=[]),
+            ]
+        ),
+    )
     upstream.serve("/broken.json", b"", status=500)
     path = tmp_path / "sources.toml"
-    path.write_text(f"""
+    path.write_text(
+        f"""
 [[source]]
 name = "defectors"
-url = "{upstream.url('/defectors.json')}"
+url = "{upstream.url("/defectors.json")}"
 kind = "records"
 topics = ["north-korean-defectors"]
 allow_private = true
 
 [[source]]
 name = "broken"
-url = "{upstream.url('/broken.json')}"
+url = "{upstream.url("/broken.json")}"
 kind = "feed"
 allow_private = true
-""", encoding="utf-8")
-    app = make_app(sqlite_url, SOURCES_FILE=str(path), SOURCES_CACHE_PATH=str(tmp_path / "cache.sqlite3"),
-                   SOURCES_RETRIES="0", REDIS_URL="")
+""",
+        encoding="utf-8",
+    )
+    app = make_app(
+        sqlite_url,
+        SOURCES_FILE=str(path),
+        SOURCES_CACHE_PATH=str(tmp_path / "cache.sqlite3"),
+        SOURCES_RETRIES="0",
+        REDIS_URL="",
+    )
     yield app
     app.extensions["storyfeed.store"].engine.dispose()
 

@@ -44,18 +44,35 @@ def store(sqlite_url):
 
 
 def syncer_for(store, tmp_path, trusted_hosts=frozenset()):
-    retriever = HTTPRetriever(SQLiteCache(db_path=str(tmp_path / "cache.sqlite3")), SETTINGS,
-                              trusted_hosts=frozenset(trusted_hosts))
+    retriever = HTTPRetriever(
+        SQLiteCache(db_path=str(tmp_path / "cache.sqlite3")),
+        SETTINGS,
+        trusted_hosts=frozenset(trusted_hosts),
+    )
     return Syncer(store, SourceStates(store.engine), retriever), retriever
 
 
-@pytest.mark.parametrize("address, public", [
-    ("127.0.0.1", False), ("10.1.2.3", False), ("172.16.0.1", False), ("192.168.1.1", False),
-    ("169.254.169.254", False), ("100.64.0.1", False), ("0.0.0.0", False), ("224.0.0.1", False),
-    ("::1", False), ("fe80::1", False), ("fd00::1", False), ("::ffff:127.0.0.1", False),
-    ("::ffff:10.0.0.1", False),
-    ("93.184.216.34", True), ("8.8.8.8", True), ("2606:4700:4700::1111", True),
-])
+@pytest.mark.parametrize(
+    "address, public",
+    [
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("172.16.0.1", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),
+        ("100.64.0.1", False),
+        ("0.0.0.0", False),
+        ("224.0.0.1", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("fd00::1", False),
+        ("::ffff:127.0.0.1", False),
+        ("::ffff:10.0.0.1", False),
+        ("93.184.216.34", True),
+        ("8.8.8.8", True),
+        ("2606:4700:4700::1111", True),
+    ],
+)
 def test_public_addresses(address, public):
     assert is_public(address) is public
 
@@ -64,7 +81,9 @@ def test_the_guard_resolves_and_refuses_loopback():
     with pytest.raises(AddressRefused, match="localhost resolves to"):
         AddressGuard().resolve("localhost", 80)
     assert "127.0.0.1" in AddressGuard(allow_private=True).resolve("localhost", 80)
-    assert AddressGuard(trusted_hosts=frozenset({"127.0.0.1"})).resolve("127.0.0.1", 80) == ["127.0.0.1"]
+    assert AddressGuard(trusted_hosts=frozenset({"127.0.0.1"})).resolve("127.0.0.1", 80) == [
+        "127.0.0.1"
+    ]
 
 
 def test_a_source_resolving_to_a_private_address_is_refused(store, tmp_path, upstream):
@@ -101,8 +120,12 @@ def test_allow_private_lets_a_source_reach_local_servers(store, tmp_path, upstre
     upstream.redirect("/start.json", upstream.url("/stories.json", host="localhost"))
     upstream.serve("/stories.json", BODY)
     syncer, retriever = syncer_for(store, tmp_path)
-    src = Source(name="dev", url=upstream.url("/start.json", host="localhost"), kind="records",
-                 allow_private=True)
+    src = Source(
+        name="dev",
+        url=upstream.url("/start.json", host="localhost"),
+        kind="records",
+        allow_private=True,
+    )
     try:
         report = syncer.sync(src)
     finally:
@@ -140,8 +163,13 @@ def test_requests_name_storyfeed_and_carry_the_token(store, tmp_path, upstream):
     upstream.serve("/stories.json", BODY, require_header=("Authorization", "Bearer s3cret"))
     syncer, retriever = syncer_for(store, tmp_path)
     syncer.environ = {"API_TOKEN": "s3cret"}
-    src = Source(name="api", url=upstream.url("/stories.json"), kind="records",
-                 allow_private=True, token_env="API_TOKEN")
+    src = Source(
+        name="api",
+        url=upstream.url("/stories.json"),
+        kind="records",
+        allow_private=True,
+        token_env="API_TOKEN",
+    )
     try:
         report = syncer.sync(src)
         syncer.environ = {}

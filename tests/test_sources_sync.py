@@ -54,22 +54,28 @@ def records(*stories) -> str:
 
 
 def source(upstream, path="/stories.json", **fields) -> Source:
-    settings = {"name": "newsroom", "url": upstream.url(path), "kind": "records",
-                "allow_private": True}
+    settings = {
+        "name": "newsroom",
+        "url": upstream.url(path),
+        "kind": "records",
+        "allow_private": True,
+    }
     settings.update(fields)
     return Source(**settings)
 
 
 ONE = story_record(id="1001", topics=["world"])
-TWO = story_record(id="1002", title="Another story", topics=["world"],
-                   published="2024-01-03T10:00:00-05:00")
+TWO = story_record(
+    id="1002", title="Another story", topics=["world"], published="2024-01-03T10:00:00-05:00"
+)
 
 
 # -- caching: 304s and changes ------------------------------------------------------
 
 
 def test_first_sync_stores_then_304_changes_nothing_then_a_change_is_picked_up(
-        store, retriever, upstream):
+    store, retriever, upstream
+):
     upstream.serve("/stories.json", records(ONE, TWO))
     syncer = make_syncer(store, retriever)
     src = source(upstream, topics=("north-korean-defectors",))
@@ -85,11 +91,16 @@ def test_first_sync_stores_then_304_changes_nothing_then_a_change_is_picked_up(
     assert (second.added, second.updated, second.unchanged) == (0, 0, 0)
     # The second request was conditional and upstream answered 304 with no body.
     assert upstream.statuses("/stories.json") == [200, 304]
-    assert upstream.seen_at("/stories.json")[1].headers["If-None-Match"] == upstream.routes["/stories.json"].etag
+    assert (
+        upstream.seen_at("/stories.json")[1].headers["If-None-Match"]
+        == upstream.routes["/stories.json"].etag
+    )
     assert store.version() == version
 
-    upstream.serve("/stories.json", records(dict(ONE, title="A new headline"), TWO,
-                                            story_record(id="1003", topics=["world"])))
+    upstream.serve(
+        "/stories.json",
+        records(dict(ONE, title="A new headline"), TWO, story_record(id="1003", topics=["world"])),
+    )
     third = syncer.sync(src)
     assert third.outcome is Outcome.FETCHED
     assert (third.added, third.updated, third.unchanged) == (1, 1, 1)
@@ -99,7 +110,8 @@ def test_first_sync_stores_then_304_changes_nothing_then_a_change_is_picked_up(
 
 
 def test_an_upstream_without_validators_is_fetched_again_but_not_parsed_again(
-        sqlite_store, retriever, upstream):
+    sqlite_store, retriever, upstream
+):
     upstream.serve("/stories.json", records(ONE), validators=False)
     syncer = make_syncer(sqlite_store, retriever)
     assert syncer.sync(source(upstream)).added == 1
@@ -113,8 +125,11 @@ def test_the_same_records_in_new_bytes_are_an_idempotent_upsert(sqlite_store, re
     upstream.serve("/stories.json", records(ONE, TWO))
     syncer = make_syncer(sqlite_store, retriever)
     syncer.sync(source(upstream))
-    upstream.serve("/stories.json", "\n".join(json.dumps(r) for r in (TWO, ONE)) + "\n",
-                   content_type="application/x-ndjson")
+    upstream.serve(
+        "/stories.json",
+        "\n".join(json.dumps(r) for r in (TWO, ONE)) + "\n",
+        content_type="application/x-ndjson",
+    )
     again = syncer.sync(source(upstream))
     assert again.outcome is Outcome.FETCHED
     assert (again.added, again.updated, again.unchanged) == (0, 0, 2)
@@ -138,7 +153,9 @@ def test_a_write_from_sync_announces_the_changed_topics(sqlite_store, retriever,
 # -- outages --------------------------------------------------------------------------
 
 
-def test_upstream_500_serves_the_stale_copy_and_keeps_the_stories(sqlite_store, retriever, upstream):
+def test_upstream_500_serves_the_stale_copy_and_keeps_the_stories(
+    sqlite_store, retriever, upstream
+):
     upstream.serve("/stories.json", records(ONE, TWO))
     syncer = make_syncer(sqlite_store, retriever)
     syncer.sync(source(upstream))
@@ -157,7 +174,8 @@ def test_upstream_500_serves_the_stale_copy_and_keeps_the_stories(sqlite_store, 
 
 
 def test_a_stale_copy_stands_in_even_for_an_upstream_without_validators(
-        sqlite_store, retriever, upstream):
+    sqlite_store, retriever, upstream
+):
     upstream.serve("/stories.json", records(ONE), validators=False)
     syncer = make_syncer(sqlite_store, retriever)
     syncer.sync(source(upstream))
@@ -191,7 +209,9 @@ def test_a_first_pull_that_fails_is_reported_as_failed(sqlite_store, retriever, 
 def test_a_closed_port_is_reported_as_failed(sqlite_store, retriever, upstream):
     port = upstream.port
     upstream.close()
-    src = Source(name="gone", url=f"http://127.0.0.1:{port}/x.json", kind="records", allow_private=True)
+    src = Source(
+        name="gone", url=f"http://127.0.0.1:{port}/x.json", kind="records", allow_private=True
+    )
     report = make_syncer(sqlite_store, retriever).sync(src)
     assert report.outcome is Outcome.FAILED
     assert report.detail.startswith("could not connect:")
@@ -205,8 +225,10 @@ def test_a_5xx_is_retried(sqlite_store, retriever, upstream):
 
 
 def test_a_response_over_the_size_cap_is_refused(sqlite_store, tmp_path, upstream):
-    small = HTTPRetriever(SQLiteCache(db_path=str(tmp_path / "c.sqlite3")),
-                          FetchSettings(read_timeout=2, retries=0, max_bytes=100))
+    small = HTTPRetriever(
+        SQLiteCache(db_path=str(tmp_path / "c.sqlite3")),
+        FetchSettings(read_timeout=2, retries=0, max_bytes=100),
+    )
     upstream.serve("/stories.json", records(ONE))
     try:
         report = make_syncer(sqlite_store, small).sync(source(upstream))
@@ -221,7 +243,8 @@ def test_a_response_over_the_size_cap_is_refused(sqlite_store, tmp_path, upstrea
 
 
 def test_a_malformed_document_is_reported_and_other_sources_still_sync(
-        sqlite_store, retriever, upstream):
+    sqlite_store, retriever, upstream
+):
     upstream.serve("/broken.json", '{"stories": [{"id": "1001",')
     upstream.serve("/good.json", records(ONE, story_record(id="1002", published="yesterday")))
     upstream.serve("/page.json", "<html><body>Sign in</body></html>", content_type="text/html")
@@ -232,7 +255,10 @@ def test_a_malformed_document_is_reported_and_other_sources_still_sync(
     first, html_page, second = syncer.sync_all([broken, page, good])
 
     assert first.outcome is Outcome.FAILED and first.detail.startswith("not valid JSON")
-    assert html_page.outcome is Outcome.FAILED and html_page.detail == "upstream sent text/html, not JSON"
+    assert (
+        html_page.outcome is Outcome.FAILED
+        and html_page.detail == "upstream sent text/html, not JSON"
+    )
     assert second.outcome is Outcome.FETCHED
     assert (second.added, second.invalid) == (1, 1)
     assert second.problems == (
@@ -245,7 +271,9 @@ def test_a_malformed_document_is_reported_and_other_sources_still_sync(
 
 
 def test_a_feed_source_serving_something_else_fails(sqlite_store, retriever, upstream):
-    upstream.serve("/feed.xml", "<rss><channel><item><title>cut sh", content_type="application/rss+xml")
+    upstream.serve(
+        "/feed.xml", "<rss><channel><item><title>cut sh", content_type="application/rss+xml"
+    )
     report = make_syncer(sqlite_store, retriever).sync(source(upstream, "/feed.xml", kind="feed"))
     assert report.outcome is Outcome.FAILED
     assert report.detail.startswith("not a well-formed feed")
@@ -254,7 +282,9 @@ def test_a_feed_source_serving_something_else_fails(sqlite_store, retriever, ups
 # -- redirects ----------------------------------------------------------------------------
 
 
-def test_a_redirected_source_gets_its_304_at_the_end_of_the_redirect(sqlite_store, retriever, upstream):
+def test_a_redirected_source_gets_its_304_at_the_end_of_the_redirect(
+    sqlite_store, retriever, upstream
+):
     upstream.redirect("/old.json", upstream.url("/new.json"))
     upstream.serve("/new.json", records(ONE))
     syncer = make_syncer(sqlite_store, retriever)
@@ -280,7 +310,8 @@ def test_redirect_loops_are_cut_short(sqlite_store, retriever, upstream):
 
 
 def test_a_story_that_disappears_upstream_stays_unless_the_source_opts_in(
-        sqlite_store, retriever, upstream):
+    sqlite_store, retriever, upstream
+):
     syncer = make_syncer(sqlite_store, retriever)
     upstream.serve("/keep.json", records(ONE, TWO))
     upstream.serve("/remove.json", records(story_record(id="2001"), story_record(id="2002")))
@@ -297,7 +328,8 @@ def test_a_story_that_disappears_upstream_stays_unless_the_source_opts_in(
 
 
 def test_removal_spares_stories_another_source_still_has_and_waits_for_a_clean_pull(
-        sqlite_store, retriever, upstream):
+    sqlite_store, retriever, upstream
+):
     syncer = make_syncer(sqlite_store, retriever)
     shared = story_record(id="3001")
     upstream.serve("/a.json", records(shared, story_record(id="3002"), story_record(id="3003")))
@@ -321,7 +353,8 @@ def test_removal_spares_stories_another_source_still_has_and_waits_for_a_clean_p
 
 
 def test_the_loop_pulls_each_source_on_its_interval_and_stops_when_asked(
-        sqlite_store, retriever, upstream):
+    sqlite_store, retriever, upstream
+):
     upstream.serve("/fast.json", records(ONE))
     upstream.serve("/slow.json", records(TWO))
     fast = source(upstream, "/fast.json", name="fast", interval=1)

@@ -63,8 +63,9 @@ class Upstream:
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}{path}"
 
-    def serve(self, path: str, body: bytes | str, content_type: str = "application/json",
-              **options) -> Route:
+    def serve(
+        self, path: str, body: bytes | str, content_type: str = "application/json", **options
+    ) -> Route:
         if isinstance(body, str):
             body = body.encode("utf-8")
         route = Route(body=body, content_type=content_type, **options)
@@ -104,18 +105,26 @@ class Upstream:
         if failing:
             self._send(handler, headers, route.fail_status, b"upstream trouble", "text/plain")
             return
-        if route.require_header and handler.headers.get(route.require_header[0]) != route.require_header[1]:
+        if (
+            route.require_header
+            and handler.headers.get(route.require_header[0]) != route.require_header[1]
+        ):
             self._send(handler, headers, 401, b"who are you?", "text/plain")
             return
         if route.location:
-            self._send(handler, headers, route.status, b"", "text/plain", {"Location": route.location})
+            self._send(
+                handler, headers, route.status, b"", "text/plain", {"Location": route.location}
+            )
             return
         if route.status != 200:
             self._send(handler, headers, route.status, b"upstream error page", "text/html")
             return
         extra = {}
         if route.validators:
-            extra = {"ETag": route.etag, "Last-Modified": formatdate(route.last_modified, usegmt=True)}
+            extra = {
+                "ETag": route.etag,
+                "Last-Modified": formatdate(route.last_modified, usegmt=True),
+            }
             if handler.headers.get("If-None-Match") == route.etag:
                 self._send(handler, headers, 304, b"", route.content_type, extra)
                 return

@@ -73,7 +73,10 @@ def max_body_bytes() -> int:
 def read_json_body() -> Any:
     limit = max_body_bytes()
     if request.content_length is not None and request.content_length > limit:
-        abort(413, description=f"The body is {request.content_length} bytes; at most {limit} are accepted.")
+        abort(
+            413,
+            description=f"The body is {request.content_length} bytes; at most {limit} are accepted.",
+        )
     if request.mimetype != "application/json":
         abort(415, description="Send the records as application/json.")
     # A body sent without Content-Length (chunked) is read up to one byte past the limit:
@@ -146,7 +149,9 @@ def post_stories():
 def _id_mismatch(raw: dict, key: str, expected: str) -> list[Problem]:
     given = raw.get(key)
     if given is not None and given != expected:
-        return [Problem("", key, f"{json.dumps(given)} differs from the URL's {json.dumps(expected)}")]
+        return [
+            Problem("", key, f"{json.dumps(given)} differs from the URL's {json.dumps(expected)}")
+        ]
     return []
 
 
@@ -198,8 +203,10 @@ def put_topic(slug: str):
     store = current_store()
     existed = store.get_topic(slug) is not None
     result = store.write(topics=[topic])
-    outcome = "updated" if slug in result.topics and existed else (
-        "added" if slug in result.topics else "unchanged"
+    outcome = (
+        "updated"
+        if slug in result.topics and existed
+        else ("added" if slug in result.topics else "unchanged")
     )
     response = jsonify(
         result=outcome,
