@@ -56,7 +56,10 @@ def sync_command(names: tuple[str, ...], loop: bool) -> None:
     """
     sources = selected_sources(names)
     store = current_app.extensions["storyfeed.store"]
-    retriever = HTTPRetriever.from_config(current_app.config, current_app.instance_path)
+    try:
+        retriever = HTTPRetriever.from_config(current_app.config, current_app.instance_path)
+    except ValueError as exc:  # a SOURCES_* setting that is not a number
+        raise click.ClickException(str(exc)) from exc
     syncer = Syncer(store, SourceStates(store.engine), retriever)
     try:
         if loop:

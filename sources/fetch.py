@@ -312,6 +312,8 @@ class HTTPRetriever:
             # allow private addresses, or send a token) is never served to another.
             return f"{source.name}:{create_key(request, **kwargs)}"
 
+        # Sessions share the backend and set its settings (key_fn included) as they are
+        # made: sync pulls one source at a time, so each session's settings hold for its pull.
         session = CachedSession(
             backend=self.backend,
             key_fn=source_key,
