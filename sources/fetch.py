@@ -44,7 +44,6 @@ from urllib3.util.retry import Retry
 from .model import Outcome, Retrieved, RetrieveError, Source
 
 USER_AGENT = "storyfeed/1.0 (story sync; +https://github.com/storyfeed)"
-REDIS_NAMESPACE = "storyfeed:http-cache"
 # Stored, but stale from the moment it is stored (requests-cache does not store a
 # response whose expiry is exactly 0 unless it has a validator, and a stale copy is what
 # `stale_if_error` needs even from an upstream without validators).
@@ -275,7 +274,7 @@ def cache_backend(config: Mapping[str, Any], instance_path: str | Path) -> BaseC
 
         # ttl=False: Redis must not evict a stale copy; it is what an outage falls back to.
         return RedisCache(
-            namespace=config.get("SOURCES_CACHE_NAMESPACE") or REDIS_NAMESPACE,
+            namespace=(config.get("REDIS_PREFIX") or "storyfeed:") + "http-cache",
             connection=redis.Redis.from_url(redis_url),
             ttl=False,
         )

@@ -376,16 +376,20 @@ def test_the_loop_pulls_each_source_on_its_interval_and_stops_when_asked(
 # -- requests-cache on Redis -------------------------------------------------------------------
 
 
-def test_requests_cache_on_redis(sqlite_store, upstream):
+def test_requests_cache_on_redis(sqlite_store, upstream, tmp_path):
     url = os.environ.get("TEST_REDIS_URL")
     if not url:
         pytest.skip("TEST_REDIS_URL is not set")
     import redis
 
     connection = redis.Redis.from_url(url)
-    namespace = f"storyfeed-test:{uuid.uuid4().hex}"
-    backend = RedisCache(namespace=namespace, connection=connection, ttl=False)
-    retriever = HTTPRetriever(backend, FAST)
+    prefix = f"storyfeed-test-{uuid.uuid4().hex}:"
+    namespace = prefix + "http-cache"
+    # The same wiring as `sync`: REDIS_URL set means requests-cache on Redis.
+    retriever = HTTPRetriever.from_config(
+        {"REDIS_URL": url, "REDIS_PREFIX": prefix, "SOURCES_RETRIES": "1"}, tmp_path
+    )
+    assert isinstance(retriever.backend, RedisCache)
     try:
         upstream.serve("/stories.json", records(ONE))
         syncer = make_syncer(sqlite_store, retriever)
