@@ -391,5 +391,4 @@ class HTTPRetriever:
             outcome=outcome,
             headers=dict(response.headers),
             detail=detail,
-            fetched_at=getattr(response, "created_at", None),
         )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
 
 KINDS = ("records", "feed", "npr-cds")
 
@@ -45,7 +44,6 @@ class Retrieved:
     headers: dict[str, str] = field(default_factory=dict)
     # For SERVED_STALE: what went wrong upstream; for the others, "".
     detail: str = ""
-    fetched_at: datetime | None = None  # when the body was first received
 
 
 class SourceError(Exception):

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -200,3 +205,46 @@ def test_sync_without_a_sources_file(app):
 def test_the_procfile_runs_the_loop_as_a_clock_process():
     lines = (ROOT / "Procfile").read_text(encoding="utf-8").splitlines()
     assert "clock: flask --app app sync --loop" in lines
+
+
+def test_sync_loop_runs_as_a_process_and_stops_on_sigterm(sqlite_url, tmp_path, upstream):
+    """The Procfile's clock process: a real `flask sync --loop`, stopped the way a
+    platform stops it."""
+    upstream.serve("/defectors.json", json.dumps([story_record(id="1169464713")]))
+    path = tmp_path / "sources.toml"
+    path.write_text(
+        f'[[source]]\nname = "defectors"\nurl = "{upstream.url("/defectors.json")}"\n'
+        'kind = "records"\ninterval = 1\nallow_private = true\n',
+        encoding="utf-8",
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": sqlite_url,
+        "SOURCES_FILE": str(path),
+        "SOURCES_CACHE_PATH": str(tmp_path / "cache.sqlite3"),
+        "REDIS_URL": "",
+        "LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "sync", "--loop"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while len(upstream.seen_at("/defectors.json")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "syncing 1 source(s) on their intervals; SIGTERM stops"
+    assert lines[1] == "defectors: fetched; 1 added, 0 updated, 0 unchanged, 0 invalid"
+    assert lines[2] == "defectors: not modified; 0 added, 0 updated, 0 unchanged, 0 invalid"
