@@ -204,6 +204,18 @@ class GuardedAdapter(HTTPAdapter):
         return response
 
 
+class TracedSession(CachedSession):
+    """Notes redirect trouble (a loop, a non-http Location), which happens outside the
+    adapter and would otherwise leave a stale copy unexplained."""
+
+    def resolve_redirects(self, *args, **kwargs):
+        try:
+            yield from super().resolve_redirects(*args, **kwargs)
+        except Exception as exc:
+            _note_trouble(exc)
+            raise
+
+
 class ResponseTooLarge(Exception):
     pass
 
@@ -213,17 +225,21 @@ def _read_capped(max_bytes: int):
         if response._content_consumed:  # read already, or a cached response
             return response
         declared = response.headers.get("Content-Length", "")
+        too_large = None
         if declared.isdigit() and int(declared) > max_bytes:
+            too_large = f"response is {declared} bytes, more than the {max_bytes} allowed"
+        else:
+            body = bytearray()
+            for chunk in response.iter_content(64 * 1024):
+                body += chunk
+                if len(body) > max_bytes:
+                    too_large = f"response is more than the {max_bytes} bytes allowed"
+                    break
+        if too_large:
             response.close()
-            raise ResponseTooLarge(
-                f"response is {declared} bytes, more than the {max_bytes} allowed"
-            )
-        body = bytearray()
-        for chunk in response.iter_content(64 * 1024):
-            body += chunk
-            if len(body) > max_bytes:
-                response.close()
-                raise ResponseTooLarge(f"response is more than the {max_bytes} bytes allowed")
+            error = ResponseTooLarge(too_large)
+            _note_trouble(error)
+            raise error
         # requests keeps a read body in `_content`; putting the capped read there makes
         # `.content` (which requests-cache stores) the body that was checked.
         response._content = bytes(body)
@@ -313,7 +329,7 @@ class HTTPRetriever:
 
         # Sessions share the backend and set its settings (key_fn included) as they are
         # made: sync pulls one source at a time, so each session's settings hold for its pull.
-        session = CachedSession(
+        session = TracedSession(
             backend=self.backend,
             key_fn=source_key,
             expire_after=STALE_AT_ONCE,
@@ -377,10 +393,12 @@ class HTTPRetriever:
             )
         if not response.from_cache:
             outcome, detail = Outcome.FETCHED, ""
-        elif response.revalidated or not trouble:
+        elif response.revalidated:
             outcome, detail = Outcome.NOT_MODIFIED, ""
         else:
-            last = trouble[-1]
+            # A cached copy that was not revalidated: it is stale from the moment it is
+            # stored, so requests-cache only hands it back when the request failed.
+            last = trouble[-1] if trouble else "upstream failed"
             detail = last if isinstance(last, str) else describe_error(last)
             outcome = Outcome.SERVED_STALE
         content_type = response.headers.get("Content-Type", "")

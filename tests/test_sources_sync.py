@@ -239,6 +239,36 @@ def test_a_response_over_the_size_cap_is_refused(sqlite_store, tmp_path, upstrea
     assert sqlite_store.count_stories() == 0
 
 
+def test_an_oversized_answer_after_a_good_one_serves_the_stale_copy(
+    sqlite_store, tmp_path, upstream
+):
+    capped = HTTPRetriever(
+        SQLiteCache(db_path=str(tmp_path / "c.sqlite3")),
+        FetchSettings(read_timeout=2, retries=0, max_bytes=2_000),
+    )
+    syncer = make_syncer(sqlite_store, capped)
+    try:
+        upstream.serve("/stories.json", records(ONE))
+        assert syncer.sync(source(upstream)).outcome is Outcome.FETCHED
+        upstream.serve("/stories.json", records(*(story_record(id=str(i)) for i in range(20))))
+        report = syncer.sync(source(upstream))
+    finally:
+        capped.close()
+    assert report.outcome is Outcome.SERVED_STALE
+    assert "more than the 2000 allowed" in report.detail
+    assert sqlite_store.count_stories() == 1
+
+
+def test_a_redirect_loop_after_a_good_copy_serves_the_stale_copy(sqlite_store, retriever, upstream):
+    upstream.serve("/stories.json", records(ONE))
+    syncer = make_syncer(sqlite_store, retriever)
+    syncer.sync(source(upstream))
+    upstream.redirect("/stories.json", upstream.url("/loop"))
+    upstream.redirect("/loop", upstream.url("/stories.json"))
+    report = syncer.sync(source(upstream))
+    assert report.outcome is Outcome.SERVED_STALE and report.detail == "too many redirects"
+
+
 # -- malformed documents and invalid records ---------------------------------------------
 
 
