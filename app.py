@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from sources.config import load_sources
 from stories.store import StoryStore
 from web.redis_cache import RedisRenderCache
 from web.rendered import MemoryRenderCache, RenderCache
@@ -38,6 +39,15 @@ ENV_SETTINGS = {
     "OEMBED_CACHE_AGE": None,
     "PLAYER_PROVIDERS": None,
     "BENCH_BASELINE": None,
+    # Upstream sources (sources/) and the ingest API (web/ingest.py).
+    "SOURCES_FILE": None,
+    "SOURCES_CACHE_PATH": None,
+    "SOURCES_CONNECT_TIMEOUT": None,
+    "SOURCES_READ_TIMEOUT": None,
+    "SOURCES_RETRIES": None,
+    "SOURCES_MAX_BYTES": None,
+    "INGEST_TOKENS": None,
+    "INGEST_MAX_BYTES": None,
 }
 
 INTEGER_SETTINGS = (
@@ -92,17 +102,24 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.extensions["storyfeed.store"] = create_store(app.config)
     app.extensions["storyfeed.render_cache"] = create_render_cache(app.config)
+    # Read at start-up so that a broken sources file stops the release, not a sync later.
+    sources_file = app.config["SOURCES_FILE"]
+    app.extensions["storyfeed.sources"] = load_sources(sources_file) if sources_file else None
 
     import embeds
+    from sources import cli as sources_cli
     from stories import cli as stories_cli
-    from web import api, errors, media, pages
+    from web import api, errors, ingest, media, openapi, pages
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(ingest.bp)
+    app.register_blueprint(openapi.bp)
     app.register_blueprint(media.bp)
     embeds.register(app)
     errors.register(app)
     stories_cli.register(app)
+    sources_cli.register(app)
     if str(app.config["BENCH_BASELINE"] or "").lower() in ("1", "true", "yes", "on"):
         from bench.common import baseline_bp  # the constant-bytes endpoint benchmarks compare to
 

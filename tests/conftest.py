@@ -57,7 +57,8 @@ def database_url(request, tmp_path):
         url = _with_search_path(base, schema)
         engine = create_engine(url)
         with engine.begin() as conn:
-            for table in ("story_topics", "stories", "topics", "counters", "alembic_version"):
+            for table in ("story_topics", "stories", "topics", "counters", "source_state",
+                          "alembic_version"):
                 conn.execute(sa.text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
         engine.dispose()
     engine = create_engine(url)

@@ -1,0 +1,1 @@
+"""Upstream sources: pull stories from content APIs and feeds."""

@@ -1,0 +1,84 @@
+"""`flask --app app sync [--source NAME] [--loop]`."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from .fetch import HTTPRetriever
+from .model import Outcome, Source, SyncReport
+from .state import SourceStates
+from .sync import Syncer
+
+
+def echo_report(report: SyncReport) -> None:
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for problem in report.problems:
+        click.echo(f"error: {problem}", err=True)
+    click.echo(report.line())
+
+
+def selected_sources(names: tuple[str, ...]) -> list[Source]:
+    # Loaded (and checked) by create_app: a broken file never gets this far.
+    sources = current_app.extensions.get("storyfeed.sources")
+    if sources is None:
+        raise click.ClickException("SOURCES_FILE is not set: name a TOML file of [[source]] tables")
+    if not names:
+        return list(sources)
+    known = {s.name: s for s in sources}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise click.ClickException(
+            f"no source named {', '.join(unknown)} (known: {', '.join(known) or 'none'})"
+        )
+    return [known[n] for n in names]
+
+
+@click.command("sync")
+@with_appcontext
+@click.option(
+    "--source", "names", multiple=True, metavar="NAME", help="Only this source (may be repeated)."
+)
+@click.option(
+    "--loop", is_flag=True, help="Run forever, pulling each source when its interval has passed."
+)
+def sync_command(names: tuple[str, ...], loop: bool) -> None:
+    """Pull stories from the sources in SOURCES_FILE into the store.
+
+    Without --loop, every selected source is pulled once, now. A failed source is
+    reported and the others go on; the exit status is 1 when any source failed.
+    """
+    sources = selected_sources(names)
+    store = current_app.extensions["storyfeed.store"]
+    try:
+        retriever = HTTPRetriever.from_config(current_app.config, current_app.instance_path)
+    except ValueError as exc:  # a SOURCES_* setting that is not a number
+        raise click.ClickException(str(exc)) from exc
+    syncer = Syncer(store, SourceStates(store.engine), retriever)
+    try:
+        if loop:
+            stop = threading.Event()
+            # A platform restarting the clock process sends SIGTERM: finish the source in
+            # hand, then stop.
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda *_: stop.set())
+            click.echo(f"syncing {len(sources)} source(s) on their intervals; SIGTERM stops")
+            syncer.run_forever(sources, stop, echo_report)
+            return
+        reports = syncer.sync_all(sources)
+        for report in reports:
+            echo_report(report)
+    finally:
+        retriever.close()
+    if any(r.outcome is Outcome.FAILED for r in reports):
+        sys.exit(1)
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(sync_command)

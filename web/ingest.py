@@ -1,0 +1,218 @@
+"""The write API a CMS pushes to: upsert and delete stories, describe topics.
+
+Off (403) until INGEST_TOKENS names at least one bearer token. Statuses, in the order
+they are checked: 403 off, 401 no or wrong token, 413 too large, 415 not JSON,
+400 malformed JSON, 422 invalid records (every problem listed, nothing written unless
+`?partial=1`, which writes the valid records and lists the rest).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
+from werkzeug.exceptions import Unauthorized
+
+from stories.files import Batch
+from stories.model import story_to_record, topic_to_record
+from stories.validate import Problem, RecordInvalid, parse_story, parse_topic, record_location
+
+from .context import current_store
+from .errors import render_error
+
+bp = Blueprint("ingest", __name__, url_prefix="/api")
+
+DEFAULT_MAX_BYTES = 10_000_000
+REALM = "storyfeed"
+
+
+def configured_tokens() -> list[bytes]:
+    raw = current_app.config.get("INGEST_TOKENS") or ""
+    return [t.strip().encode() for t in raw.split(",") if t.strip()]
+
+
+def token_is_known(given: str, tokens: list[bytes]) -> bool:
+    # Every token is compared, each in constant time, so timing tells nothing about
+    # which one (or how much of one) matched.
+    found = False
+    for token in tokens:
+        found |= hmac.compare_digest(given.encode(), token)
+    return found
+
+
+def unauthorized(message: str, error: str | None = None) -> Response:
+    response, code = render_error(Unauthorized(message))
+    response.status_code = code
+    challenge = f'Bearer realm="{REALM}"'
+    if error:
+        challenge += f', error="{error}"'
+    response.headers["WWW-Authenticate"] = challenge
+    return response
+
+
+@bp.before_request
+def require_token() -> Response | None:
+    tokens = configured_tokens()
+    if not tokens:
+        abort(403, description="The write API is off: set INGEST_TOKENS to enable it.")
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return unauthorized("Send Authorization: Bearer <token>.")
+    if not token_is_known(token.strip(), tokens):
+        return unauthorized("The bearer token is not known.", error="invalid_token")
+    return None
+
+
+def max_body_bytes() -> int:
+    value = current_app.config.get("INGEST_MAX_BYTES")
+    return int(value) if value else DEFAULT_MAX_BYTES
+
+
+def read_json_body() -> Any:
+    limit = max_body_bytes()
+    if request.content_length is not None and request.content_length > limit:
+        abort(
+            413,
+            description=f"The body is {request.content_length} bytes; at most {limit} are accepted.",
+        )
+    if request.mimetype != "application/json":
+        abort(415, description="Send the records as application/json.")
+    # A body sent without Content-Length (chunked) is read up to one byte past the limit:
+    # werkzeug stops quietly at its limit, so the extra byte is what shows a longer body.
+    request.max_content_length = limit + 1
+    data = request.get_data(cache=False)
+    if len(data) > limit:
+        abort(413, description=f"The body is over {limit} bytes; at most {limit} are accepted.")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        abort(400, description="The body is not UTF-8.")
+    except json.JSONDecodeError as exc:
+        abort(400, description=f"The body is not valid JSON: {exc}")
+    except RecursionError:
+        abort(400, description="The body is nested too deeply.")
+
+
+def partial_allowed() -> bool:
+    value = request.args.get("partial", "0")
+    if value not in ("0", "1", "true", "false"):
+        abort(400, description="partial must be 1 or 0")
+    return value in ("1", "true")
+
+
+def problem_json(problem: Problem) -> dict:
+    return {
+        "location": problem.location,
+        "field": problem.field,
+        "reason": problem.reason,
+        "message": str(problem),
+    }
+
+
+def unprocessable(problems: list[Problem] | tuple[Problem, ...], what: str) -> Response:
+    response = jsonify(
+        error="Unprocessable Content",
+        message=f"{len(problems)} problem(s) found; {what}.",
+        status=422,
+        problems=[problem_json(p) for p in problems],
+    )
+    response.status_code = 422
+    return response
+
+
+@bp.post("/stories")
+def post_stories():
+    """One record or a list; an upsert by id."""
+    body = read_json_body()
+    partial = partial_allowed()
+    items = body if isinstance(body, list) else [body]
+    if not items:
+        return unprocessable([Problem("", "body", "is an empty list")], "nothing was written")
+    batch = Batch()
+    for index, raw in enumerate(items, 1):
+        ident = raw.get("id") if isinstance(raw, dict) else None
+        batch.add_story(raw, record_location("", "record", index, ident))
+    if batch.problems and (not partial or not batch.stories):
+        return unprocessable(batch.problems, "nothing was written")
+    result = current_store().write(stories=batch.stories)
+    return jsonify(
+        added=list(result.added),
+        updated=list(result.updated),
+        unchanged=list(result.unchanged),
+        problems=[problem_json(p) for p in batch.problems],
+        warnings=[problem_json(w) for w in batch.warnings],
+    )
+
+
+def _id_mismatch(raw: dict, key: str, expected: str) -> list[Problem]:
+    given = raw.get(key)
+    if given is not None and given != expected:
+        return [
+            Problem("", key, f"{json.dumps(given)} differs from the URL's {json.dumps(expected)}")
+        ]
+    return []
+
+
+@bp.put("/stories/<story_id>")
+def put_story(story_id: str):
+    body = read_json_body()
+    if not isinstance(body, dict):
+        return unprocessable([Problem("", "record", "must be an object")], "nothing was written")
+    problems = _id_mismatch(body, "id", story_id)
+    if problems:
+        return unprocessable(problems, "nothing was written")
+    try:
+        story, warnings = parse_story({**body, "id": story_id}, f"story {story_id}")
+    except RecordInvalid as exc:
+        return unprocessable(exc.problems, "nothing was written")
+    result = current_store().write(stories=[story])
+    outcome = "added" if result.added else "updated" if result.updated else "unchanged"
+    response = jsonify(
+        result=outcome,
+        story=story_to_record(story),
+        warnings=[problem_json(w) for w in warnings],
+    )
+    if result.added:
+        response.status_code = 201
+        response.headers["Location"] = url_for("api.story", story_id=story.id)
+    return response
+
+
+@bp.delete("/stories/<story_id>")
+def delete_story(story_id: str):
+    result = current_store().delete_story(story_id)
+    if not result.deleted:
+        abort(404, description=f"There is no story {story_id!r}.")
+    return "", 204
+
+
+@bp.put("/topics/<slug>")
+def put_topic(slug: str):
+    body = read_json_body()
+    if not isinstance(body, dict):
+        return unprocessable([Problem("", "record", "must be an object")], "nothing was written")
+    problems = _id_mismatch(body, "slug", slug)
+    if problems:
+        return unprocessable(problems, "nothing was written")
+    try:
+        topic, warnings = parse_topic({**body, "slug": slug}, f"topic {slug}")
+    except RecordInvalid as exc:
+        return unprocessable(exc.problems, "nothing was written")
+    store = current_store()
+    existed = store.get_topic(slug) is not None
+    result = store.write(topics=[topic])
+    outcome = (
+        "updated"
+        if slug in result.topics and existed
+        else ("added" if slug in result.topics else "unchanged")
+    )
+    response = jsonify(
+        result=outcome,
+        topic=topic_to_record(topic),
+        warnings=[problem_json(w) for w in warnings],
+    )
+    if outcome == "added":
+        response.status_code = 201
+    return response
