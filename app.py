@@ -10,8 +10,8 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from sources.config import load_sources
-from stories.store import StoryStore
-from web.redis_cache import RedisRenderCache
+from stories.store import StoryStore, stories_changed
+from web.redis_cache import RedisChangeNotices, RedisRenderCache
 from web.rendered import MemoryRenderCache, RenderCache
 
 HERE = Path(__file__).resolve().parent
@@ -28,6 +28,9 @@ ENV_SETTINGS = {
     "REDIS_URL": None,
     "REDIS_PREFIX": "storyfeed:",
     "RENDER_CACHE_TTL": "3600",
+    # How long a process may answer from a remembered store version before asking the
+    # database again; with Redis, writes elsewhere are announced and seen at once.
+    "VERSION_MEMO_SECONDS": "1.0",
     # Per process; a PaaS database plan's connection limit must cover
     # instances x WEB_CONCURRENCY x (DB_POOL_SIZE + DB_MAX_OVERFLOW) plus the CLI.
     "DB_POOL_SIZE": "5",
@@ -61,6 +64,7 @@ def load_settings(overrides: dict | None = None) -> dict:
     settings.update(overrides or {})
     for key in INTEGER_SETTINGS:
         settings[key] = int(settings[key])
+    settings["VERSION_MEMO_SECONDS"] = float(settings["VERSION_MEMO_SECONDS"])
     return settings
 
 
@@ -102,6 +106,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.extensions["storyfeed.store"] = create_store(app.config)
     app.extensions["storyfeed.render_cache"] = create_render_cache(app.config)
+    if app.config["REDIS_URL"]:
+        notices = RedisChangeNotices(app.config["REDIS_URL"], app.config["REDIS_PREFIX"] + "changes")
+        stories_changed.connect(notices.publish, sender=app.extensions["storyfeed.store"])
+        app.extensions["storyfeed.change_notices"] = notices
     # Read at start-up so that a broken sources file stops the release, not a sync later.
     sources_file = app.config["SOURCES_FILE"]
     app.extensions["storyfeed.sources"] = load_sources(sources_file) if sources_file else None

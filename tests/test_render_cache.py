@@ -164,3 +164,38 @@ def test_redis_going_away_and_coming_back(own_redis):
     cache.get_or_render("k", render)
     assert render.calls == 22  # rendered once more, then served from Redis again
     assert cache.status() == "redis"
+
+
+def test_change_notices_reach_every_subscriber(shared_redis):
+    from web.redis_cache import RedisChangeNotices
+
+    url = os.environ["TEST_REDIS_URL"]
+    heard = [threading.Event(), threading.Event()]
+    listeners = [RedisChangeNotices(url, shared_redis.prefix + "changes") for _ in heard]
+    for notices, event in zip(listeners, heard):
+        notices.subscribe(event.set)
+    time.sleep(0.3)  # subscribed (each thread also notifies once on connecting)
+    for event in heard:
+        event.clear()
+    RedisChangeNotices(url, shared_redis.prefix + "changes").publish(topics=frozenset({"world"}))
+    assert all(event.wait(2) for event in heard)
+
+
+def test_a_write_in_one_app_is_seen_by_another_despite_a_long_memo(sqlite_url, shared_redis):
+    from stories.validate import parse_story
+    from web.context import current_version
+
+    from .conftest import make_app, story_record
+
+    settings = {"REDIS_URL": os.environ["TEST_REDIS_URL"], "REDIS_PREFIX": shared_redis.prefix,
+                "VERSION_MEMO_SECONDS": 3600}
+    writer, reader = make_app(sqlite_url, **settings), make_app(sqlite_url, **settings)
+    with reader.app_context():
+        before = current_version()
+    time.sleep(0.3)
+    writer.extensions["storyfeed.store"].write([parse_story(story_record())[0]])
+    deadline = time.monotonic() + 2
+    with reader.app_context():
+        while current_version() == before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert current_version() > before

@@ -25,9 +25,16 @@ def current_links() -> Links:
 
 
 def current_version(topic: str | None = None) -> int:
-    """The store's version for cache keys, remembered briefly (see `VersionMemo`)."""
+    """The store's version for cache keys, remembered briefly (see `VersionMemo`).
+
+    With Redis, writes in other processes arrive as change notices and are seen at once;
+    without it, within VERSION_MEMO_SECONDS.
+    """
     memo = current_app.extensions.get("storyfeed.version_memo")
     if memo is None:
-        memo = current_app.extensions.setdefault("storyfeed.version_memo",
-                                                 VersionMemo(current_store()))
+        memo = VersionMemo(current_store(), ttl=current_app.config["VERSION_MEMO_SECONDS"])
+        current_app.extensions["storyfeed.version_memo"] = memo
+        notices = current_app.extensions.get("storyfeed.change_notices")
+        if notices is not None:
+            notices.subscribe(memo.forget)
     return memo.version(topic)

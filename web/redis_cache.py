@@ -163,3 +163,57 @@ class RedisRenderCache:
         except redis.RedisError:
             return "redis unreachable"
         return "redis"
+
+
+class RedisChangeNotices:
+    """Every process hears of every write at once, through Redis pub/sub.
+
+    A write publishes a notice (on the `stories_changed` signal of this process's store);
+    each serving process keeps one daemon thread subscribed, which makes its remembered
+    store versions (`VersionMemo`) forget on each notice. If Redis is away the thread
+    retries, and after it reconnects it forgets once more: notices may have been missed.
+    """
+
+    def __init__(self, url: str, channel: str, reconnect_delay: float = 1.0):
+        self.channel = channel
+        self.reconnect_delay = reconnect_delay
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=0.25)
+        # The subscription waits for notices indefinitely; health checks find a dead link.
+        self._listen_client = redis.Redis.from_url(
+            url, socket_connect_timeout=0.25, socket_timeout=None, health_check_interval=10
+        )
+        self._listeners: list[Callable[[], None]] = []
+        self._thread: threading.Thread | None = None
+        self._guard = threading.Lock()
+
+    def publish(self, _sender=None, topics: frozenset[str] = frozenset(), **_kw) -> None:
+        try:
+            self.client.publish(self.channel, ",".join(sorted(topics)))
+        except redis.RedisError as exc:
+            log.warning("could not publish a change notice: %s", exc)
+
+    def subscribe(self, on_notice: Callable[[], None]) -> None:
+        """Call `on_notice` on every notice, from a thread started on first use."""
+        with self._guard:
+            self._listeners.append(on_notice)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._listen, name="change-notices", daemon=True)
+                self._thread.start()
+
+    def _notify(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    def _listen(self) -> None:
+        while True:
+            try:
+                pubsub = self._listen_client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(self.channel)
+                self._notify()
+                while True:
+                    message = pubsub.get_message(timeout=1.0)
+                    if message is not None and message.get("type") == "message":
+                        self._notify()
+            except (redis.RedisError, OSError) as exc:
+                log.debug("change notices interrupted: %s", exc)
+                time.sleep(self.reconnect_delay)
