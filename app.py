@@ -23,6 +23,8 @@ ENV_SETTINGS = {
     "MEDIA_DIR": str(SAMPLE_MEDIA),
     "LOG_LEVEL": "INFO",
     "PROXY_HOPS": "0",
+    "FEED_MAX_AGE": "300",
+    "WEBSUB_HUB": None,
 }
 
 
@@ -51,12 +53,14 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["storyfeed.store"] = StoryStore.from_url(app.config["DATABASE_URL"])
     app.extensions["storyfeed.render_cache"] = MemoryRenderCache()
 
+    from feeds import views as feeds_views
     from stories import cli as stories_cli
     from web import api, errors, media, pages
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(media.bp)
+    feeds_views.register(app)
     errors.register(app)
     stories_cli.register(app)
     return app
