@@ -71,7 +71,7 @@ def item_html(story: Story, links: Links) -> str:
         image_url=xml_text(image_url),
         image_alt=xml_text(image.caption or image.alt) if image else "",
         teaser=xml_text(story.teaser),
-        body=Markup(clean_body_html(story.body_html)) if story.body_html else "",
+        body=Markup(clean_body_html(xml_text(story.body_html))) if story.body_html else "",
         credit=xml_text(image.credit) if image else "",
         transcripts=[xml_text(a.transcript_url) for a in story.audio if a.transcript_url],
     )).strip()

@@ -50,7 +50,10 @@ TRANSCRIPT_TYPE = "text/html"
 
 
 def _title(topic: Topic | None) -> str:
-    return xml_text(topic.title) if topic else SITE_TITLE
+    if topic is None:
+        return SITE_TITLE
+    title = xml_text(topic.title)
+    return title if title.strip() else Topic.from_slug(topic.slug).title
 
 
 def _description(topic: Topic | None) -> str:
@@ -67,6 +70,13 @@ def _author(topic: Topic | None) -> str:
     if topic is None:
         return "storyfeed"
     return xml_text(topic.author or topic.owner_name) or _title(topic)
+
+
+def _story_title(story: Story) -> str:
+    # Validation refuses blank titles; a record made elsewhere may still have one, and
+    # Atom entries must have a title.
+    title = xml_text(story.title)
+    return title if title.strip() else f"Story {story.id}"
 
 
 def _topic_label(slug: str, titles: Mapping[str, str] | None) -> str:
@@ -153,7 +163,7 @@ def render_rss_feed(topic: Topic | None, page: StoryPage, links: Links,
                  link=_home(topic, links))
     for story in page.stories:
         fe = fg.add_entry(order="append")
-        fe.title(xml_text(story.title))
+        fe.title(_story_title(story))
         fe.link(href=xml_text(story.url), rel="alternate")
         fe.guid(story_guid(story), permalink=False)
         fe.published(story.published)
@@ -186,7 +196,7 @@ def render_atom_feed(topic: Topic | None, page: StoryPage, links: Links,
     for story in page.stories:
         fe = fg.add_entry(order="append")
         fe.id(story_guid(story))
-        fe.title(xml_text(story.title))
+        fe.title(_story_title(story))
         fe.published(story.published)
         fe.updated(story.updated)
         names = [xml_text(b) for b in story.bylines]
@@ -235,7 +245,7 @@ def _json_item(story: Story, links: Links, titles: Mapping[str, str] | None) -> 
     item: dict = {
         "id": story_guid(story),
         "url": xml_text(story.url),
-        "title": xml_text(story.title),
+        "title": _story_title(story),
         "content_html": item_html(story, links),
     }
     if story.teaser:
@@ -315,7 +325,7 @@ def render_podcast_feed(topic: Topic, page: StoryPage, links: Links,
 def _podcast_item(fe, topic: Topic, story: Story, audio, url: str, links: Links,
                   part: tuple[int, int]) -> None:
     number, count = part
-    title = xml_text(story.title)
+    title = _story_title(story)
     fe.title(title if count == 1 else f"{title} (part {number} of {count})")
     fe.link(href=xml_text(story.url), rel="alternate")
     fe.guid(episode_guid(story, audio), permalink=False)
