@@ -23,6 +23,7 @@ from .content import (
     feed_audio,
     feed_id,
     item_html,
+    media_url,
     newest_update,
     story_guid,
     truncate_utf8,
@@ -132,7 +133,7 @@ def _media_image(fe, story: Story, links: Links) -> None:
     if image is None:
         return
     fe.media_rss.image(
-        xml_text(links.media(image.url)), width=image.width, height=image.height,
+        media_url(links, image.url), width=image.width, height=image.height,
         caption=xml_text(image.caption), credit=xml_text(image.credit),
     )
 
@@ -159,7 +160,7 @@ def render_rss_feed(topic: Topic | None, page: StoryPage, links: Links,
     fg.register_extension("media_rss", MediaRSSExtension, MediaRSSEntryExtension,
                           atom=False, rss=True)
     if topic is not None and topic.image is not None:
-        fg.image(xml_text(links.media(topic.image.url)), title=_title(topic),
+        fg.image(media_url(links, topic.image.url), title=_title(topic),
                  link=_home(topic, links))
     for story in page.stories:
         fe = fg.add_entry(order="append")
@@ -177,7 +178,7 @@ def render_rss_feed(topic: Topic | None, page: StoryPage, links: Links,
         _media_image(fe, story, links)
         audio = feed_audio(story)
         if audio:  # RSS has room for one enclosure; Atom and JSON Feed list them all
-            fe.enclosure(xml_text(links.media(audio[0].url)), audio[0].length, audio[0].type)
+            fe.enclosure(media_url(links, audio[0].url), audio[0].length, audio[0].type)
     return _serialize(fg, RSS)
 
 
@@ -188,7 +189,7 @@ def render_atom_feed(topic: Topic | None, page: StoryPage, links: Links,
     page_links = _page_links(topic, links, ATOM, page, paging, hub)
     fg = _channel(topic, page, links, ATOM, page_links, _description(topic))
     if topic is not None and topic.image is not None:
-        fg.logo(xml_text(links.media(topic.image.url)))
+        fg.logo(media_url(links, topic.image.url))
     fg.register_extension("atom_links", BaseExtension, AtomEntryLinksExtension,
                           atom=True, rss=False)
     fg.register_extension("media_rss", MediaRSSExtension, MediaRSSEntryExtension,
@@ -209,7 +210,7 @@ def render_atom_feed(topic: Topic | None, page: StoryPage, links: Links,
             fe.category(_categories(story, links, topic_titles))
         fe.atom_links.add(xml_text(story.url), "alternate", type="text/html")
         for audio in feed_audio(story):
-            fe.atom_links.add(xml_text(links.media(audio.url)), "enclosure",
+            fe.atom_links.add(media_url(links, audio.url), "enclosure",
                               type=audio.type, length=audio.length)
         _media_image(fe, story, links)
     return _serialize(fg, ATOM)
@@ -231,7 +232,7 @@ def render_json_feed(topic: Topic | None, page: StoryPage, links: Links,
     if topic is not None:
         feed["language"] = topic.language
         if topic.image is not None:
-            feed["icon"] = xml_text(links.media(topic.image.url))
+            feed["icon"] = media_url(links, topic.image.url)
     feed["authors"] = [{"name": _author(topic)}]
     if page_links.hub:
         feed["hubs"] = [{"type": "WebSub", "url": page_links.hub}]
@@ -251,7 +252,7 @@ def _json_item(story: Story, links: Links, titles: Mapping[str, str] | None) -> 
     if story.teaser:
         item["summary"] = xml_text(story.teaser)
     if story.image is not None:
-        item["image"] = xml_text(links.media(story.image.url))
+        item["image"] = media_url(links, story.image.url)
     item["date_published"] = format_datetime(story.published)
     item["date_modified"] = format_datetime(story.updated)
     names = [xml_text(b) for b in story.bylines]
@@ -262,7 +263,7 @@ def _json_item(story: Story, links: Links, titles: Mapping[str, str] | None) -> 
     attachments = []
     for audio in feed_audio(story):
         attachment = {
-            "url": xml_text(links.media(audio.url)),
+            "url": media_url(links, audio.url),
             "mime_type": audio.type,
             "size_in_bytes": audio.length,
         }
@@ -297,7 +298,7 @@ def render_podcast_feed(topic: Topic, page: StoryPage, links: Links,
     fg.register_extension("itunes", ItunesExtension, ItunesEntryExtension, atom=False, rss=True)
     fg.register_extension("podcast", PodcastIndexExtension, PodcastIndexEntryExtension,
                           atom=False, rss=True)
-    artwork = xml_text(links.media(topic.image.url))
+    artwork = media_url(links, topic.image.url)
     fg.image(artwork, title=_title(topic), link=_home(topic, links))
     fg.itunes.itunes_author(_author(topic))
     fg.itunes.itunes_owner(name=xml_text(topic.owner_name) or _author(topic),
@@ -313,9 +314,9 @@ def render_podcast_feed(topic: Topic, page: StoryPage, links: Links,
     fg.podcast.guid(podcast_guid(page_links.canonical))
     enclosed: set[str] = set()  # no two items may share an enclosure URL
     for story in page.stories:
-        audio = [a for a in feed_audio(story) if links.media(a.url) not in enclosed]
+        audio = [a for a in feed_audio(story) if media_url(links, a.url) not in enclosed]
         for number, clip in enumerate(audio, 1):
-            url = xml_text(links.media(clip.url))
+            url = media_url(links, clip.url)
             enclosed.add(url)
             _podcast_item(fg.add_entry(order="append"), topic, story, clip, url, links,
                           part=(number, len(audio)))
@@ -342,7 +343,7 @@ def _podcast_item(fe, topic: Topic, story: Story, audio, url: str, links: Links,
     if any(names):
         fe.itunes.itunes_author(", ".join(name for name in names if name))
     if _is_episode_artwork(story):
-        fe.itunes.itunes_image(xml_text(links.media(story.image.url)))
+        fe.itunes.itunes_image(media_url(links, story.image.url))
     if audio.transcript_url:
         fe.podcast.transcript(xml_text(audio.transcript_url), TRANSCRIPT_TYPE)
 
