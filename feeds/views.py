@@ -1,8 +1,8 @@
 """The feed URLs, served the way a CDN would serve them (see `web.rendered`).
 
-A warm request costs one version read from the store and a cache lookup: the cache key
-holds the store's version of what the feed shows, so a write by any process (the CLI,
-another worker, another instance) makes the old entry unreachable.
+A warm request costs a cache lookup: the cache key holds the store's version of what
+the feed shows (read at most every quarter second, `feeds.freshness`), so a write by any
+process (the CLI, another worker, another instance) makes the old entry unreachable.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from web.links import Links
 from web.rendered import Rendered, get_or_render, send_rendered
 
 from . import websub
+from .freshness import StoreVersions
 from .podcast import PodcastSettingsIncomplete, has_podcast, latest_episodes, missing_podcast_settings
 from .render import (
     SITE_TITLE,
@@ -81,6 +82,10 @@ def _render(store: StoryStore, slug: str | None, fmt: FeedFormat, paging: Paging
     return Rendered.of(body, fmt.content_type, last_modified)
 
 
+def _versions() -> StoreVersions:
+    return current_app.extensions["storyfeed.feed_versions"]
+
+
 def serve_feed(slug: str | None, fmt: FeedFormat):
     store = current_store()
     paging = Paging(limit=parse_limit(request.args.get("limit")),
@@ -88,7 +93,7 @@ def serve_feed(slug: str | None, fmt: FeedFormat):
     links = current_links()
     hub = current_app.config.get("WEBSUB_HUB") or None
     key = "|".join((
-        "feed", fmt.name, slug or "", str(store.version(slug)), str(paging.limit),
+        "feed", fmt.name, slug or "", str(_versions().version(slug)), str(paging.limit),
         paging.cursor or "", links.site_url, links.media_base_url, hub or "",
     ))
     try:
@@ -140,7 +145,7 @@ def topic_podcast(slug: str):
 def opml():
     store = current_store()
     links = current_links()
-    key = "|".join(("opml", str(store.version()), links.site_url, links.media_base_url))
+    key = "|".join(("opml", str(_versions().version()), links.site_url, links.media_base_url))
     rendered = get_or_render(
         current_render_cache(), key,
         lambda: Rendered.of(render_opml(store.list_topics(), links), OPML_CONTENT_TYPE),
@@ -220,6 +225,8 @@ def register(app: Flask) -> None:
     except ValueError:
         raise ValueError(f"FEED_MAX_AGE: {raw!r} is not a whole number of seconds") from None
     app.register_blueprint(bp)
-    websub.register(app, app.extensions["storyfeed.store"])
+    store = app.extensions["storyfeed.store"]
+    app.extensions["storyfeed.feed_versions"] = StoreVersions(store)
+    websub.register(app, store)
     if app.config.get("BENCH_BASELINE"):  # benchmarks only, never in production
         app.add_url_rule("/bench/constant", "bench_constant", constant_bytes)

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 
 import feedparser
@@ -15,6 +16,8 @@ import pytest
 from lxml import etree
 
 from stories.model import Audio, Story, Topic, TopicImage
+from stories.store import StoryStore
+from stories.validate import parse_story
 
 from .conftest import ROOT, make_app, story_record
 from .feeds_support import NS, SAMPLE_SLUG, SITE_FEEDS, TOPIC_FEEDS, check_json_feed
@@ -130,9 +133,10 @@ def test_gzip_has_its_own_etag_and_decompresses_to_the_same_feed(sample_client):
 
 
 def test_a_write_by_another_process_reaches_the_feeds(sample_app, sample_client, tmp_path):
-    """The render cache is per process; its keys carry the store's version, so a CLI
-    import in another process must show at once."""
+    """The render cache is per process; its keys carry the store's version, read at most
+    every `interval` seconds, so a CLI import in another process shows within that."""
     warm = sample_client.get(TOPIC_FEEDS["rss"])
+    warmed_at = time.monotonic()
     assert sample_client.get(TOPIC_FEEDS["rss"]).headers["ETag"] == warm.headers["ETag"]
     path = tmp_path / "other.json"
     path.write_text(json.dumps([story_record(id="3000", topics=[SAMPLE_SLUG],
@@ -144,9 +148,32 @@ def test_a_write_by_another_process_reaches_the_feeds(sample_app, sample_client,
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr
+    interval = sample_app.extensions["storyfeed.feed_versions"].interval
+    time.sleep(max(0.0, interval - (time.monotonic() - warmed_at)))
     fresh = sample_client.get(TOPIC_FEEDS["rss"])
     assert fresh.headers["ETag"] != warm.headers["ETag"]
     assert b"From another process" in fresh.data
+
+
+def test_the_store_is_read_at_most_once_per_interval(sample_app, sample_client, monkeypatch):
+    versions = sample_app.extensions["storyfeed.feed_versions"]
+    store = sample_app.extensions["storyfeed.store"]
+    reads = []
+    original = store.version
+    monkeypatch.setattr(store, "version", lambda topic=None: reads.append(topic) or original(topic))
+    monkeypatch.setattr(versions, "interval", 60.0)  # the whole loop falls in one interval
+    for _ in range(20):
+        assert sample_client.get(TOPIC_FEEDS["rss"], headers={"If-None-Match": '"x"'}).status_code == 200
+    assert reads == [SAMPLE_SLUG]
+    # A write through another store object, as another process would make it, is seen
+    # once the interval has passed.
+    other = StoryStore.from_url(sample_app.config["DATABASE_URL"])
+    other.write([parse_story(story_record(id="4000", topics=[SAMPLE_SLUG], title="Seen soon"))[0]])
+    other.engine.dispose()
+    monkeypatch.setattr(versions, "interval", 0.05)
+    time.sleep(0.05)
+    assert b"Seen soon" in sample_client.get(TOPIC_FEEDS["rss"]).data
+    assert reads == [SAMPLE_SLUG, SAMPLE_SLUG]
 
 
 # -- errors -----------------------------------------------------------------------------
