@@ -30,7 +30,7 @@ ENV_SETTINGS = {
     "RENDER_CACHE_TTL": "3600",
     # How long a process may answer from a remembered store version before asking the
     # database again; with Redis, writes elsewhere are announced and seen at once.
-    "VERSION_MEMO_SECONDS": "1.0",
+    "VERSION_MEMO_SECONDS": "0.25",
     # Per process; a PaaS database plan's connection limit must cover
     # instances x WEB_CONCURRENCY x (DB_POOL_SIZE + DB_MAX_OVERFLOW) plus the CLI.
     "DB_POOL_SIZE": "5",
@@ -51,6 +51,8 @@ ENV_SETTINGS = {
     "SOURCES_MAX_BYTES": None,
     "INGEST_TOKENS": None,
     "INGEST_MAX_BYTES": None,
+    "FEED_MAX_AGE": "300",
+    "WEBSUB_HUB": None,
 }
 
 INTEGER_SETTINGS = (
@@ -116,6 +118,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     import embeds
     from sources import cli as sources_cli
+    from feeds import views as feeds_views
     from stories import cli as stories_cli
     from web import api, errors, ingest, media, openapi, pages
 
@@ -125,6 +128,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(openapi.bp)
     app.register_blueprint(media.bp)
     embeds.register(app)
+    feeds_views.register(app)
     errors.register(app)
     stories_cli.register(app)
     sources_cli.register(app)

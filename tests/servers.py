@@ -63,9 +63,9 @@ class Gunicorn:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                requests.get(f"{self.base}/healthz", timeout=1)
+                requests.get(f"{self.base}/healthz", timeout=2)
                 return self
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or workers still booting
                 if time.monotonic() > deadline or self.process.poll() is not None:
                     self.stop()
                     raise AssertionError(f"gunicorn did not start:\n{self.log.read_text()}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask import current_app, request
 
 from stories.store import StoryStore
@@ -21,7 +23,11 @@ def current_render_cache() -> RenderCache:
 def current_links() -> Links:
     """From SITE_URL when it is set, else from the request (behind ProxyFix)."""
     site_url = current_app.config.get("SITE_URL") or request.url_root
-    return Links.build(site_url, current_app.config.get("MEDIA_BASE_URL"))
+    return _links(site_url, current_app.config.get("MEDIA_BASE_URL"))
+
+
+# A site has one or a few hosts; building Links on every request showed in profiles.
+_links = functools.lru_cache(maxsize=64)(Links.build)
 
 
 def current_version(topic: str | None = None) -> int:

@@ -1,0 +1,224 @@
+"""feedgen extensions that close feedgen 1.0.0's gaps, through its own extension mechanism.
+
+feedgen writes the body of every feed; these classes add or replace only what it gets
+wrong or lacks (see the README, "Feeds"):
+
+- RSS keeps just the first `atom:link rel="self"`, so hub and paging links vanish:
+  `ChannelLinksExtension` writes the others.
+- Atom entry links lose `rel`, `type` and `length` (feedgen issues #135, #143):
+  `AtomEntryLinksExtension` writes entry links whole.
+- `itunes:explicit` only takes yes/no/clean and `itunes:image` drops URLs that do not
+  end in .jpg/.png (query strings): `ItunesExtension`/`ItunesEntryExtension` write
+  `true|false` and any URL, and keep the rest of feedgen's podcast extension.
+- No `podcast:` namespace: `PodcastIndexExtension`/`PodcastIndexEntryExtension`.
+- Media RSS without `media:credit`/`media:description`: `MediaRSSEntryExtension`.
+
+Elements are built with lxml, so every value is escaped by the library.
+"""
+
+from __future__ import annotations
+
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.ext.podcast import PodcastExtension
+from feedgen.ext.podcast_entry import PodcastEntryExtension
+from lxml import etree
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
+PODCAST_NS = "https://podcastindex.org/namespace/1.0"
+MEDIA_NS = "http://search.yahoo.com/mrss/"
+
+
+def _attributes(**values) -> dict[str, str]:
+    """lxml attributes from keyword values, leaving out the empty ones."""
+    return {key: str(value) for key, value in values.items() if value not in (None, "")}
+
+
+class ChannelLinksExtension(BaseExtension):
+    """`atom:link` elements of an RSS channel beyond the one `rel="self"` feedgen writes."""
+
+    def __init__(self):
+        self._links: list[dict[str, str]] = []
+
+    def add(self, href: str, rel: str, type: str | None = None, title: str | None = None) -> None:
+        self._links.append(_attributes(href=href, rel=rel, type=type, title=title))
+
+    def extend_ns(self):
+        return {"atom": ATOM_NS}
+
+    def extend_rss(self, rss_feed):
+        channel = rss_feed[0]
+        for link in self._links:
+            etree.SubElement(channel, f"{{{ATOM_NS}}}link", link)
+        return rss_feed
+
+
+class AtomEntryLinksExtension(BaseEntryExtension):
+    """Atom entry links with their `rel`, `type` and `length`.
+
+    Entries get their links only from here (never from feedgen's `FeedEntry.link`, which
+    writes `href` alone), so nothing needs undoing.
+    """
+
+    def __init__(self):
+        self._links: list[dict[str, str]] = []
+
+    def add(self, href: str, rel: str = "alternate", type: str | None = None,
+            length: int | None = None, title: str | None = None) -> None:
+        self._links.append(_attributes(href=href, rel=rel, type=type, length=length, title=title))
+
+    def extend_atom(self, entry):
+        # feedgen builds Atom elements without a namespace under a root that declares
+        # Atom as the default one; new elements follow suit.
+        for link in self._links:
+            etree.SubElement(entry, "link", link)
+        return entry
+
+
+class ItunesExtension(PodcastExtension):
+    """feedgen's channel-level `itunes:` tags, with `itunes:explicit` as `true|false`
+    and `itunes:image` taking any http(s) URL (query strings included)."""
+
+    def __init__(self):
+        super().__init__()
+        self._explicit: bool | None = None
+        self._image: str | None = None
+
+    def itunes_explicit(self, itunes_explicit: bool | None = None):
+        if itunes_explicit is not None:
+            if not isinstance(itunes_explicit, bool):
+                raise ValueError("itunes:explicit is true or false")
+            self._explicit = itunes_explicit
+        return self._explicit
+
+    def itunes_image(self, itunes_image: str | None = None):
+        if itunes_image is not None:
+            self._image = itunes_image
+        return self._image
+
+    def extend_rss(self, rss_feed):
+        super().extend_rss(rss_feed)
+        channel = rss_feed[0]
+        if self._image:
+            etree.SubElement(channel, f"{{{ITUNES_NS}}}image", href=self._image)
+        if self._explicit is not None:
+            etree.SubElement(channel, f"{{{ITUNES_NS}}}explicit").text = (
+                "true" if self._explicit else "false"
+            )
+        return rss_feed
+
+
+class ItunesEntryExtension(PodcastEntryExtension):
+    """feedgen's item-level `itunes:` tags, with the same two fixes as `ItunesExtension`."""
+
+    def __init__(self):
+        super().__init__()
+        self._explicit: bool | None = None
+        self._image: str | None = None
+
+    def itunes_explicit(self, itunes_explicit: bool | None = None):
+        if itunes_explicit is not None:
+            if not isinstance(itunes_explicit, bool):
+                raise ValueError("itunes:explicit is true or false")
+            self._explicit = itunes_explicit
+        return self._explicit
+
+    def itunes_image(self, itunes_image: str | None = None):
+        if itunes_image is not None:
+            self._image = itunes_image
+        return self._image
+
+    def extend_rss(self, entry):
+        super().extend_rss(entry)
+        if self._image:
+            etree.SubElement(entry, f"{{{ITUNES_NS}}}image", href=self._image)
+        if self._explicit is not None:
+            etree.SubElement(entry, f"{{{ITUNES_NS}}}explicit").text = (
+                "true" if self._explicit else "false"
+            )
+        return entry
+
+
+class PodcastIndexExtension(BaseExtension):
+    """Channel tags of the Podcast Index namespace: `podcast:guid`, `podcast:locked`."""
+
+    def __init__(self):
+        self._guid: str | None = None
+        self._locked: tuple[bool, str] | None = None
+
+    def guid(self, guid: str | None = None):
+        if guid is not None:
+            self._guid = guid
+        return self._guid
+
+    def locked(self, locked: bool, owner: str = "") -> None:
+        self._locked = (locked, owner)
+
+    def extend_ns(self):
+        return {"podcast": PODCAST_NS}
+
+    def extend_rss(self, rss_feed):
+        channel = rss_feed[0]
+        if self._locked is not None:
+            locked, owner = self._locked
+            element = etree.SubElement(channel, f"{{{PODCAST_NS}}}locked", _attributes(owner=owner))
+            element.text = "yes" if locked else "no"
+        if self._guid:
+            etree.SubElement(channel, f"{{{PODCAST_NS}}}guid").text = self._guid
+        return rss_feed
+
+
+class PodcastIndexEntryExtension(BaseEntryExtension):
+    """Item tags of the Podcast Index namespace: `podcast:transcript`."""
+
+    def __init__(self):
+        self._transcripts: list[dict[str, str]] = []
+
+    def transcript(self, url: str, type: str, language: str | None = None,
+                   rel: str | None = None) -> None:
+        self._transcripts.append(_attributes(url=url, type=type, language=language, rel=rel))
+
+    def extend_rss(self, entry):
+        for transcript in self._transcripts:
+            etree.SubElement(entry, f"{{{PODCAST_NS}}}transcript", transcript)
+        return entry
+
+
+class MediaRSSExtension(BaseExtension):
+    def extend_ns(self):
+        return {"media": MEDIA_NS}
+
+
+class MediaRSSEntryExtension(BaseEntryExtension):
+    """An item's picture as Media RSS: `media:content` with its caption
+    (`media:description`) and credit (`media:credit`), and `media:thumbnail`."""
+
+    def __init__(self):
+        self._image: dict | None = None
+
+    def image(self, url: str, *, type: str | None = None, width: int | None = None,
+              height: int | None = None, caption: str = "", credit: str = "") -> None:
+        self._image = {
+            "attributes": _attributes(url=url, medium="image", type=type, width=width, height=height),
+            "thumbnail": _attributes(url=url, width=width, height=height),
+            "caption": caption,
+            "credit": credit,
+        }
+
+    def _extend(self, entry):
+        if self._image is None:
+            return entry
+        content = etree.SubElement(entry, f"{{{MEDIA_NS}}}content", self._image["attributes"])
+        if self._image["caption"]:
+            description = etree.SubElement(content, f"{{{MEDIA_NS}}}description", type="plain")
+            description.text = self._image["caption"]
+        if self._image["credit"]:
+            etree.SubElement(content, f"{{{MEDIA_NS}}}credit").text = self._image["credit"]
+        etree.SubElement(entry, f"{{{MEDIA_NS}}}thumbnail", self._image["thumbnail"])
+        return entry
+
+    def extend_rss(self, entry):
+        return self._extend(entry)
+
+    def extend_atom(self, entry):
+        return self._extend(entry)

@@ -1,0 +1,374 @@
+"""Feeds as bytes: RSS 2.0, Atom 1.0, JSON Feed 1.1, podcast RSS and OPML.
+
+Renderers take a topic (None for the all-stories feeds), a `StoryPage`, a `Links` and
+the `Paging` that asked for the page; they know nothing of HTTP. The same arguments
+always give the same bytes: dates come from the stories, never from the clock.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable, Mapping
+
+from feedgen.ext.base import BaseExtension
+from feedgen.feed import FeedGenerator
+from lxml import etree
+
+from stories.model import Story, Topic, format_datetime
+from stories.store import StoryPage
+from web.links import Links
+
+from .content import (
+    episode_guid,
+    feed_audio,
+    feed_id,
+    item_html,
+    media_url,
+    newest_update,
+    story_guid,
+    truncate_utf8,
+    xml_text,
+)
+from .extensions import (
+    AtomEntryLinksExtension,
+    ChannelLinksExtension,
+    ItunesEntryExtension,
+    ItunesExtension,
+    MediaRSSEntryExtension,
+    MediaRSSExtension,
+    PodcastIndexEntryExtension,
+    PodcastIndexExtension,
+)
+from .podcast import PodcastSettingsIncomplete, missing_podcast_settings, podcast_guid
+from .urls import ATOM, JSON_FEED, PODCAST, RSS, FeedFormat, PageLinks, Paging, feed_url
+
+SITE_TITLE = "storyfeed: all stories"
+SITE_DESCRIPTION = "Every story on storyfeed, newest first."
+# Apple Podcasts reads at most 4000 bytes of a channel's or an episode's description.
+PODCAST_DESCRIPTION_BYTES = 4000
+# Transcript links in records point at pages (NPR's transcripts are HTML).
+TRANSCRIPT_TYPE = "text/html"
+
+
+def _title(topic: Topic | None) -> str:
+    if topic is None:
+        return SITE_TITLE
+    title = xml_text(topic.title)
+    return title if title.strip() else Topic.from_slug(topic.slug).title
+
+
+def _description(topic: Topic | None) -> str:
+    if topic is None:
+        return SITE_DESCRIPTION
+    return xml_text(topic.description.strip()) or _title(topic)
+
+
+def _home(topic: Topic | None, links: Links) -> str:
+    return links.topic(topic.slug) if topic else links.absolute("")
+
+
+def _author(topic: Topic | None) -> str:
+    if topic is None:
+        return "storyfeed"
+    return xml_text(topic.author or topic.owner_name) or _title(topic)
+
+
+def _story_title(story: Story) -> str:
+    # Validation refuses blank titles; a record made elsewhere may still have one, and
+    # Atom entries must have a title.
+    title = xml_text(story.title)
+    return title if title.strip() else f"Story {story.id}"
+
+
+def _topic_label(slug: str, titles: Mapping[str, str] | None) -> str:
+    title = (titles or {}).get(slug)
+    return xml_text(title) if title else Topic.from_slug(slug).title
+
+
+def _page_links(topic: Topic | None, links: Links, fmt: FeedFormat, page: StoryPage,
+                paging: Paging, hub: str | None) -> PageLinks:
+    return PageLinks.build(links, fmt, topic.slug if topic else None, paging,
+                           page.next_cursor, page.previous_cursor, hub)
+
+
+def _channel(topic: Topic | None, page: StoryPage, links: Links, fmt: FeedFormat,
+             page_links: PageLinks, description: str) -> FeedGenerator:
+    """A FeedGenerator with what every RSS and Atom feed says about itself."""
+    fg = FeedGenerator()
+    fg.id(feed_id(topic.slug if topic else None))
+    fg.title(_title(topic))
+    fg.description(description)
+    fg.author({"name": _author(topic)})
+    fg.updated(newest_update(page.stories))
+    if topic is not None:
+        fg.language(topic.language)
+        if topic.copyright:
+            fg.rights(xml_text(topic.copyright))
+    # feedgen writes one rel="self" atom:link in RSS and takes the channel <link> from
+    # the *last* link added: self first, the page's HTML home last, the rest in between
+    # (ChannelLinksExtension writes those for RSS; Atom takes them all from feedgen).
+    fg.link(href=page_links.self, rel="self", type=fmt.content_type.split(";")[0])
+    others = [(rel, href) for rel, href in page_links.rfc5005()]
+    if page_links.hub:
+        others.insert(0, ("hub", page_links.hub))
+    if fmt is ATOM:
+        for rel, href in others:
+            fg.link(href=href, rel=rel, type=None if rel == "hub" else "application/atom+xml")
+    else:
+        fg.register_extension("channel_links", ChannelLinksExtension, atom=False, rss=True)
+        for rel, href in others:
+            fg.channel_links.add(href, rel, type=None if rel == "hub" else "application/rss+xml")
+    fg.link(href=_home(topic, links), rel="alternate", type="text/html")
+    return fg
+
+
+def _categories(story: Story, links: Links, titles: Mapping[str, str] | None) -> list[dict]:
+    scheme = links.absolute("topics/")
+    return [{"term": slug, "label": _topic_label(slug, titles), "scheme": scheme}
+            for slug in story.topics]
+
+
+def _media_image(fe, story: Story, links: Links) -> None:
+    image = story.image
+    if image is None:
+        return
+    fe.media_rss.image(
+        media_url(links, image.url), width=image.width, height=image.height,
+        caption=xml_text(image.caption), credit=xml_text(image.credit),
+    )
+
+
+def _rss_content(fe, html: str) -> None:
+    # CDATA keeps the HTML readable; a body that itself holds "]]>" cannot be CDATA
+    # and is escaped instead, which every reader decodes the same way.
+    fe.content(html, type=None if "]]>" in html else "CDATA")
+
+
+def _serialize(fg: FeedGenerator, fmt: FeedFormat) -> bytes:
+    if fmt is ATOM:
+        return fg.atom_str(pretty=True, encoding="UTF-8")
+    return fg.rss_str(pretty=True, encoding="UTF-8")
+
+
+def render_rss_feed(topic: Topic | None, page: StoryPage, links: Links,
+                    paging: Paging = Paging(), *, hub: str | None = None,
+                    topic_titles: Mapping[str, str] | None = None) -> bytes:
+    """RSS 2.0 with content:encoded, dc:creator, Media RSS and one enclosure per item."""
+    page_links = _page_links(topic, links, RSS, page, paging, hub)
+    fg = _channel(topic, page, links, RSS, page_links, _description(topic))
+    fg.load_extension("dc", atom=False, rss=True)
+    fg.register_extension("media_rss", MediaRSSExtension, MediaRSSEntryExtension,
+                          atom=False, rss=True)
+    if topic is not None and topic.image is not None:
+        fg.image(media_url(links, topic.image.url), title=_title(topic),
+                 link=_home(topic, links))
+    for story in page.stories:
+        fe = fg.add_entry(order="append")
+        fe.title(_story_title(story))
+        fe.link(href=xml_text(story.url), rel="alternate")
+        fe.guid(story_guid(story), permalink=False)
+        fe.published(story.published)
+        if story.teaser:
+            fe.description(xml_text(story.teaser))
+        _rss_content(fe, item_html(story, links))
+        for byline in story.bylines:
+            fe.dc.dc_creator(xml_text(byline))
+        if story.topics:
+            fe.category(_categories(story, links, topic_titles))
+        _media_image(fe, story, links)
+        audio = feed_audio(story)
+        if audio:  # RSS has room for one enclosure; Atom and JSON Feed list them all
+            fe.enclosure(media_url(links, audio[0].url), audio[0].length, audio[0].type)
+    return _serialize(fg, RSS)
+
+
+def render_atom_feed(topic: Topic | None, page: StoryPage, links: Links,
+                     paging: Paging = Paging(), *, hub: str | None = None,
+                     topic_titles: Mapping[str, str] | None = None) -> bytes:
+    """Atom 1.0 (RFC 4287) with permanent ids, HTML content and enclosure links."""
+    page_links = _page_links(topic, links, ATOM, page, paging, hub)
+    fg = _channel(topic, page, links, ATOM, page_links, _description(topic))
+    if topic is not None and topic.image is not None:
+        fg.logo(media_url(links, topic.image.url))
+    fg.register_extension("atom_links", BaseExtension, AtomEntryLinksExtension,
+                          atom=True, rss=False)
+    fg.register_extension("media_rss", MediaRSSExtension, MediaRSSEntryExtension,
+                          atom=True, rss=False)
+    for story in page.stories:
+        fe = fg.add_entry(order="append")
+        fe.id(story_guid(story))
+        fe.title(_story_title(story))
+        fe.published(story.published)
+        fe.updated(story.updated)
+        names = [xml_text(b) for b in story.bylines]
+        if any(names):
+            fe.author([{"name": name} for name in names if name])
+        if story.teaser:
+            fe.summary(xml_text(story.teaser))
+        fe.content(item_html(story, links), type="html")
+        if story.topics:
+            fe.category(_categories(story, links, topic_titles))
+        fe.atom_links.add(xml_text(story.url), "alternate", type="text/html")
+        for audio in feed_audio(story):
+            fe.atom_links.add(media_url(links, audio.url), "enclosure",
+                              type=audio.type, length=audio.length)
+        _media_image(fe, story, links)
+    return _serialize(fg, ATOM)
+
+
+def render_json_feed(topic: Topic | None, page: StoryPage, links: Links,
+                     paging: Paging = Paging(), *, hub: str | None = None,
+                     topic_titles: Mapping[str, str] | None = None) -> bytes:
+    """JSON Feed 1.1, paged with `next_url`."""
+    page_links = _page_links(topic, links, JSON_FEED, page, paging, hub)
+    feed: dict = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": _title(topic),
+        "home_page_url": _home(topic, links),
+        # The feed's identity is its first page; `next_url` walks the others.
+        "feed_url": page_links.canonical,
+        "description": _description(topic),
+    }
+    if topic is not None:
+        feed["language"] = topic.language
+        if topic.image is not None:
+            feed["icon"] = media_url(links, topic.image.url)
+    feed["authors"] = [{"name": _author(topic)}]
+    if page_links.hub:
+        feed["hubs"] = [{"type": "WebSub", "url": page_links.hub}]
+    if page_links.next:
+        feed["next_url"] = page_links.next
+    feed["items"] = [_json_item(story, links, topic_titles) for story in page.stories]
+    return json.dumps(feed, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def _json_item(story: Story, links: Links, titles: Mapping[str, str] | None) -> dict:
+    item: dict = {
+        "id": story_guid(story),
+        "url": xml_text(story.url),
+        "title": _story_title(story),
+        "content_html": item_html(story, links),
+    }
+    if story.teaser:
+        item["summary"] = xml_text(story.teaser)
+    if story.image is not None:
+        item["image"] = media_url(links, story.image.url)
+    item["date_published"] = format_datetime(story.published)
+    item["date_modified"] = format_datetime(story.updated)
+    names = [xml_text(b) for b in story.bylines]
+    if any(names):
+        item["authors"] = [{"name": name} for name in names if name]
+    if story.topics:
+        item["tags"] = [_topic_label(slug, titles) for slug in story.topics]
+    attachments = []
+    for audio in feed_audio(story):
+        attachment = {
+            "url": media_url(links, audio.url),
+            "mime_type": audio.type,
+            "size_in_bytes": audio.length,
+        }
+        if audio.duration is not None:
+            attachment["duration_in_seconds"] = audio.duration
+        attachments.append(attachment)
+    if attachments:
+        item["attachments"] = attachments
+    return item
+
+
+def _is_episode_artwork(story: Story) -> bool:
+    """Apple takes episode artwork only when it meets the channel artwork's rules."""
+    image = story.image
+    return (image is not None and image.width is not None and image.width == image.height
+            and 1400 <= image.width <= 3000)
+
+
+def render_podcast_feed(topic: Topic, page: StoryPage, links: Links,
+                        paging: Paging = Paging(), *, hub: str | None = None) -> bytes:
+    """Podcast RSS as Apple Podcasts, PSP-1 and the Podcast Index namespace ask for:
+    one item per downloadable audio of the page's stories.
+
+    Raises `PodcastSettingsIncomplete` when the topic lacks what Apple requires.
+    """
+    missing = missing_podcast_settings(topic)
+    if missing:
+        raise PodcastSettingsIncomplete(topic, missing)
+    page_links = _page_links(topic, links, PODCAST, page, paging, hub)
+    description = truncate_utf8(_description(topic), PODCAST_DESCRIPTION_BYTES)
+    fg = _channel(topic, page, links, PODCAST, page_links, description)
+    fg.register_extension("itunes", ItunesExtension, ItunesEntryExtension, atom=False, rss=True)
+    fg.register_extension("podcast", PodcastIndexExtension, PodcastIndexEntryExtension,
+                          atom=False, rss=True)
+    artwork = media_url(links, topic.image.url)
+    fg.image(artwork, title=_title(topic), link=_home(topic, links))
+    fg.itunes.itunes_author(_author(topic))
+    fg.itunes.itunes_owner(name=xml_text(topic.owner_name) or _author(topic),
+                           email=xml_text(topic.owner_email))
+    category = {"cat": topic.category}
+    if topic.subcategory:
+        category["sub"] = topic.subcategory
+    fg.itunes.itunes_category(category)
+    fg.itunes.itunes_image(artwork)
+    fg.itunes.itunes_explicit(topic.explicit)
+    fg.itunes.itunes_type(topic.type)
+    fg.podcast.locked(True, owner=xml_text(topic.owner_email))
+    fg.podcast.guid(podcast_guid(page_links.canonical))
+    enclosed: set[str] = set()  # no two items may share an enclosure URL
+    for story in page.stories:
+        audio = [a for a in feed_audio(story) if media_url(links, a.url) not in enclosed]
+        for number, clip in enumerate(audio, 1):
+            url = media_url(links, clip.url)
+            enclosed.add(url)
+            _podcast_item(fg.add_entry(order="append"), topic, story, clip, url, links,
+                          part=(number, len(audio)))
+    return _serialize(fg, PODCAST)
+
+
+def _podcast_item(fe, topic: Topic, story: Story, audio, url: str, links: Links,
+                  part: tuple[int, int]) -> None:
+    number, count = part
+    title = _story_title(story)
+    fe.title(title if count == 1 else f"{title} (part {number} of {count})")
+    fe.link(href=xml_text(story.url), rel="alternate")
+    fe.guid(episode_guid(story, audio), permalink=False)
+    fe.published(story.published)
+    if story.teaser:
+        fe.description(truncate_utf8(xml_text(story.teaser), PODCAST_DESCRIPTION_BYTES))
+    _rss_content(fe, item_html(story, links))
+    fe.enclosure(url, audio.length, audio.type)
+    if audio.duration is not None:
+        fe.itunes.itunes_duration(audio.duration)
+    fe.itunes.itunes_explicit(topic.explicit)
+    fe.itunes.itunes_episode_type("full")
+    names = [xml_text(b) for b in story.bylines]
+    if any(names):
+        fe.itunes.itunes_author(", ".join(name for name in names if name))
+    if _is_episode_artwork(story):
+        fe.itunes.itunes_image(media_url(links, story.image.url))
+    if audio.transcript_url:
+        fe.podcast.transcript(xml_text(audio.transcript_url), TRANSCRIPT_TYPE)
+
+
+def render_opml(topics: Iterable[Topic], links: Links, title: str = "storyfeed topics") -> bytes:
+    """OPML 2.0 with every topic's RSS feed, for importing into a feed reader at once.
+
+    One outline per topic: the Atom and JSON feeds carry the same stories, and a reader
+    importing all of them would show each story several times.
+    """
+    opml = etree.Element("opml", version="2.0")
+    head = etree.SubElement(opml, "head")
+    etree.SubElement(head, "title").text = title
+    etree.SubElement(head, "docs").text = "http://opml.org/spec2.opml"
+    body = etree.SubElement(opml, "body")
+    for topic in topics:
+        attributes = {
+            "type": "rss",
+            "text": _title(topic),
+            "title": _title(topic),
+            "xmlUrl": feed_url(links, RSS, topic.slug),
+            "htmlUrl": links.topic(topic.slug),
+            "language": topic.language,
+        }
+        if topic.description.strip():
+            attributes["description"] = _description(topic)
+        etree.SubElement(body, "outline", attributes)
+    return etree.tostring(opml, pretty_print=True, xml_declaration=True, encoding="UTF-8")

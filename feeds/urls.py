@@ -1,0 +1,101 @@
+"""The feed formats, their URLs and the links every feed page carries (RFC 5005, WebSub)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode, urlsplit
+
+from web.api import DEFAULT_LIMIT
+from web.links import Links
+
+
+@dataclass(frozen=True)
+class FeedFormat:
+    name: str
+    filename: str
+    content_type: str
+    label: str
+
+
+RSS = FeedFormat("rss", "rss.xml", "application/rss+xml; charset=utf-8", "RSS")
+ATOM = FeedFormat("atom", "atom.xml", "application/atom+xml; charset=utf-8", "Atom")
+JSON_FEED = FeedFormat("json", "feed.json", "application/feed+json", "JSON Feed")
+PODCAST = FeedFormat("podcast", "podcast.xml", "application/rss+xml; charset=utf-8", "Podcast")
+
+FORMATS = {f.name: f for f in (RSS, ATOM, JSON_FEED, PODCAST)}
+# The formats of the all-stories feeds (a podcast belongs to one topic's settings).
+SITE_FORMATS = (RSS, ATOM, JSON_FEED)
+TOPIC_FORMATS = (RSS, ATOM, JSON_FEED, PODCAST)
+
+OPML_PATH = "feeds.opml"
+OPML_CONTENT_TYPE = "text/x-opml; charset=utf-8"
+
+
+def feed_url(links: Links, fmt: FeedFormat, slug: str | None = None, *,
+             limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> str:
+    """The absolute URL of a feed page; the first page of the default size has no query."""
+    path = f"topics/{quote(slug)}/{fmt.filename}" if slug else fmt.filename
+    query = {}
+    if limit != DEFAULT_LIMIT:
+        query["limit"] = limit
+    if cursor:
+        query["cursor"] = cursor
+    url = links.absolute(path)
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+def opml_url(links: Links) -> str:
+    return links.absolute(OPML_PATH)
+
+
+@dataclass(frozen=True)
+class Paging:
+    """Which page of a feed is asked for: its size and the cursor that led to it."""
+
+    limit: int = DEFAULT_LIMIT
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class PageLinks:
+    """The absolute URLs one feed page links to."""
+
+    self: str
+    first: str
+    next: str | None
+    previous: str | None
+    hub: str | None
+    canonical: str  # the feed's first page: what subscribers, hubs and ids go by
+
+    @classmethod
+    def build(cls, links: Links, fmt: FeedFormat, slug: str | None, paging: Paging,
+              next_cursor: str | None, previous_cursor: str | None,
+              hub: str | None = None) -> "PageLinks":
+        def url(cursor: str | None) -> str:
+            return feed_url(links, fmt, slug, limit=paging.limit, cursor=cursor)
+
+        return cls(
+            self=url(paging.cursor),
+            first=url(None),
+            next=url(next_cursor) if next_cursor else None,
+            previous=url(previous_cursor) if previous_cursor else None,
+            hub=hub or None,
+            canonical=feed_url(links, fmt, slug),
+        )
+
+    def rfc5005(self) -> list[tuple[str, str]]:
+        """(rel, href) of the paging links, in the order feeds list them."""
+        out = [("first", self.first)]
+        if self.previous:
+            out.append(("previous", self.previous))
+        if self.next:
+            out.append(("next", self.next))
+        return out
+
+
+def url_without_scheme(url: str) -> str:
+    """`https://example.org/feed/` -> `example.org/feed`: the form podcast:guid and
+    several podcast-app links use."""
+    parts = urlsplit(url)
+    rest = url[len(parts.scheme) + 3:] if parts.scheme else url
+    return rest.rstrip("/")

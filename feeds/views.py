@@ -1,0 +1,225 @@
+"""The feed URLs, served the way a CDN would serve them (see `web.rendered`).
+
+A warm request costs a cache lookup: the cache key holds the store's version of what
+the feed shows (remembered briefly per process, `web.context.current_version`), so a write by any
+process (the CLI, another worker, another instance) makes the old entry unreachable.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+from flask import Blueprint, Flask, Response, abort, current_app, request
+
+from stories.model import Topic
+from stories.store import InvalidCursor, StoryStore, decode_cursor
+from web.api import parse_limit
+from web.context import current_links, current_render_cache, current_store, current_version
+from web.links import Links
+from web.rendered import Rendered, get_or_render, send_rendered
+
+from . import websub
+from .podcast import PodcastSettingsIncomplete, has_podcast, latest_episodes, missing_podcast_settings
+from .render import (
+    SITE_TITLE,
+    render_atom_feed,
+    render_json_feed,
+    render_opml,
+    render_podcast_feed,
+    render_rss_feed,
+)
+from .urls import (
+    ATOM,
+    JSON_FEED,
+    OPML_CONTENT_TYPE,
+    PODCAST,
+    RSS,
+    SITE_FORMATS,
+    TOPIC_FORMATS,
+    FeedFormat,
+    Paging,
+    feed_url,
+    opml_url,
+    url_without_scheme,
+)
+
+bp = Blueprint("feeds", __name__)
+
+DEFAULT_FEED_MAX_AGE = 300
+RENDERERS = {RSS: render_rss_feed, ATOM: render_atom_feed, JSON_FEED: render_json_feed}
+
+
+def parse_cursor(value: str | None) -> str | None:
+    """`?cursor=`: one of the feed's own paging links; a 400 that says so otherwise."""
+    if not value:
+        return None
+    try:
+        decode_cursor(value)
+    except InvalidCursor as exc:
+        abort(400, description=f"{exc}; use the feed's first, next or previous link")
+    return value
+
+
+def _render(store: StoryStore, slug: str | None, fmt: FeedFormat, paging: Paging,
+            links: Links, hub: str | None) -> Rendered:
+    topic = None
+    if slug is not None:
+        topic = store.get_topic(slug)
+        if topic is None:
+            abort(404, description=f"There is no topic {slug!r}.")
+    if fmt is PODCAST:
+        missing = missing_podcast_settings(topic)
+        if missing:
+            raise PodcastSettingsIncomplete(topic, missing)
+        page = latest_episodes(store, slug, limit=paging.limit, cursor=paging.cursor)
+        body = render_podcast_feed(topic, page, links, paging, hub=hub)
+    else:
+        page = store.latest(slug, limit=paging.limit, cursor=paging.cursor)
+        titles = {t.slug: t.title for t in store.list_topics()}
+        body = RENDERERS[fmt](topic, page, links, paging, hub=hub, topic_titles=titles)
+    last_modified = max((s.updated for s in page.stories), default=None)
+    return Rendered.of(body, fmt.content_type, last_modified)
+
+
+def serve_feed(slug: str | None, fmt: FeedFormat):
+    store = current_store()
+    paging = Paging(limit=parse_limit(request.args.get("limit")),
+                    cursor=parse_cursor(request.args.get("cursor")))
+    links = current_links()
+    hub = current_app.config.get("WEBSUB_HUB") or None
+    key = "|".join((
+        "feed", fmt.name, slug or "", str(current_version(slug)), str(paging.limit),
+        paging.cursor or "", links.site_url, links.media_base_url, hub or "",
+    ))
+    try:
+        rendered = get_or_render(
+            current_render_cache(), key, lambda: _render(store, slug, fmt, paging, links, hub)
+        )
+    except PodcastSettingsIncomplete as exc:
+        # Plain text: podcast apps and validators show it as it is.
+        return Response(f"{exc}\n", 404, content_type="text/plain; charset=utf-8")
+    return send_rendered(rendered, max_age=current_app.config["FEED_MAX_AGE"])
+
+
+@bp.get("/rss.xml")
+def site_rss():
+    return serve_feed(None, RSS)
+
+
+@bp.get("/atom.xml")
+def site_atom():
+    return serve_feed(None, ATOM)
+
+
+@bp.get("/feed.json")
+def site_json():
+    return serve_feed(None, JSON_FEED)
+
+
+@bp.get("/topics/<slug>/rss.xml")
+def topic_rss(slug: str):
+    return serve_feed(slug, RSS)
+
+
+@bp.get("/topics/<slug>/atom.xml")
+def topic_atom(slug: str):
+    return serve_feed(slug, ATOM)
+
+
+@bp.get("/topics/<slug>/feed.json")
+def topic_json(slug: str):
+    return serve_feed(slug, JSON_FEED)
+
+
+@bp.get("/topics/<slug>/podcast.xml")
+def topic_podcast(slug: str):
+    return serve_feed(slug, PODCAST)
+
+
+@bp.get("/feeds.opml")
+def opml():
+    store = current_store()
+    links = current_links()
+    key = "|".join(("opml", str(current_version()), links.site_url, links.media_base_url))
+    rendered = get_or_render(
+        current_render_cache(), key,
+        lambda: Rendered.of(render_opml(store.list_topics(), links), OPML_CONTENT_TYPE),
+    )
+    return send_rendered(rendered, max_age=current_app.config["FEED_MAX_AGE"])
+
+
+# -- what pages show: <head> discovery links and subscribe options -------------------
+
+def feed_alternates(topics: list[Topic] | tuple[Topic, ...] = ()) -> list[dict]:
+    """`<link rel="alternate">` data for a page about `topics` (none: the whole site)."""
+    links = current_links()
+    if not topics:
+        return [{"type": fmt.content_type.split(";")[0], "title": f"{SITE_TITLE} ({fmt.label})",
+                 "href": feed_url(links, fmt)} for fmt in SITE_FORMATS]
+    out = []
+    for topic in topics:
+        for fmt in TOPIC_FORMATS:
+            if fmt is PODCAST and not has_podcast(topic):
+                continue
+            label = "podcast" if fmt is PODCAST else fmt.label
+            out.append({"type": fmt.content_type.split(";")[0],
+                        "title": f"{topic.title} ({label})",
+                        "href": feed_url(links, fmt, topic.slug)})
+    return out
+
+
+def podcast_app_links(url: str, title: str) -> list[dict]:
+    """Links that open a podcast feed in the common apps: each app's own documented
+    form (custom schemes on iOS, web deep links where the app offers one)."""
+    bare = url_without_scheme(url)
+    encoded = quote(url, safe="")
+    return [
+        {"name": "Apple Podcasts", "href": f"podcast://{bare}"},
+        {"name": "Overcast", "href": f"overcast://x-callback-url/add?url={encoded}"},
+        {"name": "Pocket Casts", "href": f"pktc://subscribe/{bare}"},
+        {"name": "AntennaPod",
+         "href": "https://antennapod.org/deeplink/subscribe?" + urlencode({"url": url, "title": title})},
+        {"name": "Podcast Addict", "href": f"https://podcastaddict.com/feed/{encoded}"},
+    ]
+
+
+def subscribe_options(topic: Topic) -> dict:
+    links = current_links()
+    feeds = [{"label": fmt.label, "href": feed_url(links, fmt, topic.slug)}
+             for fmt in (RSS, ATOM, JSON_FEED)]
+    podcast = None
+    if has_podcast(topic):
+        url = feed_url(links, PODCAST, topic.slug)
+        podcast = {"href": url, "apps": podcast_app_links(url, topic.title)}
+    return {"feeds": feeds, "podcast": podcast, "opml": opml_url(links)}
+
+
+@bp.app_context_processor
+def feed_helpers():
+    return {"feed_alternates": feed_alternates, "subscribe_options": subscribe_options}
+
+
+# -- wiring ----------------------------------------------------------------------------
+
+def constant_bytes():
+    """The benchmark's baseline: `size` constant bytes, with nothing to look up."""
+    size = min(int(request.args.get("size", "1000")), 10_000_000)
+    body = _CONSTANT_BODIES.get(size)
+    if body is None:
+        body = _CONSTANT_BODIES.setdefault(size, b"x" * size)
+    return Response(body, content_type="application/octet-stream")
+
+
+_CONSTANT_BODIES: dict[int, bytes] = {}
+
+
+def register(app: Flask) -> None:
+    raw = app.config.get("FEED_MAX_AGE")
+    try:
+        app.config["FEED_MAX_AGE"] = DEFAULT_FEED_MAX_AGE if raw in (None, "") else int(raw)
+    except ValueError:
+        raise ValueError(f"FEED_MAX_AGE: {raw!r} is not a whole number of seconds") from None
+    app.register_blueprint(bp)
+    websub.register(app, app.extensions["storyfeed.store"])
+    if app.config.get("BENCH_BASELINE"):  # benchmarks only, never in production
+        app.add_url_rule("/bench/constant", "bench_constant", constant_bytes)
