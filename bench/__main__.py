@@ -2,6 +2,6 @@
 
 import importlib
 
-for name in ("store",):
+for name in ("store", "feeds", "oembed", "sources"):
     print(f"== bench.{name}")
     importlib.import_module(f"bench.{name}").main()

@@ -129,7 +129,10 @@ def test_player_plays_in_a_sandboxed_frame_on_another_origin(storyfeed, browser)
         # Space on the focused play button pauses, as the button's own activation.
         page.keyboard.press("Space")
         frame.wait_for_function("document.querySelector('audio').paused")
-        assert play.get_attribute("aria-label") == "Play"
+        # The label follows the audio's own "pause" event, which may come a moment later.
+        frame.wait_for_function(
+            "document.querySelector('button.play').getAttribute('aria-label') === 'Play'"
+        )
 
         # On the slider, Space toggles and the arrow keys seek by 5 seconds.
         seek.focus()
