@@ -33,15 +33,17 @@ OPML_CONTENT_TYPE = "text/x-opml; charset=utf-8"
 
 def feed_url(links: Links, fmt: FeedFormat, slug: str | None = None, *,
              limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> str:
-    """The absolute URL of a feed page; the first page of the default size has no query."""
-    path = f"topics/{quote(slug)}/{fmt.filename}" if slug else fmt.filename
-    query = {}
-    if limit != DEFAULT_LIMIT:
-        query["limit"] = limit
+    """The absolute URL of a feed page.
+
+    Pages after the first carry their cursor in the path (`pages/<cursor>/rss.xml`), so
+    that every page of the default size is a plain file in a static export; only a
+    non-default `limit` is a query.
+    """
+    path = f"topics/{quote(slug)}/" if slug else ""
     if cursor:
-        query["cursor"] = cursor
-    url = links.absolute(path)
-    return f"{url}?{urlencode(query)}" if query else url
+        path += f"pages/{quote(cursor)}/"
+    url = links.absolute(path + fmt.filename)
+    return f"{url}?{urlencode({'limit': limit})}" if limit != DEFAULT_LIMIT else url
 
 
 def opml_url(links: Links) -> str:

@@ -50,7 +50,7 @@ RENDERERS = {RSS: render_rss_feed, ATOM: render_atom_feed, JSON_FEED: render_jso
 
 
 def parse_cursor(value: str | None) -> str | None:
-    """`?cursor=`: one of the feed's own paging links; a 400 that says so otherwise."""
+    """A page's cursor: one of the feed's own paging links; a 400 that says so otherwise."""
     if not value:
         return None
     try:
@@ -81,10 +81,9 @@ def _render(store: StoryStore, slug: str | None, fmt: FeedFormat, paging: Paging
     return Rendered.of(body, fmt.content_type, last_modified)
 
 
-def serve_feed(slug: str | None, fmt: FeedFormat):
+def serve_feed(slug: str | None, fmt: FeedFormat, cursor: str | None = None):
     store = current_store()
-    paging = Paging(limit=parse_limit(request.args.get("limit")),
-                    cursor=parse_cursor(request.args.get("cursor")))
+    paging = Paging(limit=parse_limit(request.args.get("limit")), cursor=parse_cursor(cursor))
     links = current_links()
     hub = current_app.config.get("WEBSUB_HUB") or None
     key = "|".join((
@@ -102,38 +101,45 @@ def serve_feed(slug: str | None, fmt: FeedFormat):
 
 
 @bp.get("/rss.xml")
-def site_rss():
-    return serve_feed(None, RSS)
+@bp.get("/pages/<cursor>/rss.xml")
+def site_rss(cursor: str | None = None):
+    return serve_feed(None, RSS, cursor)
 
 
 @bp.get("/atom.xml")
-def site_atom():
-    return serve_feed(None, ATOM)
+@bp.get("/pages/<cursor>/atom.xml")
+def site_atom(cursor: str | None = None):
+    return serve_feed(None, ATOM, cursor)
 
 
 @bp.get("/feed.json")
-def site_json():
-    return serve_feed(None, JSON_FEED)
+@bp.get("/pages/<cursor>/feed.json")
+def site_json(cursor: str | None = None):
+    return serve_feed(None, JSON_FEED, cursor)
 
 
 @bp.get("/topics/<slug>/rss.xml")
-def topic_rss(slug: str):
-    return serve_feed(slug, RSS)
+@bp.get("/topics/<slug>/pages/<cursor>/rss.xml")
+def topic_rss(slug: str, cursor: str | None = None):
+    return serve_feed(slug, RSS, cursor)
 
 
 @bp.get("/topics/<slug>/atom.xml")
-def topic_atom(slug: str):
-    return serve_feed(slug, ATOM)
+@bp.get("/topics/<slug>/pages/<cursor>/atom.xml")
+def topic_atom(slug: str, cursor: str | None = None):
+    return serve_feed(slug, ATOM, cursor)
 
 
 @bp.get("/topics/<slug>/feed.json")
-def topic_json(slug: str):
-    return serve_feed(slug, JSON_FEED)
+@bp.get("/topics/<slug>/pages/<cursor>/feed.json")
+def topic_json(slug: str, cursor: str | None = None):
+    return serve_feed(slug, JSON_FEED, cursor)
 
 
 @bp.get("/topics/<slug>/podcast.xml")
-def topic_podcast(slug: str):
-    return serve_feed(slug, PODCAST)
+@bp.get("/topics/<slug>/pages/<cursor>/podcast.xml")
+def topic_podcast(slug: str, cursor: str | None = None):
+    return serve_feed(slug, PODCAST, cursor)
 
 
 @bp.get("/feeds.opml")

@@ -377,12 +377,13 @@ def test_rss_keeps_the_html_channel_link_and_every_atom_link():
     assert root.findtext("channel/link") == LINKS.topic(SAMPLE_SLUG)
     links = {(a.get("rel"), a.get("href")) for a in root.findall("channel/atom:link", NS)}
     base = LINKS.absolute(TOPIC_FEEDS["rss"])
+    pages = LINKS.absolute(f"topics/{SAMPLE_SLUG}/pages")
     assert links == {
-        ("self", f"{base}?limit=2&cursor=here"),
+        ("self", f"{pages}/here/rss.xml?limit=2"),
         ("hub", "https://hub.example/"),
         ("first", f"{base}?limit=2"),
-        ("next", f"{base}?limit=2&cursor=older-cursor"),
-        ("previous", f"{base}?limit=2&cursor=newer-cursor"),
+        ("next", f"{pages}/older-cursor/rss.xml?limit=2"),
+        ("previous", f"{pages}/newer-cursor/rss.xml?limit=2"),
     }
 
 
@@ -401,7 +402,7 @@ def test_json_feed_pages_with_next_url_and_announces_its_hub():
     story = parse_story(story_record())[0]
     feed = check_json_feed(render_json_feed(
         None, StoryPage((story,), "older", None), LINKS, Paging(limit=1), hub="https://hub.example/"))
-    assert feed["next_url"] == "http://storyfeed.test/feed.json?limit=1&cursor=older"
+    assert feed["next_url"] == "http://storyfeed.test/pages/older/feed.json?limit=1"
     assert feed["hubs"] == [{"type": "WebSub", "url": "https://hub.example/"}]
     # 2024-01-02T10:00:00-05:00 in the record
     assert feed["items"][0]["date_published"] == "2024-01-02T15:00:00Z"

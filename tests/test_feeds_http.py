@@ -180,14 +180,19 @@ def test_the_store_is_read_at_most_once_per_interval(sample_app, sample_client, 
 # -- errors -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("query, words", [
-    ("limit=abc", ["limit", "1 to 500"]),
-    ("limit=0", ["limit", "1 to 500"]),
-    ("limit=501", ["limit", "1 to 500"]),
-    ("cursor=not-ours", ["cursor", "not one this service made"]),
+    ("?limit=abc", ["limit", "1 to 500"]),
+    ("?limit=0", ["limit", "1 to 500"]),
+    ("?limit=501", ["limit", "1 to 500"]),
+    ("pages/not-ours/", ["cursor", "not one this service made"]),
 ])
 @pytest.mark.parametrize("path", [TOPIC_FEEDS["rss"], TOPIC_FEEDS["podcast"], SITE_FEEDS["json"]])
 def test_bad_limit_or_cursor_is_a_400_that_says_why(sample_client, path, query, words):
-    status, message = json_error(sample_client, f"{path}?{query}")
+    if query.startswith("pages/"):
+        folder, _, name = path.rpartition("/")
+        url = f"{folder}/{query}{name}"
+    else:
+        url = path + query
+    status, message = json_error(sample_client, url)
     assert status == 400
     for word in words:
         assert word in message
