@@ -67,9 +67,23 @@ def oembed(path_format: str | None):
             raise FormatNotSupported(f"this endpoint answers {fmt} only")
     except OEmbedError as exc:
         abort(exc.status, description=exc.message)
+    return serve_oembed(request.args.get("url"), fmt)
+
+
+@bp.get("/stories/<story_id>/oembed.<path_format>")
+def story_oembed(story_id: str, path_format: str):
+    """A story's oEmbed at a path of its own (as Castopod has per episode): the same
+    answer as `/oembed?url=<story page>`, and a plain file in a static export."""
+    try:
+        fmt = check_format(path_format)
+    except OEmbedError as exc:
+        abort(exc.status, description=exc.message)
+    return serve_oembed(current_links().story(story_id), fmt)
+
+
+def serve_oembed(url: str | None, fmt: str):
     maxwidth = _dimension(request.args.get("maxwidth"), "maxwidth")
     maxheight = _dimension(request.args.get("maxheight"), "maxheight")
-    url = request.args.get("url")
     links = current_links()
     store = current_store()
     key = "|".join(("oembed", fmt, str(current_version()), links.site_url, links.media_base_url,

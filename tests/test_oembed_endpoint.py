@@ -503,3 +503,20 @@ def test_player_uses_no_storage_cookies_or_popups(client):
 ])
 def test_player_refuses_what_it_cannot_play(client, path, status):
     assert client.get(path).status_code == status
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_each_story_has_its_oembed_at_a_path_of_its_own(client, fmt):
+    by_path = client.get(f"/stories/1169464713/oembed.{fmt}")
+    by_query = client.get(
+        "/oembed", query_string={"url": "http://storyfeed.test/stories/1169464713", "format": fmt})
+    assert by_path.status_code == 200
+    assert by_path.data == by_query.data
+    assert by_path.headers["ETag"] == by_query.headers["ETag"]
+    assert by_path.content_type == by_query.content_type
+
+
+def test_a_story_oembed_path_answers_like_the_endpoint(client):
+    assert client.get("/stories/1169464713/oembed.yaml").status_code == 501
+    missing = client.get("/stories/nope/oembed.json")
+    assert missing.status_code == 404 and missing.is_json

@@ -12,6 +12,7 @@ RETRY_AFTER = 30
 def wants_json() -> bool:
     # oEmbed consumers (micawber, WordPress) send no Accept header but read JSON errors.
     return (request.path.startswith(("/api/", "/oembed"))
+            or request.endpoint == "embeds.story_oembed"
             or request.accept_mimetypes.best == "application/json")
 
 
