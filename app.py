@@ -120,7 +120,7 @@ def create_app(config: dict | None = None) -> Flask:
     from sources import cli as sources_cli
     from feeds import views as feeds_views
     from stories import cli as stories_cli
-    from web import api, errors, ingest, media, openapi, pages
+    from web import api, errors, export, ingest, media, openapi, pages
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
@@ -131,6 +131,7 @@ def create_app(config: dict | None = None) -> Flask:
     feeds_views.register(app)
     errors.register(app)
     stories_cli.register(app)
+    export.register(app)
     sources_cli.register(app)
     if str(app.config["BENCH_BASELINE"] or "").lower() in ("1", "true", "yes", "on"):
         from bench.common import baseline_bp  # the constant-bytes endpoint benchmarks compare to

@@ -85,25 +85,15 @@ def export_command(topic: str | None) -> None:
         topics = [found]
     else:
         topics = store.list_topics()
-    for line in write_ndjson(topics, _all_stories(store, topic)):
+    for line in write_ndjson(topics, store.iter_stories(topic)):
         sys.stdout.write(line)
-
-
-def _all_stories(store: StoryStore, topic: str | None):
-    cursor = None
-    while True:
-        page = store.latest(topic, limit=500, cursor=cursor)
-        yield from page.stories
-        if page.next_cursor is None:
-            return
-        cursor = page.next_cursor
 
 
 @stories_cli.command("list")
 @click.option("--topic", help="Only this topic's stories.")
 def list_command(topic: str | None) -> None:
     """One line per story, newest first: date, id, title."""
-    for story in _all_stories(_store(), topic):
+    for story in _store().iter_stories(topic):
         click.echo(f"{story.published:%Y-%m-%d}  {story.id:<14}  {story.title}")
 
 

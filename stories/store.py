@@ -12,7 +12,7 @@ import binascii
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import blinker
 import sqlalchemy as sa
@@ -243,6 +243,16 @@ class StoryStore:
             encode_cursor("older", last[1], last[2]) if has_older else None,
             encode_cursor("newer", first[1], first[2]) if has_newer else None,
         )
+
+    def iter_stories(self, topic: str | None = None, batch: int = 500) -> Iterator[Story]:
+        """Every story (of a topic), newest first, read a page at a time."""
+        cursor = None
+        while True:
+            page = self.latest(topic, limit=batch, cursor=cursor)
+            yield from page.stories
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
 
     # -- writing ---------------------------------------------------------------
 

@@ -1,0 +1,167 @@
+"""Static export: every topic's feeds (every page), the OPML file, the oEmbed answers of
+every story and the media, as files under the live service's own paths, with a manifest
+of content types — ready to sync to object storage behind a CDN.
+
+Bodies are taken from the app itself (through its test client), so an exported file is
+byte for byte what the live service answers. Files whose bytes did not change are left
+alone, so a sync after a small change moves only what changed.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from lxml import etree
+
+from feeds.urls import SITE_FORMATS, TOPIC_FORMATS, feed_url, opml_url
+from web.links import Links
+
+MANIFEST = "manifest.json"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+
+
+class ExportError(Exception):
+    """The export cannot be made (no SITE_URL, a feed that fails to render...)."""
+
+
+@dataclass
+class ExportReport:
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def files(self) -> int:
+        return len(self.written) + len(self.unchanged)
+
+
+def next_page_url(body: bytes, content_type: str) -> str | None:
+    """The `next` link a feed page gives (RFC 5005 in RSS and Atom, `next_url` in JSON)."""
+    if content_type.startswith("application/feed+json"):
+        return json.loads(body).get("next_url")
+    root = etree.fromstring(body)
+    found = root.xpath("//a:link[@rel='next']/@href", namespaces={"a": ATOM_NS})
+    return found[0] if found else None
+
+
+class _Exporter:
+    def __init__(self, app: Flask, target: Path, links: Links):
+        self.app = app
+        self.client = app.test_client()
+        self.target = target
+        self.links = links
+        self.report = ExportReport()
+        self.manifest: dict[str, dict] = {}
+
+    def path_of(self, url: str) -> str:
+        if not url.startswith(self.links.site_url) or urlsplit(url).query:
+            raise ExportError(f"{url} is not a plain path under SITE_URL")
+        return url[len(self.links.site_url):]
+
+    def fetch(self, path: str, required: bool = True):
+        response = self.client.get("/" + path, headers={"Accept-Encoding": "identity"})
+        if response.status_code != 200:
+            if required:
+                raise ExportError(f"/{path} answered {response.status_code}: {response.get_data(as_text=True)[:200]}")
+            return None
+        self.save(path, response.get_data(), response.content_type)
+        return response
+
+    def save(self, path: str, body: bytes, content_type: str) -> None:
+        file = self.target / path
+        if file.is_file() and file.read_bytes() == body:
+            self.report.unchanged.append(path)
+        else:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            # Write beside, then rename: a sync running meanwhile never sees half a file.
+            partial = file.with_name(file.name + ".partial")
+            partial.write_bytes(body)
+            os.replace(partial, file)
+            self.report.written.append(path)
+        self.manifest[path] = {"content_type": content_type, "bytes": len(body)}
+
+    def feed(self, first_url: str, required: bool) -> None:
+        url: str | None = first_url
+        while url:
+            response = self.fetch(self.path_of(url), required)
+            if response is None:
+                return
+            url = next_page_url(response.get_data(), response.content_type)
+            required = True
+
+    def media(self, media_dir: Path) -> None:
+        if self.links.media_base_url != self.links.absolute("media/"):
+            return  # media live elsewhere (MEDIA_BASE_URL): nothing of ours to export
+        for file in sorted(p for p in media_dir.rglob("*") if p.is_file()):
+            path = "media/" + file.relative_to(media_dir).as_posix()
+            content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+            self.save(path, file.read_bytes(), content_type)
+
+    def remove_stale(self, previous: dict[str, dict]) -> None:
+        for path in sorted(set(previous) - set(self.manifest)):
+            file = self.target / path
+            if file.is_file():
+                file.unlink()
+                self.report.removed.append(path)
+
+
+def export_site(app: Flask, target: Path) -> ExportReport:
+    site_url = app.config.get("SITE_URL")
+    if not site_url:
+        raise ExportError("SITE_URL must be set: exported files carry absolute links")
+    links = Links.build(site_url, app.config.get("MEDIA_BASE_URL"))
+    target.mkdir(parents=True, exist_ok=True)
+    manifest_file = target / MANIFEST
+    previous = json.loads(manifest_file.read_text())["files"] if manifest_file.is_file() else {}
+
+    exporter = _Exporter(app, target, links)
+    store = app.extensions["storyfeed.store"]
+    exporter.fetch(exporter.path_of(opml_url(links)))
+    for fmt in SITE_FORMATS:
+        exporter.feed(feed_url(links, fmt), required=True)
+    for topic in store.list_topics():
+        for fmt in TOPIC_FORMATS:
+            # A topic without complete podcast settings has no podcast feed (404).
+            exporter.feed(feed_url(links, fmt, topic.slug), required=fmt.name != "podcast")
+    for story in store.iter_stories():
+        if story.embeddable_audio:
+            for fmt in ("json", "xml"):
+                # 401/404 answers (audio that may not be embedded) are not files.
+                exporter.fetch(f"stories/{story.id}/oembed.{fmt}", required=False)
+    exporter.media(Path(app.config["MEDIA_DIR"]))
+    exporter.remove_stale(previous)
+
+    body = json.dumps({"site_url": links.site_url, "files": exporter.manifest}, indent=1, sort_keys=True)
+    exporter.save(MANIFEST, body.encode(), "application/json")
+    return exporter.report
+
+
+@click.command("export")
+@with_appcontext
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--site-url", help="Public base URL of the exported files (default: SITE_URL).")
+def export_command(directory: Path, site_url: str | None) -> None:
+    """Write feeds, OPML, oEmbed answers and media under DIRECTORY, as the live paths."""
+    app = current_app._get_current_object()
+    if site_url:
+        app.config["SITE_URL"] = site_url
+    try:
+        report = export_site(app, directory)
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"exported {report.files} files to {directory}: {len(report.written)} written, "
+        f"{len(report.unchanged)} unchanged, {len(report.removed)} removed"
+    )
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(export_command)
