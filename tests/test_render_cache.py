@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -18,6 +16,8 @@ import redis
 
 from web.redis_cache import RedisRenderCache
 from web.rendered import MemoryRenderCache, Rendered
+
+from .servers import RedisServer
 
 BODY = Rendered.of(b"<rss>...</rss>" * 100, "application/rss+xml; charset=utf-8",
                    datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
@@ -48,46 +48,6 @@ def shared_redis():
     yield cache
     for key in cache.client.scan_iter(f"{prefix}*"):
         cache.client.delete(key)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RedisServer:
-    """A redis-server of the test's own, on a free port, that the test can stop and start."""
-
-    def __init__(self, tmp_path):
-        self.port = free_port()
-        self.dir = tmp_path
-        self.process = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url)
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
 
 
 @pytest.fixture
