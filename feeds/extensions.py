@@ -75,9 +75,10 @@ class AtomEntryLinksExtension(BaseEntryExtension):
         return entry
 
 
-class ItunesExtension(PodcastExtension):
-    """feedgen's channel-level `itunes:` tags, with `itunes:explicit` as `true|false`
-    and `itunes:image` taking any http(s) URL (query strings included)."""
+class _ItunesFixes:
+    """What feedgen's `itunes:` extensions get wrong, for channel and item alike:
+    `itunes:explicit` as `true|false`, and `itunes:image` taking any http(s) URL (query
+    strings included)."""
 
     def __init__(self):
         super().__init__()
@@ -95,47 +96,31 @@ class ItunesExtension(PodcastExtension):
         if itunes_image is not None:
             self._image = itunes_image
         return self._image
+
+    def _append_fixed_tags(self, element) -> None:
+        if self._image:
+            etree.SubElement(element, f"{{{ITUNES_NS}}}image", href=self._image)
+        if self._explicit is not None:
+            etree.SubElement(element, f"{{{ITUNES_NS}}}explicit").text = (
+                "true" if self._explicit else "false"
+            )
+
+
+class ItunesExtension(_ItunesFixes, PodcastExtension):
+    """feedgen's channel-level `itunes:` tags, fixed (`_ItunesFixes`)."""
 
     def extend_rss(self, rss_feed):
         super().extend_rss(rss_feed)
-        channel = rss_feed[0]
-        if self._image:
-            etree.SubElement(channel, f"{{{ITUNES_NS}}}image", href=self._image)
-        if self._explicit is not None:
-            etree.SubElement(channel, f"{{{ITUNES_NS}}}explicit").text = (
-                "true" if self._explicit else "false"
-            )
+        self._append_fixed_tags(rss_feed[0])
         return rss_feed
 
 
-class ItunesEntryExtension(PodcastEntryExtension):
-    """feedgen's item-level `itunes:` tags, with the same two fixes as `ItunesExtension`."""
-
-    def __init__(self):
-        super().__init__()
-        self._explicit: bool | None = None
-        self._image: str | None = None
-
-    def itunes_explicit(self, itunes_explicit: bool | None = None):
-        if itunes_explicit is not None:
-            if not isinstance(itunes_explicit, bool):
-                raise ValueError("itunes:explicit is true or false")
-            self._explicit = itunes_explicit
-        return self._explicit
-
-    def itunes_image(self, itunes_image: str | None = None):
-        if itunes_image is not None:
-            self._image = itunes_image
-        return self._image
+class ItunesEntryExtension(_ItunesFixes, PodcastEntryExtension):
+    """feedgen's item-level `itunes:` tags, fixed (`_ItunesFixes`)."""
 
     def extend_rss(self, entry):
         super().extend_rss(entry)
-        if self._image:
-            etree.SubElement(entry, f"{{{ITUNES_NS}}}image", href=self._image)
-        if self._explicit is not None:
-            etree.SubElement(entry, f"{{{ITUNES_NS}}}explicit").text = (
-                "true" if self._explicit else "false"
-            )
+        self._append_fixed_tags(entry)
         return entry
 
 

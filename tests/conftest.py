@@ -98,6 +98,16 @@ def app(sqlite_url):
 
 
 @pytest.fixture
+def upstream():
+    """A real HTTP server on 127.0.0.1 standing in for an upstream source."""
+    from .upstream import Upstream
+
+    server = Upstream()
+    yield server
+    server.close()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

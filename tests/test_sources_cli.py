@@ -14,7 +14,6 @@ import pytest
 from sources.config import SourcesFileError, parse_sources
 
 from .conftest import ROOT, make_app, story_record
-from .upstream import Upstream
 
 GOOD = """
 [[source]]
@@ -116,13 +115,6 @@ def test_the_app_refuses_to_start_with_a_broken_sources_file(sqlite_url, tmp_pat
 
 
 # -- the command ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def upstream():
-    server = Upstream()
-    yield server
-    server.close()
 
 
 @pytest.fixture

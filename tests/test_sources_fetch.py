@@ -23,17 +23,9 @@ from sources.sync import Syncer
 from stories.store import StoryStore
 
 from .conftest import story_record
-from .upstream import Upstream
 
 SETTINGS = FetchSettings(connect_timeout=2, read_timeout=1, retries=1, backoff_factor=0)
 BODY = json.dumps([story_record(id="1001")])
-
-
-@pytest.fixture
-def upstream():
-    server = Upstream()
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -15,17 +15,9 @@ from sources.state import SourceStates
 from sources.sync import Syncer
 from stories.store import StoryStore
 
-from .upstream import Upstream
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SETTINGS = FetchSettings(connect_timeout=2, read_timeout=2, retries=0)
-
-
-@pytest.fixture
-def upstream():
-    server = Upstream()
-    yield server
-    server.close()
 
 
 @pytest.fixture

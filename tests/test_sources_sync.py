@@ -19,16 +19,8 @@ from sources.sync import Syncer
 from stories.store import StoryStore, stories_changed
 
 from .conftest import story_record
-from .upstream import Upstream
 
 FAST = FetchSettings(connect_timeout=2, read_timeout=0.5, retries=1, backoff_factor=0)
-
-
-@pytest.fixture
-def upstream():
-    server = Upstream()
-    yield server
-    server.close()
 
 
 @pytest.fixture
