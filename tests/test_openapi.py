@@ -125,6 +125,18 @@ def test_a_tour_of_every_operation_matches_the_document(api_app):
     )
     assert client.put("/api/topics/world", json={"explicit": "no"}, headers=AUTH).status_code == 422
 
+    story_page = "http://storyfeed.test/stories/1169464713"
+    assert client.get("/oembed", query_string={"url": story_page, "maxwidth": 400}).status_code == 200
+    assert client.get("/oembed.json", query_string={"url": story_page}).status_code == 200
+    assert client.get("/oembed", query_string={"url": story_page, "format": "xml"}).status_code == 200
+    assert client.get("/oembed").status_code == 400
+    assert client.get("/oembed", query_string={"url": "https://elsewhere.example/x"}).status_code == 404
+    assert client.get("/oembed.yaml", query_string={"url": story_page}).status_code == 501
+    snippet = '<iframe src="https://www.npr.org/player/embed/1169464713/1169825816" height="290">'
+    assert client.post("/oembed/convert", data=snippet, content_type="text/plain").status_code == 200
+    assert client.post("/oembed/convert", data="<p>no player</p>", content_type="text/plain").status_code == 400
+    assert client.get("/oembed/providers.json").status_code == 200
+
     checked_operations = set()
     for method, path, _status in OpenAPIClient.checked:
         for op_method, op_path in documented_operations():
