@@ -2,6 +2,6 @@
 
 import importlib
 
-for name in ("store", "feeds", "oembed", "sources"):
+for name in ("store", "feeds", "oembed", "sources", "scale"):
     print(f"== bench.{name}")
     importlib.import_module(f"bench.{name}").main()

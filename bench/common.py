@@ -68,12 +68,15 @@ def sample_environment(**settings: str) -> Iterator[dict]:
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict, workers: int = 2) -> Iterator[str]:
-    """`gunicorn app:app` with the repository's gunicorn.conf.py; yields its base URL."""
+def gunicorn(env: dict, workers: int = 2, site_url: str | None = None) -> Iterator[str]:
+    """`gunicorn app:app` with the repository's gunicorn.conf.py; yields its base URL.
+
+    `site_url` is the public URL; instances behind one router share it (default: this
+    instance's own address)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     # As in production, SITE_URL names the public URL (links need not come from Host).
-    env = dict(env, SITE_URL=base + "/", HOST="127.0.0.1", PORT=str(port),
+    env = dict(env, SITE_URL=site_url or base + "/", HOST="127.0.0.1", PORT=str(port),
                WEB_CONCURRENCY=str(workers))
     # No control socket: its default path is shared by every gunicorn on the machine.
     command = [sys.executable, "-m", "gunicorn", "--no-control-socket", "app:app"]
@@ -83,8 +86,16 @@ def gunicorn(env: dict, workers: int = 2) -> Iterator[str]:
             _wait_until_up(base + "/healthz", proc, log)
             yield base
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            _stop(proc)
+
+
+def _stop(proc: subprocess.Popen, timeout: float = 30) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _wait_until_up(url: str, proc: subprocess.Popen, log) -> None:
@@ -119,19 +130,51 @@ class WrkResult:
     errors: int
 
 
-def wrk(url: str, *, seconds: int = 8, connections: int = 8, threads: int = 1) -> WrkResult:
+def _wrk_command(url: str, seconds: int, connections: int, threads: int,
+                 headers: dict[str, str] | None) -> list[str]:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
-    out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url],
-        check=True, capture_output=True, text=True,
-    ).stdout
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    return command + [url]
+
+
+def _parse_wrk(out: str) -> WrkResult:
     rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
     p50 = re.search(r"50%\s+([0-9.]+)(us|ms|s)", out)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p50.group(2)] if p50 else 0.0
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s+([0-9]+)", out))
     errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) ([0-9]+)", out))
     return WrkResult(rps, float(p50.group(1)) * scale if p50 else 0.0, errors)
+
+
+def wrk(url: str, *, seconds: int = 8, connections: int = 8, threads: int = 1,
+        headers: dict[str, str] | None = None) -> WrkResult:
+    out = subprocess.run(_wrk_command(url, seconds, connections, threads, headers),
+                         check=True, capture_output=True, text=True).stdout
+    return _parse_wrk(out)
+
+
+def wrk_together(urls: list[str], *, seconds: int = 8, connections: int = 8, threads: int = 1,
+                 headers: dict[str, str] | None = None) -> list[WrkResult]:
+    """One wrk per URL, all running at the same time (a load generator with several
+    targets, as a router would spread the load); their results in the order of `urls`."""
+    procs: list[subprocess.Popen] = []
+    try:
+        for url in urls:
+            procs.append(subprocess.Popen(
+                _wrk_command(url, seconds, connections, threads, headers),
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        outputs = [proc.communicate(timeout=seconds + 30) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                _stop(proc, timeout=5)
+    for proc, (out, err) in zip(procs, outputs):
+        if proc.returncode != 0:
+            raise RuntimeError(f"wrk failed ({proc.returncode}): {err.strip()}")
+    return [_parse_wrk(out) for out, _ in outputs]
 
 
 def compare(name: str, url: str, base: str, size: int, *, rounds: int = 5,
