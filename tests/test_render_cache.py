@@ -104,26 +104,35 @@ def test_a_waiter_renders_itself_when_the_lock_holder_never_finishes(shared_redi
 
 
 def test_redis_going_away_and_coming_back(own_redis):
-    cache = RedisRenderCache.from_url(own_redis.url, retry_after=0.2)
+    # Two caches on one Redis stand for two processes.
+    a = RedisRenderCache.from_url(own_redis.url, retry_after=0.2)
+    b = RedisRenderCache.from_url(own_redis.url, retry_after=0.2)
     render = CountingRender(0)
-    cache.get_or_render("k", render)
-    cache.get_or_render("k", render)
-    assert render.calls == 1  # the second came from Redis
+    a.get_or_render("k1", render)
+    assert b.get_or_render("k1", render) == BODY
+    assert render.calls == 1  # b found it in Redis
 
     own_redis.stop()
     started = time.monotonic()
     for _ in range(20):
-        assert cache.get_or_render("k", render) == BODY  # never fails while Redis is down
+        assert a.get_or_render("k2", render) == BODY  # never fails while Redis is down
     assert time.monotonic() - started < 5
-    assert render.calls == 21
-    assert cache.status() == "redis unreachable"
+    assert render.calls == 2  # rendered once, then kept in the process
+    assert a.status() == "redis unreachable"
 
     own_redis.start()  # an empty Redis, as after a restart
     time.sleep(0.3)
-    cache.get_or_render("k", render)
-    cache.get_or_render("k", render)
-    assert render.calls == 22  # rendered once more, then served from Redis again
-    assert cache.status() == "redis"
+    a.get_or_render("k3", render)
+    assert b.get_or_render("k3", render) == BODY
+    assert render.calls == 3  # shared through Redis again
+    assert a.status() == "redis"
+
+
+def test_a_warm_key_costs_no_redis_round_trip(own_redis):
+    cache = RedisRenderCache.from_url(own_redis.url)
+    cache.get_or_render("k", CountingRender(0))
+    own_redis.stop()  # were Redis asked, the answer would now be a miss
+    assert cache.get("k") == BODY
 
 
 def test_change_notices_reach_every_subscriber(shared_redis):

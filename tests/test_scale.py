@@ -3,6 +3,7 @@ stampede, Redis pulled away under load, PostgreSQL unreachable."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -141,12 +142,17 @@ def test_redis_pulled_away_under_load_fails_no_request(shared_database, tmp_path
             assert not failures
             assert statuses and set(statuses) == {200}
             assert len(statuses) > down  # it went on answering after Redis came back
-            # The cache is used again: one render into the new Redis, then hits.
-            requests.get(server.base + FEED, timeout=10)
-            settled = renders(own.url, prefix)
+            # The shared cache is used again: a change renders once into the new Redis,
+            # and every later request is a hit.
+            pushed = flask_cli(env, "stories", "import", "-", stdin=json.dumps(
+                [story_record(id="2040", topics=[SLUG], title="After the outage",
+                              published="2030-01-01T00:00:00Z")]))
+            assert pushed.returncode == 0, pushed.stderr
+            time.sleep(0.5)
             for _ in range(10):
-                requests.get(server.base + FEED, timeout=10)
-            assert settled >= 1 and renders(own.url, prefix) == settled
+                assert b"After the outage" in requests.get(server.base + FEED, timeout=10).content
+            assert renders(own.url, prefix) == 1
+            assert list(redis.Redis.from_url(own.url).scan_iter(f"{prefix}render:*"))
             health = requests.get(server.base + "/healthz", timeout=10).json()
             assert health["cache"] == "redis"
     finally:

@@ -19,7 +19,7 @@ from typing import Callable
 
 import redis
 
-from .rendered import Rendered
+from .rendered import MemoryRenderCache, Rendered
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,10 @@ class RedisRenderCache:
         self._down_until = 0.0
         self._last_logged = 0.0
         self._guard = threading.Lock()
+        # Keys name what a body was rendered from (the store's version included), so the
+        # body under a key never changes: a copy kept in the process is never stale, and
+        # a warm request (a 304 above all) costs no Redis round trip.
+        self.local = MemoryRenderCache(max_entries=128)
 
     @classmethod
     def from_url(cls, url: str, **kwargs) -> "RedisRenderCache":
@@ -74,8 +78,9 @@ class RedisRenderCache:
     # -- the cache ----------------------------------------------------------------------
 
     def get(self, key: str) -> Rendered | None:
-        if not self._available():
-            return None
+        found = self.local.get(key)
+        if found is not None or not self._available():
+            return found
         try:
             fields = self.client.hgetall(self.prefix + "render:" + key)
         except redis.RedisError as exc:
@@ -84,15 +89,18 @@ class RedisRenderCache:
         if not fields:
             return None
         last_modified = fields.get(b"last_modified", b"").decode()
-        return Rendered(
+        found = Rendered(
             body=fields[b"body"],
             content_type=fields[b"content_type"].decode(),
             etag=fields[b"etag"].decode(),
             gzipped=fields[b"gzipped"],
             last_modified=datetime.fromisoformat(last_modified) if last_modified else None,
         )
+        self.local.set(key, found)
+        return found
 
     def set(self, key: str, value: Rendered) -> None:
+        self.local.set(key, value)
         if not self._available():
             return
         name = self.prefix + "render:" + key
@@ -126,14 +134,18 @@ class RedisRenderCache:
         if found is not None:
             return found
         if not self._available():
-            return render()
+            found = render()
+            self.local.set(key, found)
+            return found
         lock = self.prefix + "lock:" + key
         token = uuid.uuid4().hex
         try:
             mine = self.client.set(lock, token, nx=True, px=int(self.lock_ttl * 1000))
         except redis.RedisError as exc:
             self._failed(exc)
-            return render()
+            found = render()
+            self.local.set(key, found)
+            return found
         if mine:
             try:
                 return self._render(key, render)
