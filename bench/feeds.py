@@ -225,6 +225,12 @@ class NoCache:
     def set(self, key, value):
         pass
 
+    def get_or_render(self, key, render):
+        return render()
+
+    def status(self):
+        return "none"
+
 
 def cold_latency_ms(database_url: str, path: str, repeat: int = 30) -> float:
     from app import create_app
@@ -281,7 +287,7 @@ def main() -> int:
             response = warm(feed_url)
             warm(large_feed_url)
             size, etag = len(response.content), response.headers["ETag"]
-            baseline_url = f"{server.base}/bench/constant?size={size}"
+            baseline_url = f"{server.base}/_bench/constant/{size}"
             warm(baseline_url)
             runs = {"baseline": [], "feed": [], "304": [], "feed 100k": []}
             for _ in range(2):  # interleaved, so drifts in machine load hit all alike

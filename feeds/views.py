@@ -207,18 +207,6 @@ def feed_helpers():
 
 # -- wiring ----------------------------------------------------------------------------
 
-def constant_bytes():
-    """The benchmark's baseline: `size` constant bytes, with nothing to look up."""
-    size = min(int(request.args.get("size", "1000")), 10_000_000)
-    body = _CONSTANT_BODIES.get(size)
-    if body is None:
-        body = _CONSTANT_BODIES.setdefault(size, b"x" * size)
-    return Response(body, content_type="application/octet-stream")
-
-
-_CONSTANT_BODIES: dict[int, bytes] = {}
-
-
 def register(app: Flask) -> None:
     raw = app.config.get("FEED_MAX_AGE")
     try:
@@ -227,5 +215,3 @@ def register(app: Flask) -> None:
         raise ValueError(f"FEED_MAX_AGE: {raw!r} is not a whole number of seconds") from None
     app.register_blueprint(bp)
     websub.register(app, app.extensions["storyfeed.store"])
-    if app.config.get("BENCH_BASELINE"):  # benchmarks only, never in production
-        app.add_url_rule("/bench/constant", "bench_constant", constant_bytes)

@@ -113,11 +113,11 @@ def test_fifty_concurrent_requests_for_a_cold_feed_render_it_once(shared_databas
 
 def test_redis_pulled_away_under_load_fails_no_request(shared_database, tmp_path):
     own = RedisServer(tmp_path)
-    own.start()
-    prefix = "fault:"
-    env = env_for(shared_database, own.url, prefix, VERSION_MEMO_SECONDS="0.25")
     failures, statuses, stop = [], [], threading.Event()
+    prefix = "fault:"
     try:
+        own.start()
+        env = env_for(shared_database, own.url, prefix, VERSION_MEMO_SECONDS="0.25")
         with Gunicorn(env) as server:
             def load():
                 session = requests.Session()
