@@ -148,7 +148,9 @@ class RedisRenderCache:
             return found
         if mine:
             try:
-                return self._render(key, render)
+                # Another worker may have finished rendering between our miss and our lock.
+                found = self.get(key)
+                return found if found is not None else self._render(key, render)
             finally:
                 self._release(lock, token)
         deadline = time.monotonic() + self.wait
