@@ -199,6 +199,7 @@ class RedisChangeNotices:
         self._listeners: list[Callable[[], None]] = []
         self._thread: threading.Thread | None = None
         self._guard = threading.Lock()
+        self._subscribed = threading.Event()
 
     def publish(self, _sender=None, topics: frozenset[str] = frozenset(), **_kw) -> None:
         try:
@@ -207,12 +208,17 @@ class RedisChangeNotices:
             log.warning("could not publish a change notice: %s", exc)
 
     def subscribe(self, on_notice: Callable[[], None]) -> None:
-        """Call `on_notice` on every notice, from a thread started on first use."""
+        """Call `on_notice` on every notice, from a thread started on first use.
+
+        Waits (briefly) until Redis confirms the subscription, so that no write made after
+        this returns can go unheard.
+        """
         with self._guard:
             self._listeners.append(on_notice)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._listen, name="change-notices", daemon=True)
                 self._thread.start()
+        self._subscribed.wait(timeout=1.0)
 
     def _notify(self) -> None:
         for listener in list(self._listeners):
@@ -221,12 +227,15 @@ class RedisChangeNotices:
     def _listen(self) -> None:
         while True:
             try:
-                pubsub = self._listen_client.pubsub(ignore_subscribe_messages=True)
+                pubsub = self._listen_client.pubsub()
                 pubsub.subscribe(self.channel)
-                self._notify()
                 while True:
                     message = pubsub.get_message(timeout=1.0)
-                    if message is not None and message.get("type") == "message":
+                    kind = message.get("type") if message else None
+                    if kind == "subscribe":
+                        self._subscribed.set()
+                    if kind in ("subscribe", "message"):
+                        # On subscribing too: notices may have been missed meanwhile.
                         self._notify()
             except (redis.RedisError, OSError) as exc:
                 log.debug("change notices interrupted: %s", exc)
