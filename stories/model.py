@@ -8,7 +8,7 @@ JSON-ready form that `validate` reads back unchanged.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 

@@ -67,14 +67,19 @@ def database_url(request, tmp_path):
     return url
 
 
-@pytest.fixture
-def sqlite_url(tmp_path):
-    """A migrated SQLite database, for tests that are not about the backend."""
-    url = f"sqlite:///{tmp_path / 'test.sqlite3'}"
+def migrated_sqlite(path: Path) -> str:
+    """The URL of a migrated SQLite database at `path`."""
+    url = f"sqlite:///{path}"
     engine = create_engine(url)
     migrate.upgrade(engine)
     engine.dispose()
     return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    """A migrated SQLite database, for tests that are not about the backend."""
+    return migrated_sqlite(tmp_path / "test.sqlite3")
 
 
 @pytest.fixture

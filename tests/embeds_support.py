@@ -53,3 +53,22 @@ def serve(app) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def serve_sample(db_path, with_extra_stories: bool = False) -> Iterator[str]:
+    """The sample topic (and the extra stories) served over real HTTP on a free port.
+
+    No SITE_URL: links come from the request, so they name this server's real port.
+    """
+    from .conftest import make_app, migrated_sqlite
+
+    app = make_app(migrated_sqlite(db_path), SITE_URL=None)
+    assert app.test_cli_runner().invoke(args=["stories", "sample"]).exit_code == 0
+    if with_extra_stories:
+        add_extra_stories(app)
+    try:
+        with serve(app) as base:
+            yield base
+    finally:
+        app.extensions["storyfeed.store"].engine.dispose()

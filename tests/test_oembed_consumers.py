@@ -13,34 +13,15 @@ from pyembed.core import PyEmbed
 from pyembed.core.consumer import get_first_oembed_response
 from pyembed.core.discovery import AutoDiscoverer, UrlDiscoverer
 
-from .conftest import make_app
-from .embeds_support import (
-    SAMPLE_AUDIO,
-    SAMPLE_STORY,
-    SAMPLE_TITLE,
-    add_extra_stories,
-    serve,
-)
+from .embeds_support import SAMPLE_AUDIO, SAMPLE_STORY, SAMPLE_TITLE, serve_sample
 
 NPR_PLAYER = f"https://www.npr.org/player/embed/{SAMPLE_STORY}/{SAMPLE_AUDIO}"
 
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory):
-    from stories import migrate
-    from stories.store import create_engine
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('consumers') / 'test.sqlite3'}"
-    engine = create_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    # No SITE_URL: links come from the request, so they name this server's real port.
-    app = make_app(url, SITE_URL=None)
-    assert app.test_cli_runner().invoke(args=["stories", "sample"]).exit_code == 0
-    add_extra_stories(app)
-    with serve(app) as base:
+    with serve_sample(tmp_path_factory.mktemp("consumers") / "test.sqlite3", True) as base:
         yield base
-    app.extensions["storyfeed.store"].engine.dispose()
 
 
 class StartTags(HTMLParser):

@@ -11,14 +11,13 @@ import contextlib
 import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import lxml.html
 import pytest
 import requests
 
-from .conftest import ROOT, make_app
-from .embeds_support import SAMPLE_AUDIO, SAMPLE_STORY, SAMPLE_TITLE, serve
+from .conftest import ROOT
+from .embeds_support import SAMPLE_AUDIO, SAMPLE_STORY, SAMPLE_TITLE, serve_sample
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -33,18 +32,8 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium i
 
 @pytest.fixture(scope="module")
 def storyfeed(tmp_path_factory):
-    from stories import migrate
-    from stories.store import create_engine
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'test.sqlite3'}"
-    engine = create_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    app = make_app(url, SITE_URL=None)
-    assert app.test_cli_runner().invoke(args=["stories", "sample"]).exit_code == 0
-    with serve(app) as base:
+    with serve_sample(tmp_path_factory.mktemp("browser") / "test.sqlite3") as base:
         yield base
-    app.extensions["storyfeed.store"].engine.dispose()
 
 
 @contextlib.contextmanager

@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import pytest
-import redis
 
 from web.redis_cache import RedisRenderCache
 from web.rendered import MemoryRenderCache, Rendered
