@@ -11,7 +11,7 @@ from stories.model import Audio, Story
 from web.api import parse_limit
 from web.context import current_links, current_render_cache, current_store, current_version
 from web.links import Links
-from web.rendered import Rendered, get_or_render, send_rendered
+from web.rendered import Rendered, send_rendered
 
 from .config import oembed_settings, site_registry
 from .oembed import (
@@ -100,7 +100,7 @@ def serve_oembed(url: str | None, fmt: str):
             abort(exc.status, description=exc.message)
         return Rendered.of(render_oembed(response, fmt), CONTENT_TYPES[fmt])
 
-    rendered = get_or_render(current_render_cache(), key, render)
+    rendered = current_render_cache().get_or_render(key, render)
     return send_rendered(rendered, max_age=current_app.config["OEMBED_CACHE_AGE"])
 
 
@@ -145,7 +145,7 @@ def providers():
         return Rendered.of(oembed_to_json(entry), CONTENT_TYPES["json"])
 
     key = f"oembed-providers|{links.site_url}"
-    return send_rendered(get_or_render(current_render_cache(), key, render),
+    return send_rendered(current_render_cache().get_or_render(key, render),
                          max_age=settings.cache_age)
 
 
@@ -174,7 +174,7 @@ def player(story_id: str, audio_id: str):
         )
         return Rendered.of(html.encode("utf-8"), "text/html; charset=utf-8")
 
-    rendered = get_or_render(current_render_cache(), key, render)
+    rendered = current_render_cache().get_or_render(key, render)
     return send_rendered(rendered, max_age=PLAYER_MAX_AGE, cors=False)
 
 

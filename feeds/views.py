@@ -16,7 +16,7 @@ from stories.store import InvalidCursor, StoryStore, decode_cursor
 from web.api import parse_limit
 from web.context import current_links, current_render_cache, current_store, current_version
 from web.links import Links
-from web.rendered import Rendered, get_or_render, send_rendered
+from web.rendered import Rendered, send_rendered
 
 from . import websub
 from .podcast import PodcastSettingsIncomplete, has_podcast, latest_episodes, missing_podcast_settings
@@ -91,8 +91,8 @@ def serve_feed(slug: str | None, fmt: FeedFormat, cursor: str | None = None):
         paging.cursor or "", links.site_url, links.media_base_url, hub or "",
     ))
     try:
-        rendered = get_or_render(
-            current_render_cache(), key, lambda: _render(store, slug, fmt, paging, links, hub)
+        rendered = current_render_cache().get_or_render(
+            key, lambda: _render(store, slug, fmt, paging, links, hub)
         )
     except PodcastSettingsIncomplete as exc:
         # Plain text: podcast apps and validators show it as it is.
@@ -147,9 +147,8 @@ def opml():
     store = current_store()
     links = current_links()
     key = "|".join(("opml", str(current_version()), links.site_url, links.media_base_url))
-    rendered = get_or_render(
-        current_render_cache(), key,
-        lambda: Rendered.of(render_opml(store.list_topics(), links), OPML_CONTENT_TYPE),
+    rendered = current_render_cache().get_or_render(
+        key, lambda: Rendered.of(render_opml(store.list_topics(), links), OPML_CONTENT_TYPE)
     )
     return send_rendered(rendered, max_age=current_app.config["FEED_MAX_AGE"])
 

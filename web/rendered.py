@@ -137,10 +137,6 @@ class VersionMemo:
         return value
 
 
-def get_or_render(cache: RenderCache, key: str, render: Callable[[], Rendered]) -> Rendered:
-    return cache.get_or_render(key, render)
-
-
 def send_rendered(rendered: Rendered, *, max_age: int, cors: bool = True) -> Response:
     """A response with a strong ETag per encoding, Last-Modified, gzip when accepted,
     and 304 for a matching If-None-Match or If-Modified-Since.
