@@ -34,9 +34,9 @@ class Image:
         return provider.strip() if sep else producer.strip()
 
 
-def _key(name: str):
+def _key(name: str, **field_options):
     """A field written under another name in records (the Podcast Index JSON spelling)."""
-    return dataclasses.field(metadata={"key": name})
+    return dataclasses.field(metadata={"key": name}, **field_options)
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class Chapter:
     title: str = ""
     img: str = ""
     url: str = ""
-    end_time: float | None = dataclasses.field(default=None, metadata={"key": "endTime"})
+    end_time: float | None = _key("endTime", default=None)
     toc: bool = True
 
 

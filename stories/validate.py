@@ -299,12 +299,12 @@ BCP47_RE = re.compile(
          | x(?:-[a-z0-9]{1,8})+)""",
     re.IGNORECASE | re.VERBOSE,
 )
-# RFC 5870: geo:lat,lon[,alt][;crs=...][;u=...][;name=value]...
+# RFC 5870: geo:lat,lon[,alt][;crs=...][;u=...][;name=value]...; crs and u only in those places
 GEO_URI_RE = re.compile(
     r"""geo:(?P<lat>-?[0-9]+(?:\.[0-9]+)?),(?P<lon>-?[0-9]+(?:\.[0-9]+)?)(?:,-?[0-9]+(?:\.[0-9]+)?)?
         (?:;crs=(?P<crs>[a-z0-9-]+))?
         (?:;u=[0-9]+(?:\.[0-9]+)?)?
-        (?:;[a-z0-9-]+(?:=(?:[a-z0-9\-_.!~*'()\[\]:&+$]|%[0-9a-f]{2})+)?)*""",
+        (?:;(?!(?:crs|u)(?:[=;]|$))[a-z0-9-]+(?:=(?:[a-z0-9\-_.!~*'()\[\]:&+$]|%[0-9a-f]{2})+)?)*""",
     re.IGNORECASE | re.VERBOSE,
 )
 OSM_RE = re.compile(r"[NWR][1-9][0-9]{0,18}")  # OpenStreetMap type (node, way, relation) + id
