@@ -34,6 +34,101 @@ class Image:
         return provider.strip() if sep else producer.strip()
 
 
+def _key(name: str, **field_options):
+    """A field written under another name in records (the Podcast Index JSON spelling)."""
+    return dataclasses.field(metadata={"key": name}, **field_options)
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A transcript or captions file of one audio (`podcast:transcript`)."""
+
+    url: str
+    type: str
+    language: str = ""
+    captions: bool = False
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One chapter, in Podcast Index JSON chapters' terms (times in seconds)."""
+
+    start_time: float = _key("startTime")
+    title: str = ""
+    img: str = ""
+    url: str = ""
+    end_time: float | None = _key("endTime", default=None)
+    toc: bool = True
+
+
+@dataclass(frozen=True)
+class Chapters:
+    """Podcast Index JSON chapters: either a `url` to the file or the document inline.
+
+    Inline, the record form *is* a chapters document, so it is served as it stands.
+    """
+
+    url: str = ""
+    version: str = ""
+    chapters: tuple[Chapter, ...] = ()
+
+
+@dataclass(frozen=True)
+class Soundbite:
+    """A highlight of the audio (`podcast:soundbite`), in seconds."""
+
+    start: float
+    duration: float
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Alternate:
+    """The same audio in another format or bitrate (`podcast:alternateEnclosure`)."""
+
+    url: str
+    type: str
+    length: int | None = None
+    bitrate: float | None = None  # bits per second
+    codecs: str = ""  # RFC 6381, e.g. "opus" or "mp4a.40.2"
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone who made or appears in a story or topic (`podcast:person`).
+
+    `role` and `group` are spelled as in the Podcasting 2.0 taxonomy.
+    """
+
+    name: str
+    role: str = "Host"
+    group: str = "Cast"
+    img: str = ""
+    href: str = ""
+
+
+@dataclass(frozen=True)
+class License:
+    """`name` is an SPDX identifier (lower-cased by apps) or a custom license's name."""
+
+    name: str
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class Funding:
+    url: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Location:
+    name: str
+    geo: str = ""  # an RFC 5870 geo: URI
+    osm: str = ""  # OpenStreetMap type and id, e.g. R148838
+
+
 @dataclass(frozen=True)
 class Audio:
     id: str
@@ -45,6 +140,10 @@ class Audio:
     transcript_url: str = ""
     downloadable: bool = True
     embeddable: bool = True
+    transcripts: tuple[Transcript, ...] = ()
+    chapters: Chapters | None = None
+    soundbites: tuple[Soundbite, ...] = ()
+    alternates: tuple[Alternate, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,6 +160,10 @@ class Story:
     image: Image | None = None
     audio: tuple[Audio, ...] = ()
     note: str = ""
+    persons: tuple[Person, ...] = ()
+    season: int | None = None
+    episode: int | None = None
+    episode_type: str = "full"
 
     @property
     def downloadable_audio(self) -> tuple[Audio, ...]:
@@ -98,6 +201,12 @@ class Topic:
     explicit: bool = False
     type: str = "episodic"
     copyright: str = ""
+    medium: str = "podcast"
+    license: License | None = None
+    funding: tuple[Funding, ...] = ()
+    location: Location | None = None
+    persons: tuple[Person, ...] = ()
+    moved_to: str = ""  # the slug of the topic this one moved to
 
     @classmethod
     def from_slug(cls, slug: str) -> "Topic":
@@ -144,6 +253,59 @@ _AUDIO_DEFAULTS = _defaults(Audio)
 _TOPIC_IMAGE_DEFAULTS = _defaults(TopicImage)
 
 
+def record_keys(cls) -> tuple[str, ...]:
+    """The keys a record class is written under, in order."""
+    return tuple(f.metadata.get("key", f.name) for f in dataclasses.fields(cls))
+
+
+def _plain(value):
+    """Record classes, dicts and tuples as JSON-ready dicts and lists, defaults left out."""
+    if dataclasses.is_dataclass(value):
+        return {
+            f.metadata.get("key", f.name): _plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.default is dataclasses.MISSING or getattr(value, f.name) != f.default
+        }
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _from_plain(cls, data: dict):
+    """The inverse of `_plain` for a record class whose fields hold plain values."""
+    names = {f.metadata.get("key", f.name): f.name for f in dataclasses.fields(cls)}
+    return cls(**{names[key]: value for key, value in data.items()})
+
+
+def _audio_from_record(record: dict) -> Audio:
+    data = dict(record)
+    data["transcripts"] = tuple(Transcript(**t) for t in data.get("transcripts", ()))
+    if data.get("chapters") is not None:
+        chapters = dict(data["chapters"])
+        chapters["chapters"] = tuple(_from_plain(Chapter, c) for c in chapters.get("chapters", ()))
+        data["chapters"] = Chapters(**chapters)
+    data["soundbites"] = tuple(Soundbite(**s) for s in data.get("soundbites", ()))
+    data["alternates"] = tuple(Alternate(**a) for a in data.get("alternates", ()))
+    return Audio(**data)
+
+
+def _persons_from_record(record: dict) -> tuple[Person, ...]:
+    return tuple(Person(**p) for p in record.get("persons", ()))
+
+
+def _topic_parts_from_record(data: dict) -> dict:
+    """The topic's nested records (license, funding, location, persons) as classes."""
+    if data.get("license") is not None:
+        data["license"] = License(**data["license"])
+    if data.get("location") is not None:
+        data["location"] = Location(**data["location"])
+    data["funding"] = tuple(Funding(**f) for f in data.get("funding", ()))
+    data["persons"] = _persons_from_record(data)
+    return data
+
+
 def story_to_record(story: Story) -> dict:
     """The JSON-ready record `stories.validate.parse_story` reads back unchanged."""
     out = _compact(story, _STORY_DEFAULTS)
@@ -157,7 +319,7 @@ def story_to_record(story: Story) -> dict:
         out["image"] = _compact(story.image, _IMAGE_DEFAULTS)
     if story.audio:
         out["audio"] = [_compact(a, _AUDIO_DEFAULTS) for a in story.audio]
-    return out
+    return _plain(out)
 
 
 def topic_to_record(topic: Topic) -> dict:
@@ -166,7 +328,7 @@ def topic_to_record(topic: Topic) -> dict:
     out["title"] = topic.title
     if topic.image is not None:
         out["image"] = _compact(topic.image, _TOPIC_IMAGE_DEFAULTS)
-    return out
+    return _plain(out)
 
 
 def _parse_utc(text: str) -> datetime:
@@ -186,7 +348,8 @@ def story_from_record(record: dict) -> Story:
     data["topics"] = tuple(data.get("topics", ()))
     if data.get("image") is not None:
         data["image"] = Image(**data["image"])
-    data["audio"] = tuple(Audio(**a) for a in data.get("audio", ()))
+    data["audio"] = tuple(_audio_from_record(a) for a in data.get("audio", ()))
+    data["persons"] = _persons_from_record(data)
     return Story(**data)
 
 
@@ -195,4 +358,4 @@ def topic_from_record(record: dict) -> Topic:
     data = dict(record)
     if data.get("image") is not None:
         data["image"] = TopicImage(**data["image"])
-    return Topic(**data)
+    return Topic(**_topic_parts_from_record(data))

@@ -7,8 +7,10 @@ time zone`. All problems of a record are reported at once, not just the first.
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import json
+import math
 import mimetypes
 import re
 from dataclasses import dataclass
@@ -31,6 +33,19 @@ from .model import (
     Topic,
     TopicImage,
 )
+from .model import (
+    Alternate,
+    Chapter,
+    Chapters,
+    Funding,
+    License,
+    Location,
+    Person,
+    Soundbite,
+    Transcript,
+    record_keys,
+)
+from .person_taxonomy import GROUPS, ROLES
 
 ID_RE = re.compile(r"[a-z0-9-]+")
 LANGUAGE_RE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{1,8})*")
@@ -262,6 +277,360 @@ def guess_audio_type(url: str) -> str:
     return mimetypes.guess_type(path)[0] or ""
 
 
+# -- Podcasting 2.0 fields: transcripts, chapters, soundbites, alternates, persons, ... --
+
+MIME_RE = re.compile(r"[a-z]+/[a-z0-9.+-]+")
+TRANSCRIPT_TYPES = ("text/vtt", "application/x-subrip", "application/json", "text/html")
+EPISODE_TYPES = ("full", "trailer", "bonus")
+# podcast:medium values a feed of items may carry; each has a list variant ending in "L".
+MEDIUMS = tuple(
+    m + suffix
+    for m in ("podcast", "music", "video", "film", "audiobook", "newsletter", "blog")
+    for suffix in ("", "L")
+)
+# RFC 5646's langtag, by shape only (no registry look-up); private-use tags alone too.
+BCP47_RE = re.compile(
+    r"""(?:(?:[a-z]{2,3}(?:-[a-z]{3}){0,3}|[a-z]{4,8})   # language, extlang
+           (?:-[a-z]{4})?                               # script
+           (?:-(?:[a-z]{2}|[0-9]{3}))?                  # region
+           (?:-(?:[a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*     # variants
+           (?:-[0-9a-wyz](?:-[a-z0-9]{2,8})+)*          # extensions
+           (?:-x(?:-[a-z0-9]{1,8})+)?                   # private use
+         | x(?:-[a-z0-9]{1,8})+)""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# RFC 5870: geo:lat,lon[,alt][;crs=...][;u=...][;name=value]...; crs and u only in those places
+GEO_URI_RE = re.compile(
+    r"""geo:(?P<lat>-?[0-9]+(?:\.[0-9]+)?),(?P<lon>-?[0-9]+(?:\.[0-9]+)?)(?:,-?[0-9]+(?:\.[0-9]+)?)?
+        (?:;crs=(?P<crs>[a-z0-9-]+))?
+        (?:;u=[0-9]+(?:\.[0-9]+)?)?
+        (?:;(?!(?:crs|u)(?:[=;]|$))[a-z0-9-]+(?:=(?:[a-z0-9\-_.!~*'()\[\]:&+$]|%[0-9a-f]{2})+)?)*""",
+    re.IGNORECASE | re.VERBOSE,
+)
+OSM_RE = re.compile(r"[NWR][1-9][0-9]{0,18}")  # OpenStreetMap type (node, way, relation) + id
+CHAPTERS_VERSION_RE = re.compile(r"[0-9]+(?:\.[0-9]+){0,2}")
+CODECS_RE = re.compile(r"[a-z0-9.+-]+(?:\s*,\s*[a-z0-9.+-]+)*", re.IGNORECASE)  # RFC 6381
+
+MAX_TAG_TEXT = 128  # what aggregators keep of a Podcasting 2.0 tag's text
+MAX_MEDIA_LIST = 20  # transcripts, soundbites and alternates of one audio
+MAX_CHAPTERS = 500
+MAX_PERSONS = 50
+MAX_FUNDING = 10
+MAX_NUMBERING = 1_000_000  # season and episode
+# Durations are whole seconds, rounded, so a time may pass them by up to half a second.
+DURATION_SLACK = 0.5
+
+
+def _objects(r: _Reader, raw: dict, key: str, field: str, limit: int) -> list[tuple[str, dict]]:
+    """The objects of a list field, each with its field name; the rest are problems."""
+    value = raw.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        r.fail(field, f"must be a list, not {show(value)}")
+        return []
+    if len(value) > limit:
+        r.fail(field, f"has {len(value)} entries, at most {limit} allowed")
+        return []
+    out = []
+    for i, item in enumerate(value):
+        if isinstance(item, dict):
+            out.append((f"{field}[{i}]", item))
+        else:
+            r.fail(f"{field}[{i}]", f"must be an object, not {show(item)}")
+    return out
+
+
+def _number(r: _Reader, raw: dict, key: str, field: str, *, required: bool = False,
+            above_zero: bool = False) -> float | None:
+    """A finite number, at least 0 (above 0 with `above_zero`), kept as int or float."""
+    value = raw.get(key)
+    if value is None:
+        if required:
+            r.fail(field, "is required")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        r.fail(field, f"{show(value)} is not a number")
+        return None
+    if not math.isfinite(value):
+        r.fail(field, f"{show(value)} is not a finite number")
+        return None
+    if value < 0 or (above_zero and value == 0):
+        r.fail(field, f"{value} must be above 0" if above_zero else f"{value} is below 0")
+        return None
+    return value
+
+
+def _past_end(seconds: float, audio: Audio) -> bool:
+    return audio.duration is not None and seconds > audio.duration + DURATION_SLACK
+
+
+def _language(r: _Reader, raw: dict, key: str, field: str) -> str:
+    value = r.text(raw, key, field, limit=35)
+    if value and not BCP47_RE.fullmatch(value):
+        r.fail(field, f"{show(value)} is not a BCP 47 language tag such as en-US")
+        return ""
+    return value
+
+
+def _parse_transcripts(r: _Reader, data: dict, f: str) -> tuple[Transcript, ...]:
+    out: list[Transcript] = []
+    for tf, item in _objects(r, data, "transcripts", f"{f}.transcripts", MAX_MEDIA_LIST):
+        r.check_keys(item, record_keys(Transcript), f"{tf}.")
+        url = r.url(item, "url", f"{tf}.url", required=True, media_path=True)
+        kind = r.text(item, "type", f"{tf}.type", limit=100, required=True)
+        if kind and kind not in TRANSCRIPT_TYPES:
+            r.fail(f"{tf}.type", f"{show(kind)} is not one of {', '.join(TRANSCRIPT_TYPES)}")
+        captions = r.boolean(item, "captions", f"{tf}.captions", False)
+        if captions and kind == "text/html":
+            r.fail(f"{tf}.captions", "text/html has no timings, so it cannot be captions")
+        if url and any(t.url == url for t in out):
+            r.fail(f"{tf}.url", f"{show(url)} appears twice in this audio")
+        out.append(Transcript(
+            url=url, type=kind, language=_language(r, item, "language", f"{tf}.language"),
+            captions=captions,
+        ))
+    return tuple(out)
+
+
+def _parse_chapters(r: _Reader, data: dict, f: str, audio: Audio) -> Chapters | None:
+    cf = f"{f}.chapters"
+    raw = r.obj(data, "chapters", cf)
+    if raw is None:
+        return None
+    r.check_keys(raw, record_keys(Chapters), f"{cf}.")
+    if "url" in raw:
+        if "version" in raw or "chapters" in raw:
+            r.fail(cf, "has both a url and inline chapters; give one or the other")
+            return None
+        return Chapters(url=r.url(raw, "url", f"{cf}.url", required=True, media_path=True))
+    version = r.text(raw, "version", f"{cf}.version", limit=20, required=True)
+    if version and not CHAPTERS_VERSION_RE.fullmatch(version):
+        r.fail(f"{cf}.version", f"{show(version)} is not a version such as 1.2.0")
+    if not raw.get("chapters"):
+        r.fail(f"{cf}.chapters", "is required: a url, or at least one chapter")
+    chapters: list[Chapter] = []
+    previous: float | None = None
+    for chf, item in _objects(r, raw, "chapters", f"{cf}.chapters", MAX_CHAPTERS):
+        r.check_keys(item, record_keys(Chapter), f"{chf}.")
+        start = _number(r, item, "startTime", f"{chf}.startTime", required=True)
+        end = _number(r, item, "endTime", f"{chf}.endTime")
+        if start is not None:
+            if previous is not None and start <= previous:
+                r.fail(f"{chf}.startTime", f"{start} is not after the previous chapter's {previous}")
+            elif _past_end(start, audio):
+                r.fail(f"{chf}.startTime", f"{start} is past the end of the audio ({audio.duration} s)")
+            previous = start
+        if end is not None:
+            if start is not None and end <= start:
+                r.fail(f"{chf}.endTime", f"{end} is not after its startTime {start}")
+            elif _past_end(end, audio):
+                r.fail(f"{chf}.endTime", f"{end} is past the end of the audio ({audio.duration} s)")
+        chapters.append(Chapter(
+            start_time=start or 0,
+            title=r.text(item, "title", f"{chf}.title", limit=MAX_TITLE),
+            img=r.url(item, "img", f"{chf}.img", media_path=True),
+            url=r.url(item, "url", f"{chf}.url"),
+            end_time=end,
+            toc=r.boolean(item, "toc", f"{chf}.toc", True),
+        ))
+    return Chapters(version=version, chapters=tuple(chapters))
+
+
+def _parse_soundbites(r: _Reader, data: dict, f: str, audio: Audio) -> tuple[Soundbite, ...]:
+    out = []
+    for sf, item in _objects(r, data, "soundbites", f"{f}.soundbites", MAX_MEDIA_LIST):
+        r.check_keys(item, record_keys(Soundbite), f"{sf}.")
+        start = _number(r, item, "start", f"{sf}.start", required=True)
+        length = _number(r, item, "duration", f"{sf}.duration", required=True, above_zero=True)
+        if start is not None and length is not None and _past_end(start + length, audio):
+            r.fail(f"{sf}.duration",
+                   f"ends at {start + length} s, past the end of the audio ({audio.duration} s)")
+        out.append(Soundbite(
+            start=start or 0, duration=length or 0,
+            title=r.text(item, "title", f"{sf}.title", limit=MAX_TAG_TEXT),
+        ))
+    return tuple(out)
+
+
+def _parse_alternates(r: _Reader, data: dict, f: str, audio: Audio) -> tuple[Alternate, ...]:
+    out: list[Alternate] = []
+    for af, item in _objects(r, data, "alternates", f"{f}.alternates", MAX_MEDIA_LIST):
+        r.check_keys(item, record_keys(Alternate), f"{af}.")
+        url = r.url(item, "url", f"{af}.url", required=True, media_path=True)
+        if url and url == audio.url:
+            r.fail(f"{af}.url", f"{show(url)} is the audio's own url, not another file")
+        elif url and any(a.url == url for a in out):
+            r.fail(f"{af}.url", f"{show(url)} appears twice in this audio")
+        mime = r.text(item, "type", f"{af}.type", limit=100, required=True)
+        if mime and not MIME_RE.fullmatch(mime):
+            r.fail(f"{af}.type", f"{show(mime)} is not a MIME type")
+        codecs = r.text(item, "codecs", f"{af}.codecs", limit=100, required=True)
+        if codecs and not CODECS_RE.fullmatch(codecs):
+            r.fail(f"{af}.codecs", f"{show(codecs)} is not an RFC 6381 codecs list such as opus")
+        if item.get("length") is None:
+            r.fail(f"{af}.length", "is required")
+        out.append(Alternate(
+            url=url, type=mime,
+            length=r.integer(item, "length", f"{af}.length", minimum=1),
+            bitrate=_number(r, item, "bitrate", f"{af}.bitrate", required=True, above_zero=True),
+            codecs=codecs,
+            title=r.text(item, "title", f"{af}.title", limit=MAX_TAG_TEXT),
+        ))
+    return tuple(out)
+
+
+def _parse_audio_parts(r: _Reader, data: dict, f: str, audio: Audio) -> Audio:
+    """The audio with its transcripts, chapters, soundbites and alternates."""
+    return dataclasses.replace(
+        audio,
+        transcripts=_parse_transcripts(r, data, f),
+        chapters=_parse_chapters(r, data, f, audio),
+        soundbites=_parse_soundbites(r, data, f, audio),
+        alternates=_parse_alternates(r, data, f, audio),
+    )
+
+
+def _person_role(r: _Reader, item: dict, pf: str) -> tuple[str, str]:
+    """Role and group as the taxonomy spells them; `podcast:person` assumes Host and Cast.
+
+    With the group left out, a role found in one group only takes that group.
+    """
+    role_text = r.text(item, "role", f"{pf}.role", limit=100).strip()
+    group_text = r.text(item, "group", f"{pf}.group", limit=100).strip()
+    group = GROUPS.get(group_text.lower()) if group_text else None
+    if group_text and group is None:
+        r.fail(f"{pf}.group", f"{show(group_text)} is not a group of the Podcasting 2.0 taxonomy")
+        return "Host", "Cast"
+    if not role_text:
+        if group not in (None, "Cast"):
+            r.fail(f"{pf}.role", f"is required when the group is {group}")
+        return "Host", "Cast"
+    groups = ROLES.get(role_text.lower())
+    if groups is None:
+        r.fail(f"{pf}.role", f"{show(role_text)} is not a role of the Podcasting 2.0 taxonomy")
+        return "Host", "Cast"
+    if group is None:
+        if len(groups) > 1:
+            r.fail(f"{pf}.group", f"is required: role {show(role_text)} is in the groups "
+                                  f"{', '.join(groups)}")
+            return "Host", "Cast"
+        group = next(iter(groups))
+    if group not in groups:
+        r.fail(f"{pf}.role", f"{show(role_text)} is not a role of group {show(group)} in the "
+                             "Podcasting 2.0 taxonomy")
+        return "Host", "Cast"
+    return groups[group], group
+
+
+def _parse_persons(r: _Reader, raw: dict) -> tuple[Person, ...]:
+    out = []
+    for pf, item in _objects(r, raw, "persons", "persons", MAX_PERSONS):
+        r.check_keys(item, record_keys(Person), f"{pf}.")
+        name = r.text(item, "name", f"{pf}.name", limit=MAX_TAG_TEXT, required=True)
+        role, group = _person_role(r, item, pf)
+        out.append(Person(
+            name=name, role=role, group=group,
+            img=r.url(item, "img", f"{pf}.img", media_path=True),
+            href=r.url(item, "href", f"{pf}.href"),
+        ))
+    return tuple(out)
+
+
+def _numbering(r: _Reader, raw: dict, key: str) -> int | None:
+    value = r.integer(raw, key, key, minimum=1)
+    if value is not None and value > MAX_NUMBERING:
+        r.fail(key, f"{value} is above {MAX_NUMBERING}")
+        return None
+    return value
+
+
+def _parse_story_parts(r: _Reader, raw: dict, story: Story) -> Story:
+    """The story with its persons, season, episode and episode type."""
+    episode_type = r.text(raw, "episode_type", "episode_type", limit=20) or "full"
+    if episode_type not in EPISODE_TYPES:
+        r.fail("episode_type", f"{show(episode_type)} is not one of {', '.join(EPISODE_TYPES)}")
+    return dataclasses.replace(
+        story,
+        persons=_parse_persons(r, raw),
+        season=_numbering(r, raw, "season"),
+        episode=_numbering(r, raw, "episode"),
+        episode_type=episode_type,
+    )
+
+
+def _parse_license(r: _Reader, raw: dict) -> License | None:
+    data = r.obj(raw, "license", "license")
+    if data is None:
+        return None
+    r.check_keys(data, record_keys(License), "license.")
+    return License(
+        name=r.text(data, "name", "license.name", limit=MAX_TAG_TEXT, required=True),
+        url=r.url(data, "url", "license.url"),
+    )
+
+
+def _parse_funding(r: _Reader, raw: dict) -> tuple[Funding, ...]:
+    out = []
+    for ff, item in _objects(r, raw, "funding", "funding", MAX_FUNDING):
+        r.check_keys(item, record_keys(Funding), f"{ff}.")
+        out.append(Funding(
+            url=r.url(item, "url", f"{ff}.url", required=True),
+            text=r.text(item, "text", f"{ff}.text", limit=MAX_TAG_TEXT, required=True),
+        ))
+    return tuple(out)
+
+
+def _geo_problem(geo: str) -> str | None:
+    """Why `geo` is not an RFC 5870 geo URI, or None when it is one."""
+    match = GEO_URI_RE.fullmatch(geo)
+    if match is None:
+        return f"{show(geo)} is not a geo URI such as geo:48.858093,2.294694"
+    if (match["crs"] or "wgs84").lower() == "wgs84":
+        lat, lon = float(match["lat"]), float(match["lon"])
+        if not -90 <= lat <= 90:
+            return f"latitude {match['lat']} is not between -90 and 90"
+        if not -180 <= lon <= 180:
+            return f"longitude {match['lon']} is not between -180 and 180"
+    return None
+
+
+def _parse_location(r: _Reader, raw: dict) -> Location | None:
+    data = r.obj(raw, "location", "location")
+    if data is None:
+        return None
+    r.check_keys(data, record_keys(Location), "location.")
+    geo = r.text(data, "geo", "location.geo", limit=MAX_URL)
+    if geo and (reason := _geo_problem(geo)):
+        r.fail("location.geo", reason)
+    osm = r.text(data, "osm", "location.osm", limit=30)
+    if osm and not OSM_RE.fullmatch(osm):
+        r.fail("location.osm", f"{show(osm)} is not an OpenStreetMap type and id such as R148838")
+    return Location(
+        name=r.text(data, "name", "location.name", limit=MAX_TAG_TEXT, required=True),
+        geo=geo, osm=osm,
+    )
+
+
+def _parse_topic_parts(r: _Reader, raw: dict, topic: Topic) -> Topic:
+    """The topic with its medium, license, funding, location, persons and move."""
+    medium = r.text(raw, "medium", "medium", limit=20) or "podcast"
+    if medium not in MEDIUMS:
+        r.fail("medium", f"{show(medium)} is not a podcast:medium value ({', '.join(MEDIUMS)})")
+    moved_to = r.slug(raw["moved_to"], "moved_to") if raw.get("moved_to") is not None else ""
+    if moved_to and moved_to == topic.slug:
+        r.fail("moved_to", "points at the topic itself")
+    return dataclasses.replace(
+        topic,
+        medium=medium,
+        license=_parse_license(r, raw),
+        funding=_parse_funding(r, raw),
+        location=_parse_location(r, raw),
+        persons=_parse_persons(r, raw),
+        moved_to=moved_to,
+    )
+
+
 def _parse_image(r: _Reader, raw: dict) -> Image | None:
     data = r.obj(raw, "image", "image")
     if data is None:
@@ -300,7 +669,7 @@ def _parse_audio(r: _Reader, raw: dict) -> tuple[Audio, ...]:
         if not url and not embed and not data.get("url"):
             r.fail(f"{f}.url", "is required when there is no embed")
         mime = r.text(data, "type", f"{f}.type", limit=100)
-        if mime and not re.fullmatch(r"[a-z]+/[a-z0-9.+-]+", mime):
+        if mime and not MIME_RE.fullmatch(mime):
             r.fail(f"{f}.type", f"{show(mime)} is not a MIME type")
         if not mime and url:
             mime = guess_audio_type(url)
@@ -321,6 +690,7 @@ def _parse_audio(r: _Reader, raw: dict) -> tuple[Audio, ...]:
             downloadable=r.boolean(data, "downloadable", f"{f}.downloadable", True),
             embeddable=r.boolean(data, "embeddable", f"{f}.embeddable", True),
         ))
+        out[-1] = _parse_audio_parts(r, data, f, out[-1])
     return tuple(out)
 
 
@@ -351,6 +721,7 @@ def parse_story(raw: Any, location: str = "") -> tuple[Story, list[Problem]]:
         audio=_parse_audio(r, raw),
         note=r.text(raw, "note", "note", limit=MAX_SHORT_TEXT),
     )
+    story = _parse_story_parts(r, raw, story)
     r.raise_if_failed()
     return story, r.warnings
 
@@ -407,5 +778,6 @@ def parse_topic(raw: Any, location: str = "") -> tuple[Topic, list[Problem]]:
         type=kind,
         copyright=r.text(raw, "copyright", "copyright", limit=MAX_TITLE),
     )
+    topic = _parse_topic_parts(r, raw, topic)
     r.raise_if_failed()
     return topic, r.warnings

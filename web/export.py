@@ -10,7 +10,6 @@ alone, so a sync after a small change moves only what changed.
 from __future__ import annotations
 
 import json
-import mimetypes
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,9 +100,9 @@ class _Exporter:
         if self.links.media_base_url != self.links.absolute("media/"):
             return  # media live elsewhere (MEDIA_BASE_URL): nothing of ours to export
         for file in sorted(p for p in media_dir.rglob("*") if p.is_file()):
-            path = "media/" + file.relative_to(media_dir).as_posix()
-            content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-            self.save(path, file.read_bytes(), content_type)
+            # Through the app, like every other file, so the manifest's content type is
+            # the one the service sends (text/vtt carries a charset, for one).
+            self.fetch("media/" + file.relative_to(media_dir).as_posix())
 
     def remove_stale(self, previous: dict[str, dict]) -> None:
         for path in sorted(set(previous) - set(self.manifest)):
