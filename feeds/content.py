@@ -8,8 +8,10 @@ one story would make a whole feed unreadable.
 from __future__ import annotations
 
 import functools
+import html
 import uuid
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 from markupsafe import escape
 
@@ -30,14 +32,54 @@ def xml_text(value: str) -> str:
     return XML_ILLEGAL_RE.sub("", value)
 
 
+def html_text(value: str, max_bytes: int | None = None) -> str:
+    """Plain text made ready for a field readers take as HTML (RSS `<description>`),
+    at most `max_bytes` of UTF-8 when given (Apple counts the bytes of the HTML).
+
+    Only `&`, `<` and `>` mean anything in HTML text: quotes are left alone, so a reader
+    that shows the field raw meets as few entities as possible.
+    """
+    text = xml_text(value)
+    escaped = html.escape(text, quote=False)
+    if max_bytes is None or len(escaped.encode("utf-8")) <= max_bytes:
+        return escaped
+    # Cut between characters of the text: never inside an entity or a UTF-8 sequence.
+    kept, size = [], 0
+    for char in text:
+        piece = html.escape(char, quote=False)
+        size += len(piece.encode("utf-8"))
+        if size > max_bytes - 3:
+            break
+        kept.append(piece)
+    return "".join(kept).rstrip() + "..."
+
+
+def http_url(url: str) -> str:
+    """`url` when it is an absolute http(s) URL fit for XML, else "".
+
+    Every URL a feed emits passes here, whatever the record holds: validation refuses
+    other URLs on the way in, but a record may predate it or come from elsewhere, and a
+    `javascript:` link in a feed runs in every reader that shows the feed as a page.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return ""
+    if (parts.scheme not in ("http", "https") or not parts.hostname
+            or any(c.isspace() for c in url) or xml_text(url) != url):
+        return ""
+    return url
+
+
 @functools.lru_cache(maxsize=16_384)
 def media_url(links: Links, url: str) -> str:
-    """A record's media URL made absolute (`Links.media`) and safe for XML.
+    """A record's media URL made absolute (`Links.media`); "" when that is not http(s).
 
+    The check comes after joining: `/media/javascript:...` joins into `javascript:...`.
     Renders resolve the same URLs again and again (enclosure, picture, thumbnail, every
     page of every feed): urljoin was a tenth of a podcast feed's cost before this cache.
     """
-    return xml_text(links.media(url))
+    return http_url(links.media(url))
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -66,21 +108,23 @@ def item_html(story: Story, links: Links) -> str:
     """
     parts = []
     image = story.image
-    if image is not None:
+    picture = media_url(links, image.url) if image is not None else ""
+    if picture:
         size = (f' width="{int(image.width)}" height="{int(image.height)}"'
                 if image.width and image.height else "")
-        parts.append(f'<p><img src="{escape(media_url(links, image.url))}" '
+        parts.append(f'<p><img src="{escape(picture)}" '
                      f'alt="{escape(image.caption or image.alt)}"{size}></p>')
     if story.teaser:
         parts.append(f"<p>{escape(story.teaser)}</p>")
     if story.body_html:
         # nh3 takes no lone surrogates, so the body is cleaned for XML first.
         parts.append(clean_body_html(xml_text(story.body_html)))
-    if image is not None and image.credit:
+    if picture and image.credit:
         parts.append(f"<p>(Image credit: {escape(image.credit)})</p>")
     for audio in story.audio:
-        if audio.transcript_url:
-            parts.append(f'<p><a href="{escape(audio.transcript_url)}">Transcript</a></p>')
+        transcript = http_url(audio.transcript_url)
+        if transcript:
+            parts.append(f'<p><a href="{escape(transcript)}">Transcript</a></p>')
     return xml_text("\n".join(parts))
 
 
@@ -90,13 +134,11 @@ def feed_audio(story: Story) -> tuple[Audio, ...]:
     return tuple(a for a in story.downloadable_audio if a.type and a.length)
 
 
+def feed_enclosures(story: Story, links: Links) -> tuple[tuple[Audio, str], ...]:
+    """`feed_audio` with each file's absolute URL, without those whose URL is not http(s)."""
+    found = ((audio, media_url(links, audio.url)) for audio in feed_audio(story))
+    return tuple((audio, url) for audio, url in found if url)
+
+
 def newest_update(stories) -> datetime:
     return max((s.updated for s in stories), default=EMPTY_FEED_UPDATED)
-
-
-def truncate_utf8(text: str, max_bytes: int) -> str:
-    """At most `max_bytes` of UTF-8, cut on a character boundary (Apple counts bytes)."""
-    data = text.encode("utf-8")
-    if len(data) <= max_bytes:
-        return text
-    return data[:max_bytes - 3].decode("utf-8", errors="ignore").rstrip() + "..."

@@ -11,7 +11,7 @@ wrong or lacks (see the README, "Feeds"):
   end in .jpg/.png (query strings): `ItunesExtension`/`ItunesEntryExtension` write
   `true|false` and any URL, and keep the rest of feedgen's podcast extension.
 - No `podcast:` namespace: `PodcastIndexExtension`/`PodcastIndexEntryExtension`.
-- Media RSS without `media:credit`/`media:description`: `MediaRSSEntryExtension`.
+- Media RSS without `media:credit`: `MediaRSSEntryExtension`.
 
 Elements are built with lxml, so every value is escaped by the library.
 """
@@ -175,18 +175,23 @@ class MediaRSSExtension(BaseExtension):
 
 
 class MediaRSSEntryExtension(BaseEntryExtension):
-    """An item's picture as Media RSS: `media:content` with its caption
-    (`media:description`) and credit (`media:credit`), and `media:thumbnail`."""
+    """An item's picture as Media RSS: `media:content` with its credit (`media:credit`),
+    and `media:thumbnail`.
+
+    No `media:description`: feedparser (rss2email, feed2exec and other readers built on
+    it) takes it for the entry's own description or content (feedparser issue #53), so
+    readers showed the photo caption instead of the story. The caption is the picture's
+    alt text in the item's HTML.
+    """
 
     def __init__(self):
         self._image: dict | None = None
 
     def image(self, url: str, *, type: str | None = None, width: int | None = None,
-              height: int | None = None, caption: str = "", credit: str = "") -> None:
+              height: int | None = None, credit: str = "") -> None:
         self._image = {
             "attributes": _attributes(url=url, medium="image", type=type, width=width, height=height),
             "thumbnail": _attributes(url=url, width=width, height=height),
-            "caption": caption,
             "credit": credit,
         }
 
@@ -194,9 +199,6 @@ class MediaRSSEntryExtension(BaseEntryExtension):
         if self._image is None:
             return entry
         content = etree.SubElement(entry, f"{{{MEDIA_NS}}}content", self._image["attributes"])
-        if self._image["caption"]:
-            description = etree.SubElement(content, f"{{{MEDIA_NS}}}description", type="plain")
-            description.text = self._image["caption"]
         if self._image["credit"]:
             etree.SubElement(content, f"{{{MEDIA_NS}}}credit").text = self._image["credit"]
         etree.SubElement(entry, f"{{{MEDIA_NS}}}thumbnail", self._image["thumbnail"])

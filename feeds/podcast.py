@@ -65,6 +65,8 @@ def podcast_guid(feed_url: str) -> str:
 
 
 def is_episode(story: Story) -> bool:
+    # By the record alone (no Links here): a story whose only audio URL is not http(s),
+    # which validation refuses, counts, and its page shows one episode fewer.
     return bool(feed_audio(story))
 
 

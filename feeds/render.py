@@ -20,13 +20,14 @@ from web.links import Links
 
 from .content import (
     episode_guid,
-    feed_audio,
+    feed_enclosures,
     feed_id,
+    html_text,
+    http_url,
     item_html,
     media_url,
     newest_update,
     story_guid,
-    truncate_utf8,
     xml_text,
 )
 from .extensions import (
@@ -130,12 +131,26 @@ def _categories(story: Story, links: Links, titles: Mapping[str, str] | None) ->
 
 def _media_image(fe, story: Story, links: Links) -> None:
     image = story.image
-    if image is None:
+    url = media_url(links, image.url) if image is not None else ""
+    if not url:
         return
-    fe.media_rss.image(
-        media_url(links, image.url), width=image.width, height=image.height,
-        caption=xml_text(image.caption), credit=xml_text(image.credit),
-    )
+    # The caption stays out of Media RSS (it is the picture's alt text in the item's
+    # HTML): see MediaRSSEntryExtension.
+    fe.media_rss.image(url, width=image.width, height=image.height,
+                       credit=xml_text(image.credit))
+
+
+def _topic_image(topic: Topic | None, links: Links) -> str:
+    """The topic's picture as an absolute http(s) URL; "" when it has none."""
+    if topic is None or topic.image is None:
+        return ""
+    return media_url(links, topic.image.url)
+
+
+def _story_link(fe, story: Story) -> None:
+    url = http_url(story.url)
+    if url:
+        fe.link(href=url, rel="alternate")
 
 
 def _rss_content(fe, html: str) -> None:
@@ -155,30 +170,31 @@ def render_rss_feed(topic: Topic | None, page: StoryPage, links: Links,
                     topic_titles: Mapping[str, str] | None = None) -> bytes:
     """RSS 2.0 with content:encoded, dc:creator, Media RSS and one enclosure per item."""
     page_links = _page_links(topic, links, RSS, page, paging, hub)
-    fg = _channel(topic, page, links, RSS, page_links, _description(topic))
+    # Readers take RSS descriptions (channel and item) for HTML; ours are plain text.
+    fg = _channel(topic, page, links, RSS, page_links, html_text(_description(topic)))
     fg.load_extension("dc", atom=False, rss=True)
     fg.register_extension("media_rss", MediaRSSExtension, MediaRSSEntryExtension,
                           atom=False, rss=True)
-    if topic is not None and topic.image is not None:
-        fg.image(media_url(links, topic.image.url), title=_title(topic),
-                 link=_home(topic, links))
+    if _topic_image(topic, links):
+        fg.image(_topic_image(topic, links), title=_title(topic), link=_home(topic, links))
     for story in page.stories:
         fe = fg.add_entry(order="append")
         fe.title(_story_title(story))
-        fe.link(href=xml_text(story.url), rel="alternate")
+        _story_link(fe, story)
         fe.guid(story_guid(story), permalink=False)
         fe.published(story.published)
         if story.teaser:
-            fe.description(xml_text(story.teaser))
+            fe.description(html_text(story.teaser))
         _rss_content(fe, item_html(story, links))
         for byline in story.bylines:
             fe.dc.dc_creator(xml_text(byline))
         if story.topics:
             fe.category(_categories(story, links, topic_titles))
         _media_image(fe, story, links)
-        audio = feed_audio(story)
-        if audio:  # RSS has room for one enclosure; Atom and JSON Feed list them all
-            fe.enclosure(media_url(links, audio[0].url), audio[0].length, audio[0].type)
+        enclosures = feed_enclosures(story, links)
+        if enclosures:  # RSS has room for one enclosure; Atom and JSON Feed list them all
+            audio, url = enclosures[0]
+            fe.enclosure(url, audio.length, audio.type)
     return _serialize(fg, RSS)
 
 
@@ -188,8 +204,8 @@ def render_atom_feed(topic: Topic | None, page: StoryPage, links: Links,
     """Atom 1.0 (RFC 4287) with permanent ids, HTML content and enclosure links."""
     page_links = _page_links(topic, links, ATOM, page, paging, hub)
     fg = _channel(topic, page, links, ATOM, page_links, _description(topic))
-    if topic is not None and topic.image is not None:
-        fg.logo(media_url(links, topic.image.url))
+    if _topic_image(topic, links):
+        fg.logo(_topic_image(topic, links))
     fg.register_extension("atom_links", BaseExtension, AtomEntryLinksExtension,
                           atom=True, rss=False)
     fg.register_extension("media_rss", MediaRSSExtension, MediaRSSEntryExtension,
@@ -208,10 +224,10 @@ def render_atom_feed(topic: Topic | None, page: StoryPage, links: Links,
         fe.content(item_html(story, links), type="html")
         if story.topics:
             fe.category(_categories(story, links, topic_titles))
-        fe.atom_links.add(xml_text(story.url), "alternate", type="text/html")
-        for audio in feed_audio(story):
-            fe.atom_links.add(media_url(links, audio.url), "enclosure",
-                              type=audio.type, length=audio.length)
+        if http_url(story.url):
+            fe.atom_links.add(http_url(story.url), "alternate", type="text/html")
+        for audio, url in feed_enclosures(story, links):
+            fe.atom_links.add(url, "enclosure", type=audio.type, length=audio.length)
         _media_image(fe, story, links)
     return _serialize(fg, ATOM)
 
@@ -231,8 +247,8 @@ def render_json_feed(topic: Topic | None, page: StoryPage, links: Links,
     }
     if topic is not None:
         feed["language"] = topic.language
-        if topic.image is not None:
-            feed["icon"] = media_url(links, topic.image.url)
+    if _topic_image(topic, links):
+        feed["icon"] = _topic_image(topic, links)
     feed["authors"] = [{"name": _author(topic)}]
     if page_links.hub:
         feed["hubs"] = [{"type": "WebSub", "url": page_links.hub}]
@@ -243,15 +259,14 @@ def render_json_feed(topic: Topic | None, page: StoryPage, links: Links,
 
 
 def _json_item(story: Story, links: Links, titles: Mapping[str, str] | None) -> dict:
-    item: dict = {
-        "id": story_guid(story),
-        "url": xml_text(story.url),
-        "title": _story_title(story),
-        "content_html": item_html(story, links),
-    }
+    item: dict = {"id": story_guid(story)}
+    if http_url(story.url):
+        item["url"] = http_url(story.url)
+    item["title"] = _story_title(story)
+    item["content_html"] = item_html(story, links)
     if story.teaser:
-        item["summary"] = xml_text(story.teaser)
-    if story.image is not None:
+        item["summary"] = xml_text(story.teaser)  # plain text in JSON Feed
+    if story.image is not None and media_url(links, story.image.url):
         item["image"] = media_url(links, story.image.url)
     item["date_published"] = format_datetime(story.published)
     item["date_modified"] = format_datetime(story.updated)
@@ -261,9 +276,9 @@ def _json_item(story: Story, links: Links, titles: Mapping[str, str] | None) -> 
     if story.topics:
         item["tags"] = [_topic_label(slug, titles) for slug in story.topics]
     attachments = []
-    for audio in feed_audio(story):
+    for audio, url in feed_enclosures(story, links):
         attachment = {
-            "url": media_url(links, audio.url),
+            "url": url,
             "mime_type": audio.type,
             "size_in_bytes": audio.length,
         }
@@ -292,13 +307,15 @@ def render_podcast_feed(topic: Topic, page: StoryPage, links: Links,
     missing = missing_podcast_settings(topic)
     if missing:
         raise PodcastSettingsIncomplete(topic, missing)
+    artwork = _topic_image(topic, links)
+    if not artwork:
+        raise PodcastSettingsIncomplete(topic, ["artwork at an http(s) URL (image.url)"])
     page_links = _page_links(topic, links, PODCAST, page, paging, hub)
-    description = truncate_utf8(_description(topic), PODCAST_DESCRIPTION_BYTES)
+    description = html_text(_description(topic), PODCAST_DESCRIPTION_BYTES)
     fg = _channel(topic, page, links, PODCAST, page_links, description)
     fg.register_extension("itunes", ItunesExtension, ItunesEntryExtension, atom=False, rss=True)
     fg.register_extension("podcast", PodcastIndexExtension, PodcastIndexEntryExtension,
                           atom=False, rss=True)
-    artwork = media_url(links, topic.image.url)
     fg.image(artwork, title=_title(topic), link=_home(topic, links))
     fg.itunes.itunes_author(_author(topic))
     fg.itunes.itunes_owner(name=xml_text(topic.owner_name) or _author(topic),
@@ -314,9 +331,8 @@ def render_podcast_feed(topic: Topic, page: StoryPage, links: Links,
     fg.podcast.guid(podcast_guid(page_links.canonical))
     enclosed: set[str] = set()  # no two items may share an enclosure URL
     for story in page.stories:
-        audio = [a for a in feed_audio(story) if media_url(links, a.url) not in enclosed]
-        for number, clip in enumerate(audio, 1):
-            url = media_url(links, clip.url)
+        audio = [(a, url) for a, url in feed_enclosures(story, links) if url not in enclosed]
+        for number, (clip, url) in enumerate(audio, 1):
             enclosed.add(url)
             _podcast_item(fg.add_entry(order="append"), topic, story, clip, url, links,
                           part=(number, len(audio)))
@@ -328,11 +344,11 @@ def _podcast_item(fe, topic: Topic, story: Story, audio, url: str, links: Links,
     number, count = part
     title = _story_title(story)
     fe.title(title if count == 1 else f"{title} (part {number} of {count})")
-    fe.link(href=xml_text(story.url), rel="alternate")
+    _story_link(fe, story)
     fe.guid(episode_guid(story, audio), permalink=False)
     fe.published(story.published)
     if story.teaser:
-        fe.description(truncate_utf8(xml_text(story.teaser), PODCAST_DESCRIPTION_BYTES))
+        fe.description(html_text(story.teaser, PODCAST_DESCRIPTION_BYTES))
     _rss_content(fe, item_html(story, links))
     fe.enclosure(url, audio.length, audio.type)
     if audio.duration is not None:
@@ -342,10 +358,10 @@ def _podcast_item(fe, topic: Topic, story: Story, audio, url: str, links: Links,
     names = [xml_text(b) for b in story.bylines]
     if any(names):
         fe.itunes.itunes_author(", ".join(name for name in names if name))
-    if _is_episode_artwork(story):
+    if _is_episode_artwork(story) and media_url(links, story.image.url):
         fe.itunes.itunes_image(media_url(links, story.image.url))
-    if audio.transcript_url:
-        fe.podcast.transcript(xml_text(audio.transcript_url), TRANSCRIPT_TYPE)
+    if http_url(audio.transcript_url):
+        fe.podcast.transcript(http_url(audio.transcript_url), TRANSCRIPT_TYPE)
 
 
 def render_opml(topics: Iterable[Topic], links: Links, title: str = "storyfeed topics") -> bytes:
@@ -364,11 +380,13 @@ def render_opml(topics: Iterable[Topic], links: Links, title: str = "storyfeed t
             "type": "rss",
             "text": _title(topic),
             "title": _title(topic),
-            "xmlUrl": feed_url(links, RSS, topic.slug),
             "htmlUrl": links.topic(topic.slug),
             "language": topic.language,
         }
         if topic.description.strip():
             attributes["description"] = _description(topic)
+        # Last: naive importers (podget) take the last `url=` attribute of an outline,
+        # and lxml writes attributes in the order they were added.
+        attributes["xmlUrl"] = feed_url(links, RSS, topic.slug)
         etree.SubElement(body, "outline", attributes)
     return etree.tostring(opml, pretty_print=True, xml_declaration=True, encoding="UTF-8")

@@ -42,6 +42,7 @@ from .mapping import (
     parse_duration,
     positive_int,
     slugify,
+    with_absolute_urls,
 )
 from .model import ParseError, Retrieved, Source
 
@@ -82,8 +83,11 @@ def parse_feed(source: Source, document: Retrieved) -> Batch:
         raise ParseError("not an RSS or Atom feed")
     is_atom = parsed.version.startswith("atom")
     extras = item_extras(document.body, len(parsed.entries))
+    # feedparser resolves the URLs it reads itself; the ones read with lxml (media:,
+    # podcast:transcript, itunes:image) and enclosures are resolved here.
     records = [
-        (map_entry(entry, extra, is_atom), "item") for entry, extra in zip(parsed.entries, extras)
+        (with_absolute_urls(map_entry(entry, extra, is_atom), document.url), "item")
+        for entry, extra in zip(parsed.entries, extras)
     ]
     return batch_from_raw(source, records)
 

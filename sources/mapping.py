@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urljoin
 
 import lxml.html
 from lxml import etree
@@ -31,6 +32,32 @@ def batch_from_raw(source: Source, items: list[tuple[Any, str]]) -> Batch:
         ident = raw.get("id") if isinstance(raw, dict) else None
         batch.add_story(raw, record_location(source.name, label, index, ident))
     return batch
+
+
+def with_absolute_urls(record: Any, base: str) -> Any:
+    """A mapped record with its URLs made absolute against the upstream document's URL.
+
+    A relative URL in a feed or a CDS answer names a file of the upstream, never one of
+    ours: left as it is, `/media/x.jpg` would pass validation as a file of this
+    service's MEDIA_DIR, and `/media/javascript:...` come out of it as `javascript:`.
+    What is still not http(s) afterwards is for validation to refuse.
+    """
+    if not isinstance(record, dict):
+        return record  # validation reports what it is
+
+    def absolute(value: Any) -> Any:
+        return urljoin(base, value.strip()) if isinstance(value, str) and value.strip() else value
+
+    def resolve(fields: dict, *keys: str) -> dict:
+        return {k: absolute(v) if k in keys else v for k, v in fields.items()}
+
+    record = resolve(record, "url")
+    if isinstance(record.get("image"), dict):
+        record["image"] = resolve(record["image"], "url")
+    if isinstance(record.get("audio"), list):
+        record["audio"] = [resolve(a, "url", "transcript_url") if isinstance(a, dict) else a
+                           for a in record["audio"]]
+    return record
 
 
 _SPACE_RE = re.compile(r"\s+")

@@ -25,7 +25,7 @@ from typing import Any
 
 from stories.files import Batch
 
-from .mapping import batch_from_raw, decode_json_text, html_to_text
+from .mapping import batch_from_raw, decode_json_text, html_to_text, with_absolute_urls
 from .model import ParseError, Retrieved, Source
 
 
@@ -42,7 +42,9 @@ def parse_npr_cds(source: Source, document: Retrieved) -> Batch:
         documents = data
     else:
         raise ParseError('not a CDS answer: expected {"resources": [...]} or a document')
-    return batch_from_raw(source, [(map_document(doc), "document") for doc in documents])
+    return batch_from_raw(source, [
+        (with_absolute_urls(map_document(doc), document.url), "document") for doc in documents
+    ])
 
 
 def _links(doc: dict, key: str) -> list[dict]:

@@ -72,7 +72,7 @@ def test_public_addresses(address, public):
 def test_the_guard_resolves_and_refuses_loopback():
     with pytest.raises(AddressRefused, match="localhost resolves to"):
         AddressGuard().resolve("localhost", 80)
-    assert "127.0.0.1" in AddressGuard(allow_private=True).resolve("localhost", 80)
+    assert "127.0.0.1" in AddressGuard(private_origin=("localhost", 80)).resolve("localhost", 80)
     assert AddressGuard(trusted_hosts=frozenset({"127.0.0.1"})).resolve("127.0.0.1", 80) == [
         "127.0.0.1"
     ]

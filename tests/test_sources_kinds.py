@@ -314,3 +314,52 @@ def test_an_invalid_cds_document_is_reported_by_source_document_and_field(syncer
     )
     assert (report.added, report.invalid) == (2, 1)
     assert report.problems == ("cds: document 2 (id 708718922): published: is required",)
+
+
+# -- relative and hostile URLs in upstream documents ------------------------------------
+
+HOSTILE_FEED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"
+     xmlns:podcast="https://podcastindex.org/namespace/1.0">
+<channel><title>Station</title><link>/</link><description>d</description>
+<item><title>Relative</title><link>/2024/01/02/relative</link><guid>g-1</guid>
+<pubDate>Tue, 02 Jan 2024 10:00:00 GMT</pubDate>
+<enclosure url="/media/javascript:alert(1)//a.mp3" length="10" type="audio/mpeg"/>
+<media:content url="/media/javascript:alert(2)//a.jpg" medium="image"/>
+<podcast:transcript url="t/1.html" type="text/html"/></item>
+<item><title>Scripted</title><link>https://station.example.org/s</link><guid>g-2</guid>
+<pubDate>Tue, 02 Jan 2024 10:00:00 GMT</pubDate>
+<media:content url="javascript:alert(3)" medium="image"/></item>
+</channel></rss>"""
+
+
+def test_relative_urls_in_a_feed_are_the_upstreams_never_our_media(syncer, store, upstream):
+    """`/media/...` in someone else's feed is their file: left relative, it passed as one
+    of ours, and `/media/javascript:...` came out of our links as `javascript:`."""
+    upstream.serve("/feeds/station.xml", HOSTILE_FEED, content_type="application/rss+xml")
+    report = syncer.sync(Source(name="station", url=upstream.url("/feeds/station.xml"),
+                                kind="feed", allow_private=True))
+    assert (report.added, report.invalid) == (1, 1)
+    (problem,) = report.problems
+    assert problem.startswith("station: item 2 (id guid-") and "image.url" in problem
+    (story,) = store.latest(limit=5).stories
+    assert story.url == upstream.url("/2024/01/02/relative")
+    assert story.image.url == upstream.url("/media/javascript:alert(2)//a.jpg")
+    (audio,) = story.audio
+    assert audio.url == upstream.url("/media/javascript:alert(1)//a.mp3")
+    assert audio.transcript_url == upstream.url("/feeds/t/1.html")
+
+
+def test_relative_urls_in_a_cds_answer_are_the_upstreams(syncer, store, upstream):
+    data = json.loads((FIXTURES / "npr_cds_documents.json").read_text(encoding="utf-8"))
+    doc = data["resources"][0]
+    image_asset = next(a for a in doc["assets"].values() if "enclosures" in a
+                       and str(a["enclosures"][0].get("type", "")).startswith("image/"))
+    for enclosure in image_asset["enclosures"]:
+        enclosure["href"] = "/media/javascript:alert(1)//i.jpg"
+    upstream.serve("/v1/documents", json.dumps({"resources": [doc]}))
+    report = syncer.sync(Source(name="cds", url=upstream.url("/v1/documents"), kind="npr-cds",
+                                token_env="NPR_CDS_TOKEN", allow_private=True))
+    assert report.added == 1, report.problems
+    (story,) = store.latest(limit=5).stories
+    assert story.image.url == upstream.url("/media/javascript:alert(1)//i.jpg")
