@@ -175,11 +175,11 @@ def build_oembed_response(*, title: str, story: Story | None, player: PlayerRef 
     return response
 
 
-def oembed_for_url(url: str | None, find_story: FindStory, *, registry: ProviderRegistry,
-                   links: Links, settings: OEmbedSettings, maxwidth: int | None = None,
-                   maxheight: int | None = None) -> dict:
-    """The response for a story page or player URL (storyfeed's, or a provider's)."""
-    match = match_oembed_url(url, registry)
+def oembed_for_match(match: UrlMatch, find_story: FindStory, *, registry: ProviderRegistry,
+                     links: Links, settings: OEmbedSettings, maxwidth: int | None = None,
+                     maxheight: int | None = None) -> dict:
+    """The response for what a story page or player URL (storyfeed's, or a provider's)
+    names (`match_oembed_url`): it depends on the match, not on how the URL was spelled."""
     story = find_story(match.story_id)
     if story is None:
         raise NotFound("storyfeed holds no story with this id")

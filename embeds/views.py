@@ -9,7 +9,7 @@ from markupsafe import Markup
 
 from stories.model import Audio, Story
 from web.api import parse_limit
-from web.context import current_links, current_render_cache, current_store, current_version
+from web.context import cache_key, current_links, current_render_cache, current_store, current_version
 from web.links import Links
 from web.rendered import Rendered, send_rendered
 
@@ -22,8 +22,9 @@ from .oembed import (
     check_format,
     discovery_links,
     embed_iframe,
+    match_oembed_url,
+    oembed_for_match,
     oembed_for_snippet,
-    oembed_for_url,
     oembed_to_json,
     player_for_audio,
     registry_entry,
@@ -39,6 +40,10 @@ PLAYER_MAX_AGE = 300
 THEMES = ("light", "dark")
 FRAMEABLE_ENDPOINTS = {"embeds.player"}
 DISCOVERY_ENDPOINTS = {"pages.story", "embeds.player"}
+# Answers for these maxwidth/maxheight values (and for none) are kept in the render
+# cache; any other value is answered exactly as asked but rendered each time, so that a
+# stranger cycling through sizes cannot add a key per value.
+CACHED_SIZES = frozenset(range(100, 1001, 50))
 
 
 def player_page_url(links: Links, story_id: str, audio_id: str) -> str:
@@ -86,13 +91,21 @@ def serve_oembed(url: str | None, fmt: str):
     maxheight = _dimension(request.args.get("maxheight"), "maxheight")
     links = current_links()
     store = current_store()
-    key = "|".join(("oembed", fmt, str(current_version()), links.site_url, links.media_base_url,
-                    str(maxwidth), str(maxheight), url or ""))
+    registry = site_registry(links)
+    try:
+        match = match_oembed_url(url, registry)
+    except OEmbedError as exc:
+        abort(exc.status, description=exc.message)
+    key = None
+    # By what the URL names, not how it is spelled: one entry per story or player.
+    if {maxwidth, maxheight} <= CACHED_SIZES | {None}:
+        key = cache_key("oembed", fmt, current_version(), match.provider.name, match.story_id,
+                        match.audio_id or "", maxwidth, maxheight)
 
     def render() -> Rendered:
         try:
-            response = oembed_for_url(
-                url, store.get_story, registry=site_registry(links), links=links,
+            response = oembed_for_match(
+                match, store.get_story, registry=registry, links=links,
                 settings=oembed_settings(current_app.config, links),
                 maxwidth=maxwidth, maxheight=maxheight,
             )
@@ -144,7 +157,7 @@ def providers():
         )
         return Rendered.of(oembed_to_json(entry), CONTENT_TYPES["json"])
 
-    key = f"oembed-providers|{links.site_url}"
+    key = cache_key("oembed-providers")
     return send_rendered(current_render_cache().get_or_render(key, render),
                          max_age=settings.cache_age)
 
@@ -155,8 +168,8 @@ def player(story_id: str, audio_id: str):
     theme = theme if theme in THEMES else "auto"
     links = current_links()
     store = current_store()
-    key = "|".join(("player", str(current_version()), links.site_url, links.media_base_url,
-                    story_id, audio_id, theme))
+    # Made-up ids end in a 404 inside render(), which keeps nothing.
+    key = cache_key("player", current_version(), story_id, audio_id, theme)
 
     def render() -> Rendered:
         story = store.get_story(story_id)
