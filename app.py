@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from sources.config import load_sources
 from stories.store import StoryStore, stories_changed
-from web import request_guards
+from web import request_guards, security_headers
 from web.redis_cache import RedisChangeNotices, RedisRenderCache
 from web.rendered import MemoryRenderCache, RenderCache
 
@@ -120,6 +120,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(request_guards.OnlyWebSchemes(app.wsgi_app),
                                 x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     request_guards.register(app)
+    security_headers.register(app)
 
     app.extensions["storyfeed.store"] = create_store(app.config)
     app.extensions["storyfeed.render_cache"] = create_render_cache(app.config)

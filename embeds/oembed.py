@@ -167,10 +167,11 @@ def build_oembed_response(*, title: str, story: Story | None, player: PlayerRef 
         cache_age=settings.cache_age,
     )
     image = story.image if story is not None else None
-    if image is not None and image.width and image.height:
+    thumbnail_url = links.media(image.url) if image is not None else ""
+    if image is not None and image.width and image.height and thumbnail_url:
         width, height = fit_within(image.width, image.height, maxwidth, maxheight)
         response.update(
-            thumbnail_url=links.media(image.url), thumbnail_width=width, thumbnail_height=height
+            thumbnail_url=thumbnail_url, thumbnail_width=width, thumbnail_height=height
         )
     return response
 

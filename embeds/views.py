@@ -12,6 +12,7 @@ from web.api import parse_limit
 from web.context import cache_key, current_links, current_render_cache, current_store, current_version
 from web.links import Links
 from web.rendered import Rendered, send_rendered
+from web.security_headers import FRAMEABLE_POLICY
 
 from .config import oembed_settings, site_registry
 from .oembed import (
@@ -38,7 +39,6 @@ MAX_CONVERT_BODY = 64 * 1024
 MAX_DIMENSION = 100_000  # a bound for parsing; sizes are clamped far below it
 PLAYER_MAX_AGE = 300
 THEMES = ("light", "dark")
-FRAMEABLE_ENDPOINTS = {"embeds.player"}
 DISCOVERY_ENDPOINTS = {"pages.story", "embeds.player"}
 # Answers for these maxwidth/maxheight values (and for none) are kept in the render
 # cache; any other value is answered exactly as asked but rendered each time, so that a
@@ -178,11 +178,12 @@ def player(story_id: str, audio_id: str):
             abort(404, description="There is no such audio.")
         if not audio.embeddable:
             abort(403, description="The publisher does not allow this audio to be embedded.")
-        if not audio.url:
+        media_url = links.media(audio.url) if audio.url else ""
+        if not media_url:
             abort(404, description="There is no audio file to play for this audio.")
         html = render_template(
             "player.html", story=story, audio=audio, theme=theme,
-            media_url=links.media(audio.url),
+            media_url=media_url,
             oembed_page_url=player_page_url(links, story_id, audio_id),
         )
         return Rendered.of(html.encode("utf-8"), "text/html; charset=utf-8")
@@ -192,23 +193,19 @@ def player(story_id: str, audio_id: str):
 
 
 @bp.after_request
-def no_sniffing(response: Response) -> Response:
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    if request.endpoint != "embeds.player":
+def cors_and_framing(response: Response) -> Response:
+    """oEmbed answers may be read by any page's script; the player may be framed by any
+    site (its policy has no frame-ancestors; every other response says 'self')."""
+    if request.endpoint == "embeds.player":
+        response.headers["Content-Security-Policy"] = FRAMEABLE_POLICY
+    else:
         response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 
 @bp.after_app_request
-def framing_and_discovery(response: Response) -> Response:
-    """Only the player may be framed by other sites; story and player pages announce oEmbed."""
-    policy = response.headers.get("Content-Security-Policy", "")
-    if request.endpoint in FRAMEABLE_ENDPOINTS:
-        response.headers["Content-Security-Policy"] = "frame-ancestors *"
-    elif "frame-ancestors" not in policy:
-        response.headers["Content-Security-Policy"] = "; ".join(
-            p for p in (policy, "frame-ancestors 'self'") if p
-        )
+def discovery(response: Response) -> Response:
+    """Story and player pages announce their oEmbed answers in Link headers."""
     if request.endpoint in DISCOVERY_ENDPOINTS and response.status_code == 200:
         links = current_links()
         args = request.view_args or {}
@@ -241,11 +238,14 @@ def story_player_card(story: Story) -> dict | None:
     for audio in story.embeddable_audio:
         player = player_for_audio(story, audio, registry, prefer_own=True)
         if player is not None and player.provider.own:
+            audio_url = links.media(audio.url)
+            if not audio_url:
+                continue
             return {
                 "url": player.src,
                 "width": DEFAULT_WIDTH,
                 "height": player.clamped_height,
-                "audio_url": links.media(audio.url),
+                "audio_url": audio_url,
                 "audio_type": audio.type,
             }
     return None
