@@ -6,7 +6,8 @@ import logging
 import os
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, Request
+from werkzeug.exceptions import BadHost
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from sources.config import load_sources
@@ -104,8 +105,22 @@ def create_render_cache(config) -> RenderCache:
     return MemoryRenderCache()
 
 
+class StoryfeedFlask(Flask):
+    def create_url_adapter(self, request: Request | None):
+        adapter = super().create_url_adapter(request)
+        if request is not None:
+            try:
+                request.root_url  # decodes the host from punycode (IDNA)
+            except UnicodeError:
+                # A Host like "xn--a.example" passes werkzeug's checks, then breaks every
+                # absolute URL built from it (and the error page). Refused where werkzeug
+                # refuses other invalid hosts, it ends as the same 400.
+                raise BadHost() from None
+        return adapter
+
+
 def create_app(config: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+    app = StoryfeedFlask(__name__, instance_relative_config=True)
     app.config.update(load_settings(config))
     logging.basicConfig(
         level=app.config["LOG_LEVEL"].upper(),

@@ -8,6 +8,7 @@ JSON, Host headers, forwarded schemes.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import time
 from urllib.parse import quote
@@ -17,6 +18,7 @@ import pytest
 from app import create_app
 
 from .conftest import make_app
+from .embeds_support import serve
 
 TOPIC = "north-korean-defectors"
 STORY = "1169464713"
@@ -278,3 +280,44 @@ def test_only_http_and_https_are_taken_from_x_forwarded_proto(sqlite_url, proto,
         text = response.get_data(as_text=True)
         assert "javascript" not in text and "data://" not in text
         assert f"{scheme}://localhost/" in text, url
+
+
+@pytest.mark.parametrize("site_url", ["http://storyfeed.test/", None])
+def test_a_host_whose_punycode_does_not_decode_is_a_400(sqlite_url, site_url):
+    """Over a real socket: werkzeug's test client itself cannot send this Host."""
+    app = make_app(sqlite_url, SITE_URL=site_url, TESTING=False)
+    with serve(app) as base:
+        port = int(base.rstrip("/").rsplit(":", 1)[1])
+        for url in ("/", "/rss.xml", "/no/such/page", f"/api/stories/{STORY}"):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.putrequest("GET", url, skip_host=True)
+            connection.putheader("Host", "xn--a.example")
+            connection.endheaders()
+            response = connection.getresponse()
+            assert response.status == 400, url
+            assert b"The Host header" in response.read()
+            connection.close()
+    app.extensions["storyfeed.store"].engine.dispose()
+
+
+# -- numbers in parameters ----------------------------------------------------------------
+
+@pytest.mark.parametrize("url", [
+    "/rss.xml?limit=" + "9" * 5000, f"/api/topics/{TOPIC}/stories?limit=" + "9" * 5000,
+    f"/oembed?url=http://storyfeed.test/stories/{STORY}&maxwidth=" + "9" * 5000,
+    f"/oembed?url=http://storyfeed.test/stories/{STORY}&maxheight=" + "1" * 400,
+])
+def test_a_number_too_long_to_read_is_a_400(client, url):
+    response = client.get(url)
+    assert response.status_code == 400
+    assert "whole number" in response.get_data(as_text=True)
+
+
+def test_a_number_too_long_to_read_in_a_convert_body_is_a_400(client):
+    response = client.post("/oembed/convert", json={
+        "snippet": "<iframe src='https://www.npr.org/player/embed/1/2'>", "maxwidth": "9" * 5000})
+    assert response.status_code == 400
+
+
+def test_leading_zeros_are_still_a_number(client):
+    assert len(client.get(f"/api/topics/{TOPIC}/stories?limit=0003").get_json()["stories"]) == 3
