@@ -102,3 +102,16 @@ def test_the_access_log_counts_the_bytes_of_every_download(served):
              if line["path"].startswith("/media/")]
     assert media == [("GET", 200, size), ("GET", 206, 4), ("HEAD", 200, 0), ("GET", 304, 0)]
     assert all(line["bytes"] > 0 for line in lines if line["path"] == "/healthz")
+
+
+def test_the_static_export_copies_only_what_media_serves(sqlite_url, media_dir, tmp_path):
+    from web.export import export_site
+
+    app = make_app(sqlite_url, MEDIA_DIR=str(media_dir))
+    target = tmp_path / "export"
+    export_site(app, target)
+    exported = sorted(p.relative_to(target / "media").as_posix()
+                      for p in (target / "media").rglob("*") if p.is_file())
+    assert exported == ["a.mp3", "sub/b.mp3"]
+    manifest = json.loads((target / "manifest.json").read_text())["files"]
+    assert sorted(p for p in manifest if p.startswith("media/")) == ["media/a.mp3", "media/sub/b.mp3"]
