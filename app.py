@@ -110,7 +110,7 @@ class StoryfeedFlask(Flask):
         adapter = super().create_url_adapter(request)
         if request is not None:
             try:
-                request.root_url  # decodes the host from punycode (IDNA)
+                request.root_url  # noqa: B018 (decodes the host from punycode, IDNA)
             except UnicodeError:
                 # A Host like "xn--a.example" passes werkzeug's checks, then breaks every
                 # absolute URL built from it (and the error page). Refused where werkzeug

@@ -9,7 +9,13 @@ from markupsafe import Markup
 
 from stories.model import Audio, Story
 from web.api import parse_limit
-from web.context import cache_key, current_links, current_render_cache, current_store, current_version
+from web.context import (
+    cache_key,
+    current_links,
+    current_render_cache,
+    current_store,
+    current_version,
+)
 from web.links import Links
 from web.rendered import Rendered, send_rendered
 from web.security_headers import FRAMEABLE_POLICY

@@ -15,12 +15,23 @@ from flask import Blueprint, Flask, Response, abort, current_app, request
 from stories.model import Topic
 from stories.store import InvalidCursor, StoryStore, decode_cursor, encode_cursor
 from web.api import DEFAULT_LIMIT, parse_limit
-from web.context import cache_key, current_links, current_render_cache, current_store, current_version
+from web.context import (
+    cache_key,
+    current_links,
+    current_render_cache,
+    current_store,
+    current_version,
+)
 from web.links import Links
 from web.rendered import Rendered, send_rendered
 
 from . import websub
-from .podcast import PodcastSettingsIncomplete, has_podcast, latest_episodes, missing_podcast_settings
+from .podcast import (
+    PodcastSettingsIncomplete,
+    has_podcast,
+    latest_episodes,
+    missing_podcast_settings,
+)
 from .render import (
     SITE_TITLE,
     render_atom_feed,

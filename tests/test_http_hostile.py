@@ -134,7 +134,7 @@ NUL_GETS = [
     "/topics/%00", "/topics/%00/rss.xml", "/topics/%00/podcast.xml", "/topics/%00/pages/x/atom.xml",
     "/player/%00/1", f"/player/{STORY}/%00", "/media/%00", f"/media/{TOPIC}/%00.mp3",
     "/api/stories/%00", "/api/topics/%00/stories", "/pages/%00/rss.xml",
-    f"/oembed?url=http://storyfeed.test/stories/%00", "/oembed?url=%00",
+    "/oembed?url=http://storyfeed.test/stories/%00", "/oembed?url=%00",
     f"/topics/{TOPIC}?cursor=%00", f"/api/topics/{TOPIC}/stories?limit=%00",
     "/rss.xml?%00=1", f"/player/{STORY}/{AUDIO}?theme=%00",
 ]

@@ -9,7 +9,6 @@ import json
 
 from gunicorn.glogging import Logger
 
-
 # Statuses whose responses carry no body, whatever Content-Length says.
 NO_BODY_STATUSES = (204, 304)
 
