@@ -6,11 +6,13 @@ import logging
 import os
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, Request
+from werkzeug.exceptions import BadHost
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from sources.config import load_sources
 from stories.store import StoryStore, stories_changed
+from web import request_guards, security_headers
 from web.redis_cache import RedisChangeNotices, RedisRenderCache
 from web.rendered import MemoryRenderCache, RenderCache
 
@@ -21,6 +23,9 @@ SAMPLE_MEDIA = HERE / "stories" / "sample" / "media"
 ENV_SETTINGS = {
     "DATABASE_URL": None,
     "SITE_URL": None,
+    # Host names (comma-separated; ".example.org" takes every subdomain) a request may
+    # name; others get 400. Production sets SITE_URL, so no URL is built from Host.
+    "TRUSTED_HOSTS": None,
     "MEDIA_BASE_URL": None,
     "MEDIA_DIR": str(SAMPLE_MEDIA),
     "LOG_LEVEL": "INFO",
@@ -67,7 +72,16 @@ def load_settings(overrides: dict | None = None) -> dict:
     for key in INTEGER_SETTINGS:
         settings[key] = int(settings[key])
     settings["VERSION_MEMO_SECONDS"] = float(settings["VERSION_MEMO_SECONDS"])
+    settings["TRUSTED_HOSTS"] = parse_trusted_hosts(settings["TRUSTED_HOSTS"])
     return settings
+
+
+def parse_trusted_hosts(value) -> list[str] | None:
+    """TRUSTED_HOSTS as Flask takes it: a list, or None for "any host"."""
+    if isinstance(value, str):
+        value = value.split(",")
+    hosts = [h.strip().lower() for h in value or () if h.strip()]
+    return hosts or None
 
 
 def create_store(config) -> StoryStore:
@@ -91,8 +105,22 @@ def create_render_cache(config) -> RenderCache:
     return MemoryRenderCache()
 
 
+class StoryfeedFlask(Flask):
+    def create_url_adapter(self, request: Request | None):
+        adapter = super().create_url_adapter(request)
+        if request is not None:
+            try:
+                request.root_url  # noqa: B018 (decodes the host from punycode, IDNA)
+            except UnicodeError:
+                # A Host like "xn--a.example" passes werkzeug's checks, then breaks every
+                # absolute URL built from it (and the error page). Refused where werkzeug
+                # refuses other invalid hosts, it ends as the same 400.
+                raise BadHost() from None
+        return adapter
+
+
 def create_app(config: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+    app = StoryfeedFlask(__name__, instance_relative_config=True)
     app.config.update(load_settings(config))
     logging.basicConfig(
         level=app.config["LOG_LEVEL"].upper(),
@@ -104,7 +132,10 @@ def create_app(config: dict | None = None) -> Flask:
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'storyfeed.sqlite3'}"
     if app.config["PROXY_HOPS"]:
         hops = app.config["PROXY_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+        app.wsgi_app = ProxyFix(request_guards.OnlyWebSchemes(app.wsgi_app),
+                                x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+    request_guards.register(app)
+    security_headers.register(app)
 
     app.extensions["storyfeed.store"] = create_store(app.config)
     app.extensions["storyfeed.render_cache"] = create_render_cache(app.config)

@@ -3,7 +3,7 @@
 - `providers`: the registry of player URL forms (NPR built in, more by PLAYER_PROVIDERS).
 - `snippets`: `parse_player_snippet` (html.parser, never regex over HTML),
   `render_player_iframe` (rebuilt with markupsafe), `SnippetRefused`.
-- `oembed`: `build_oembed_response`, `oembed_for_url`, `oembed_for_snippet`, `oembed_to_xml`.
+- `oembed`: `build_oembed_response`, `match_oembed_url`, `oembed_for_match`, `oembed_for_snippet`, `oembed_to_xml`.
 - `views`: the blueprint; `cli`: `flask --app app embeds convert`.
 """
 

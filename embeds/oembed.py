@@ -167,19 +167,20 @@ def build_oembed_response(*, title: str, story: Story | None, player: PlayerRef 
         cache_age=settings.cache_age,
     )
     image = story.image if story is not None else None
-    if image is not None and image.width and image.height:
+    thumbnail_url = links.media(image.url) if image is not None else ""
+    if image is not None and image.width and image.height and thumbnail_url:
         width, height = fit_within(image.width, image.height, maxwidth, maxheight)
         response.update(
-            thumbnail_url=links.media(image.url), thumbnail_width=width, thumbnail_height=height
+            thumbnail_url=thumbnail_url, thumbnail_width=width, thumbnail_height=height
         )
     return response
 
 
-def oembed_for_url(url: str | None, find_story: FindStory, *, registry: ProviderRegistry,
-                   links: Links, settings: OEmbedSettings, maxwidth: int | None = None,
-                   maxheight: int | None = None) -> dict:
-    """The response for a story page or player URL (storyfeed's, or a provider's)."""
-    match = match_oembed_url(url, registry)
+def oembed_for_match(match: UrlMatch, find_story: FindStory, *, registry: ProviderRegistry,
+                     links: Links, settings: OEmbedSettings, maxwidth: int | None = None,
+                     maxheight: int | None = None) -> dict:
+    """The response for what a story page or player URL (storyfeed's, or a provider's)
+    names (`match_oembed_url`): it depends on the match, not on how the URL was spelled."""
     story = find_story(match.story_id)
     if story is None:
         raise NotFound("storyfeed holds no story with this id")

@@ -9,9 +9,16 @@ from markupsafe import Markup
 
 from stories.model import Audio, Story
 from web.api import parse_limit
-from web.context import current_links, current_render_cache, current_store, current_version
+from web.context import (
+    cache_key,
+    current_links,
+    current_render_cache,
+    current_store,
+    current_version,
+)
 from web.links import Links
 from web.rendered import Rendered, send_rendered
+from web.security_headers import FRAMEABLE_POLICY
 
 from .config import oembed_settings, site_registry
 from .oembed import (
@@ -22,8 +29,9 @@ from .oembed import (
     check_format,
     discovery_links,
     embed_iframe,
+    match_oembed_url,
+    oembed_for_match,
     oembed_for_snippet,
-    oembed_for_url,
     oembed_to_json,
     player_for_audio,
     registry_entry,
@@ -37,8 +45,11 @@ MAX_CONVERT_BODY = 64 * 1024
 MAX_DIMENSION = 100_000  # a bound for parsing; sizes are clamped far below it
 PLAYER_MAX_AGE = 300
 THEMES = ("light", "dark")
-FRAMEABLE_ENDPOINTS = {"embeds.player"}
 DISCOVERY_ENDPOINTS = {"pages.story", "embeds.player"}
+# Answers for these maxwidth/maxheight values (and for none) are kept in the render
+# cache; any other value is answered exactly as asked but rendered each time, so that a
+# stranger cycling through sizes cannot add a key per value.
+CACHED_SIZES = frozenset(range(100, 1001, 50))
 
 
 def player_page_url(links: Links, story_id: str, audio_id: str) -> str:
@@ -86,13 +97,21 @@ def serve_oembed(url: str | None, fmt: str):
     maxheight = _dimension(request.args.get("maxheight"), "maxheight")
     links = current_links()
     store = current_store()
-    key = "|".join(("oembed", fmt, str(current_version()), links.site_url, links.media_base_url,
-                    str(maxwidth), str(maxheight), url or ""))
+    registry = site_registry(links)
+    try:
+        match = match_oembed_url(url, registry)
+    except OEmbedError as exc:
+        abort(exc.status, description=exc.message)
+    key = None
+    # By what the URL names, not how it is spelled: one entry per story or player.
+    if {maxwidth, maxheight} <= CACHED_SIZES | {None}:
+        key = cache_key("oembed", fmt, current_version(), match.provider.name, match.story_id,
+                        match.audio_id or "", maxwidth, maxheight)
 
     def render() -> Rendered:
         try:
-            response = oembed_for_url(
-                url, store.get_story, registry=site_registry(links), links=links,
+            response = oembed_for_match(
+                match, store.get_story, registry=registry, links=links,
                 settings=oembed_settings(current_app.config, links),
                 maxwidth=maxwidth, maxheight=maxheight,
             )
@@ -144,7 +163,7 @@ def providers():
         )
         return Rendered.of(oembed_to_json(entry), CONTENT_TYPES["json"])
 
-    key = f"oembed-providers|{links.site_url}"
+    key = cache_key("oembed-providers")
     return send_rendered(current_render_cache().get_or_render(key, render),
                          max_age=settings.cache_age)
 
@@ -155,8 +174,8 @@ def player(story_id: str, audio_id: str):
     theme = theme if theme in THEMES else "auto"
     links = current_links()
     store = current_store()
-    key = "|".join(("player", str(current_version()), links.site_url, links.media_base_url,
-                    story_id, audio_id, theme))
+    # Made-up ids end in a 404 inside render(), which keeps nothing.
+    key = cache_key("player", current_version(), story_id, audio_id, theme)
 
     def render() -> Rendered:
         story = store.get_story(story_id)
@@ -165,11 +184,12 @@ def player(story_id: str, audio_id: str):
             abort(404, description="There is no such audio.")
         if not audio.embeddable:
             abort(403, description="The publisher does not allow this audio to be embedded.")
-        if not audio.url:
+        media_url = links.media(audio.url) if audio.url else ""
+        if not media_url:
             abort(404, description="There is no audio file to play for this audio.")
         html = render_template(
             "player.html", story=story, audio=audio, theme=theme,
-            media_url=links.media(audio.url),
+            media_url=media_url,
             oembed_page_url=player_page_url(links, story_id, audio_id),
         )
         return Rendered.of(html.encode("utf-8"), "text/html; charset=utf-8")
@@ -179,23 +199,19 @@ def player(story_id: str, audio_id: str):
 
 
 @bp.after_request
-def no_sniffing(response: Response) -> Response:
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    if request.endpoint != "embeds.player":
+def cors_and_framing(response: Response) -> Response:
+    """oEmbed answers may be read by any page's script; the player may be framed by any
+    site (its policy has no frame-ancestors; every other response says 'self')."""
+    if request.endpoint == "embeds.player":
+        response.headers["Content-Security-Policy"] = FRAMEABLE_POLICY
+    else:
         response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 
 @bp.after_app_request
-def framing_and_discovery(response: Response) -> Response:
-    """Only the player may be framed by other sites; story and player pages announce oEmbed."""
-    policy = response.headers.get("Content-Security-Policy", "")
-    if request.endpoint in FRAMEABLE_ENDPOINTS:
-        response.headers["Content-Security-Policy"] = "frame-ancestors *"
-    elif "frame-ancestors" not in policy:
-        response.headers["Content-Security-Policy"] = "; ".join(
-            p for p in (policy, "frame-ancestors 'self'") if p
-        )
+def discovery(response: Response) -> Response:
+    """Story and player pages announce their oEmbed answers in Link headers."""
     if request.endpoint in DISCOVERY_ENDPOINTS and response.status_code == 200:
         links = current_links()
         args = request.view_args or {}
@@ -228,11 +244,14 @@ def story_player_card(story: Story) -> dict | None:
     for audio in story.embeddable_audio:
         player = player_for_audio(story, audio, registry, prefer_own=True)
         if player is not None and player.provider.own:
+            audio_url = links.media(audio.url)
+            if not audio_url:
+                continue
             return {
                 "url": player.src,
                 "width": DEFAULT_WIDTH,
                 "height": player.clamped_height,
-                "audio_url": links.media(audio.url),
+                "audio_url": audio_url,
                 "audio_type": audio.type,
             }
     return None

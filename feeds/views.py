@@ -7,19 +7,31 @@ process (the CLI, another worker, another instance) makes the old entry unreacha
 
 from __future__ import annotations
 
+from datetime import timezone
 from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
 from stories.model import Topic
-from stories.store import InvalidCursor, StoryStore, decode_cursor
-from web.api import parse_limit
-from web.context import current_links, current_render_cache, current_store, current_version
+from stories.store import InvalidCursor, StoryStore, decode_cursor, encode_cursor
+from web.api import DEFAULT_LIMIT, parse_limit
+from web.context import (
+    cache_key,
+    current_links,
+    current_render_cache,
+    current_store,
+    current_version,
+)
 from web.links import Links
 from web.rendered import Rendered, send_rendered
 
 from . import websub
-from .podcast import PodcastSettingsIncomplete, has_podcast, latest_episodes, missing_podcast_settings
+from .podcast import (
+    PodcastSettingsIncomplete,
+    has_podcast,
+    latest_episodes,
+    missing_podcast_settings,
+)
 from .render import (
     SITE_TITLE,
     render_atom_feed,
@@ -50,14 +62,29 @@ RENDERERS = {RSS: render_rss_feed, ATOM: render_atom_feed, JSON_FEED: render_jso
 
 
 def parse_cursor(value: str | None) -> str | None:
-    """A page's cursor: one of the feed's own paging links; a 400 that says so otherwise."""
+    """A page's cursor in the one spelling the store makes (so that the page's own links,
+    and its cache key, are the same however the cursor was written); a 400 for anything
+    that is not a cursor."""
     if not value:
         return None
     try:
-        decode_cursor(value)
+        return encode_cursor(*decode_cursor(value))
     except InvalidCursor as exc:
         abort(400, description=f"{exc}; use the feed's first, next or previous link")
-    return value
+
+
+def is_story_position(store: StoryStore, slug: str | None, cursor: str | None) -> bool:
+    """Whether `cursor` points at a story of the feed, as the feed's own paging links do.
+
+    Keyset paging answers from any position, but only these pages are kept in the render
+    cache: a key per made-up position would let anyone grow it without end.
+    """
+    if cursor is None:
+        return True
+    _direction, at, story_id = decode_cursor(cursor)
+    story = store.get_story(story_id)
+    return (story is not None and (slug is None or slug in story.topics)
+            and story.published.astimezone(timezone.utc).replace(tzinfo=None) == at)
 
 
 def _render(store: StoryStore, slug: str | None, fmt: FeedFormat, paging: Paging,
@@ -86,10 +113,11 @@ def serve_feed(slug: str | None, fmt: FeedFormat, cursor: str | None = None):
     paging = Paging(limit=parse_limit(request.args.get("limit")), cursor=parse_cursor(cursor))
     links = current_links()
     hub = current_app.config.get("WEBSUB_HUB") or None
-    key = "|".join((
-        "feed", fmt.name, slug or "", str(current_version(slug)), str(paging.limit),
-        paging.cursor or "", links.site_url, links.media_base_url, hub or "",
-    ))
+    key = None
+    # Other page sizes are answered but not kept: a key per `limit` value adds up.
+    if paging.limit == DEFAULT_LIMIT and is_story_position(store, slug, paging.cursor):
+        key = cache_key("feed", fmt.name, slug or "", current_version(slug), paging.limit,
+                        paging.cursor or "", hub or "")
     try:
         rendered = current_render_cache().get_or_render(
             key, lambda: _render(store, slug, fmt, paging, links, hub)
@@ -146,7 +174,7 @@ def topic_podcast(slug: str, cursor: str | None = None):
 def opml():
     store = current_store()
     links = current_links()
-    key = "|".join(("opml", str(current_version()), links.site_url, links.media_base_url))
+    key = cache_key("opml", current_version())
     rendered = current_render_cache().get_or_render(
         key, lambda: Rendered.of(render_opml(store.list_topics(), links), OPML_CONTENT_TYPE)
     )

@@ -124,18 +124,37 @@ def _load_topic(text: str) -> Topic:
 
 
 def encode_cursor(direction: str, published: datetime, story_id: str) -> str:
+    # Rows come back naive, in UTC; astimezone would take them for local time.
+    if published.tzinfo is None:
+        published = published.replace(tzinfo=timezone.utc)
     raw = json.dumps([direction, _naive_utc(published).isoformat(), story_id])
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+# A cursor we make is under 300 characters; refusing long ones first keeps decoding cheap
+# and JSON nesting far below the recursion limit.
+MAX_CURSOR = 1024
+
+
 def decode_cursor(cursor: str) -> tuple[str, datetime, str]:
+    """(direction, naive UTC `published`, story id) of a cursor `encode_cursor` made.
+
+    Anything else is InvalidCursor, so that no stranger's bytes reach a query: an id the
+    database cannot store (NUL, lone surrogates) or a value of the wrong type.
+    """
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        direction, published, story_id = json.loads(raw)
-        if direction not in ("older", "newer") or not isinstance(story_id, str):
+        if len(cursor) > MAX_CURSOR:
             raise ValueError
-        return direction, datetime.fromisoformat(published), story_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        direction, published, story_id = json.loads(raw)
+        if (direction not in ("older", "newer") or not isinstance(published, str)
+                or not isinstance(story_id, str) or not story_id.isprintable()):
+            raise ValueError
+        at = datetime.fromisoformat(published)
+        if at.tzinfo is not None:
+            raise ValueError
+        return direction, at, story_id
+    except (ValueError, TypeError, binascii.Error, RecursionError) as exc:
         raise InvalidCursor("cursor is not one this service made") from exc
 
 

@@ -97,7 +97,7 @@ def test_player_plays_in_a_sandboxed_frame_on_another_origin(storyfeed, browser)
     with other_origin({"/post": post}) as blog:
         page = browser.new_page(viewport={"width": 700, "height": 400})
         page.goto(f"{blog}/post")
-        page.wait_for_function("document.querySelector('iframe').contentWindow !== null")
+        page.wait_for_function("() => document.querySelector('iframe').contentWindow !== null")
         frame = next(f for f in page.frames if f.url.startswith(f"{storyfeed}player/"))
         frame.wait_for_selector(".controls:not([hidden])")  # the script ran inside the sandbox
         assert frame.evaluate("document.querySelector('audio').preload") == "none"
@@ -107,7 +107,7 @@ def test_player_plays_in_a_sandboxed_frame_on_another_origin(storyfeed, browser)
 
         play = frame.locator("button.play")
         play.click()
-        frame.wait_for_function("document.querySelector('audio').currentTime > 1.2", timeout=15_000)
+        frame.wait_for_function("() => document.querySelector('audio').currentTime > 1.2", timeout=15_000)
         assert play.get_attribute("aria-label") == "Pause"
         assert frame.locator(".elapsed").inner_text() != "0:00"
         seek = frame.locator("input.seek")
@@ -117,18 +117,18 @@ def test_player_plays_in_a_sandboxed_frame_on_another_origin(storyfeed, browser)
 
         # Space on the focused play button pauses, as the button's own activation.
         page.keyboard.press("Space")
-        frame.wait_for_function("document.querySelector('audio').paused")
+        frame.wait_for_function("() => document.querySelector('audio').paused")
         # The label follows the audio's own "pause" event, which may come a moment later.
         frame.wait_for_function(
-            "document.querySelector('button.play').getAttribute('aria-label') === 'Play'"
+            "() => document.querySelector('button.play').getAttribute('aria-label') === 'Play'"
         )
 
         # On the slider, Space toggles and the arrow keys seek by 5 seconds.
         seek.focus()
         page.keyboard.press("Space")
-        frame.wait_for_function("!document.querySelector('audio').paused")
+        frame.wait_for_function("() => !document.querySelector('audio').paused")
         page.keyboard.press("Space")
-        frame.wait_for_function("document.querySelector('audio').paused")
+        frame.wait_for_function("() => document.querySelector('audio').paused")
         before = position(frame)
         duration = frame.evaluate("document.querySelector('audio').duration")
         page.keyboard.press("ArrowRight")
@@ -159,7 +159,7 @@ def test_time_fragment_theme_and_compact_layout(storyfeed, browser):
     with other_origin({"/post": post}) as blog:
         page = browser.new_page(viewport={"width": 500, "height": 200})
         page.goto(f"{blog}/post")
-        page.wait_for_function("document.querySelector('iframe').contentWindow !== null")
+        page.wait_for_function("() => document.querySelector('iframe').contentWindow !== null")
         frame = next(f for f in page.frames if f.url.startswith(player))
         frame.wait_for_selector(".controls:not([hidden])")
         assert frame.locator(".elapsed").inner_text() == "0:03"
@@ -167,7 +167,7 @@ def test_time_fragment_theme_and_compact_layout(storyfeed, browser):
         assert not frame.locator(".art").is_visible()  # compact: no artwork at 70 px
         assert frame.locator("button.play").is_visible()
         frame.locator("button.play").click()
-        frame.wait_for_function("document.querySelector('audio').currentTime >= 3")
+        frame.wait_for_function("() => document.querySelector('audio').currentTime >= 3")
         page.screenshot(path=str(ARTIFACTS / "player-compact-dark.png"))
         page.close()
 
@@ -206,3 +206,65 @@ def test_topic_page_shows_the_sample_and_its_audio_plays(storyfeed, browser):
         page.screenshot(path=str(ARTIFACTS / "topic-page.png"))
     finally:
         page.close()
+
+
+# -- the Content-Security-Policy, seen by the browser ----------------------------------------
+
+RECORD_VIOLATIONS = """
+window.__violations = [];
+document.addEventListener("securitypolicyviolation",
+    (e) => window.__violations.push(e.violatedDirective + " " + e.blockedURI));
+"""
+
+
+def test_pages_and_player_work_under_their_content_security_policy(storyfeed, browser):
+    context = browser.new_context()
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=storyfeed.rstrip("/"))
+    context.add_init_script(RECORD_VIOLATIONS)
+    page = context.new_page()
+    try:
+        for path in ("", "topics/north-korean-defectors", f"stories/{SAMPLE_STORY}",
+                     f"player/{SAMPLE_STORY}/{SAMPLE_AUDIO}"):
+            page.goto(f"{storyfeed}{path}")
+            page.wait_for_load_state("load")
+            assert page.evaluate("window.__violations") == [], path
+        page.goto(f"{storyfeed}player/{SAMPLE_STORY}/{SAMPLE_AUDIO}")
+        page.wait_for_selector(".controls:not([hidden])")  # player.js ran
+        page.goto(f"{storyfeed}topics/north-korean-defectors")
+        copy = page.locator("button.copy").first
+        copy.click()  # pages.js, not an inline handler, copies the feed URL
+        page.wait_for_function("() => document.querySelector('button.copy').textContent === 'Copied'")
+        assert page.evaluate("navigator.clipboard.readText()") == copy.get_attribute("data-copy")
+        assert page.evaluate("window.__violations") == []
+    finally:
+        context.close()
+
+
+def test_clicking_every_link_of_a_hostile_story_opens_no_dialog(tmp_path, browser):
+    from .conftest import make_app, migrated_sqlite
+    from .embeds_support import serve
+    from .test_security_headers import IMAGE_SCRIPT, MEDIA_SCRIPT, SCRIPT, hostile_story
+
+    app = make_app(migrated_sqlite(tmp_path / "hostile.sqlite3"), SITE_URL=None)
+    assert app.test_cli_runner().invoke(args=["stories", "sample"]).exit_code == 0
+    story = hostile_story(MEDIA_SCRIPT, IMAGE_SCRIPT, transcript_url=SCRIPT, url=SCRIPT)
+    app.extensions["storyfeed.store"].write([story])
+    dialogs = []
+    with serve(app) as base:
+        page = browser.new_page()
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        try:
+            for path in (f"stories/{story.id}", f"player/{story.id}/1667"):
+                page.goto(f"{base}{path}")
+                count = page.locator("a[href]").count()
+                assert count > 0
+                for i in range(count):
+                    page.goto(f"{base}{path}")
+                    link = page.locator("a[href]").nth(i)
+                    with contextlib.suppress(Exception):  # downloads and dead links are fine
+                        link.click(modifiers=[], no_wait_after=True, timeout=2_000)
+                    page.wait_for_timeout(200)
+        finally:
+            page.close()
+            app.extensions["storyfeed.store"].engine.dispose()
+    assert dialogs == []

@@ -9,6 +9,27 @@ import json
 
 from gunicorn.glogging import Logger
 
+# Statuses whose responses carry no body, whatever Content-Length says.
+NO_BODY_STATUSES = (204, 304)
+
+
+def body_bytes(resp, req) -> int:
+    """The body bytes sent.
+
+    gunicorn counts what passes through `write()`; a file sent with sendfile(2) (a full
+    200 download of a media file) is not counted and showed as 0. gunicorn's sendfile
+    sends the whole Content-Length or raises, so when nothing was counted for a response
+    that has a body, Content-Length is what went out (or what was going out when the
+    client left: the one case this overstates).
+    """
+    sent = getattr(resp, "sent", 0) or 0
+    length = getattr(resp, "response_length", None)
+    if (sent == 0 and length and getattr(resp, "headers_sent", False)
+            and req.method != "HEAD" and (resp.status_code or 0) >= 200
+            and resp.status_code not in NO_BODY_STATUSES):
+        return length
+    return sent
+
 
 class JSONAccessLogger(Logger):
     def access(self, resp, req, environ, request_time):
@@ -22,7 +43,7 @@ class JSONAccessLogger(Logger):
             "path": atoms["U"],
             "query": atoms["q"],
             "status": int(atoms["s"]),
-            "bytes": atoms["B"],
+            "bytes": body_bytes(resp, req),
             "duration_ms": round(request_time.total_seconds() * 1000, 2),
             "user_agent": atoms["a"],
             "request_id": environ.get("HTTP_X_REQUEST_ID"),

@@ -20,7 +20,9 @@ def parse_limit(value: str | None, default: int | None = DEFAULT_LIMIT, maximum:
     """`?limit=` (or another `name`): a whole number from 1 to `maximum`; a 400 that says so."""
     if value is None or value == "":
         return default
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= maximum:
+    # The length first: int() refuses strings of over 4300 digits with a ValueError.
+    if (not (value.isascii() and value.isdigit()) or len(value.lstrip("0")) > len(str(maximum))
+            or not 1 <= int(value) <= maximum):
         abort(400, description=f"{name} must be a whole number from 1 to {maximum}")
     return int(value)
 

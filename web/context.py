@@ -26,6 +26,28 @@ def current_links() -> Links:
     return _links(site_url, current_app.config.get("MEDIA_BASE_URL"))
 
 
+def links_are_known() -> bool:
+    """Whether this request's absolute URLs are ones the operator named: from SITE_URL, or
+    from a Host listed exactly in TRUSTED_HOSTS (not by a ".suffix" that takes any name)."""
+    if current_app.config.get("SITE_URL"):
+        return True
+    trusted = current_app.config.get("TRUSTED_HOSTS") or ()
+    return request.host.lower() in trusted
+
+
+def cache_key(kind: str, *parts: object) -> str | None:
+    """The render-cache key of an answer of `kind` made from `parts` and this site's links;
+    None (render, keep nothing) when the links come from a Host nobody configured.
+
+    Keys must not grow with what strangers send: every Host header would otherwise add
+    entries, each holding absolute URLs of that host for the next client to be served.
+    """
+    if not links_are_known():
+        return None
+    links = current_links()
+    return "|".join((kind, *map(str, parts), links.site_url, links.media_base_url))
+
+
 # A site has one or a few hosts; building Links on every request showed in profiles.
 _links = functools.lru_cache(maxsize=64)(Links.build)
 

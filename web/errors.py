@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
+from flask.globals import request_ctx
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+from werkzeug.exceptions import (
+    BadHost,
+    HTTPException,
+    InternalServerError,
+    SecurityError,
+    ServiceUnavailable,
+)
 
 RETRY_AFTER = 30
+HOST_REFUSED = "The Host header does not name a host this site answers to."
 
 
 def wants_json() -> bool:
@@ -19,6 +27,11 @@ def wants_json() -> bool:
 def render_error(error: HTTPException):
     if wants_json():
         response = jsonify(error=error.name, message=error.description, status=error.code)
+    elif request_ctx.url_adapter is None:
+        # The request's Host is not a valid name, or not trusted: no URL can be built for
+        # it, so the page (which links to the site) would fail in turn. Plain text then.
+        response = Response(f"{error.code} {error.name}: {error.description}\n",
+                            content_type="text/plain; charset=utf-8")
     else:
         response = render_template("error.html", error=error)
     return response, error.code
@@ -34,6 +47,13 @@ def register(app: Flask) -> None:
             if name.lower() != "content-type":
                 response.headers[name] = value
         return response
+
+    @app.errorhandler(BadHost)
+    @app.errorhandler(SecurityError)
+    def host_refused(error: HTTPException):
+        # Werkzeug's own words are generic ("could not understand") or repeat the header.
+        error.description = HOST_REFUSED
+        return http_error(error)
 
     @app.errorhandler(OperationalError)
     def store_unavailable(error: OperationalError):

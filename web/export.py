@@ -22,6 +22,7 @@ from lxml import etree
 
 from feeds.urls import SITE_FORMATS, TOPIC_FORMATS, feed_url, opml_url
 from web.links import Links
+from web.media import regular_file_in
 
 MANIFEST = "manifest.json"
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -99,10 +100,15 @@ class _Exporter:
     def media(self, media_dir: Path) -> None:
         if self.links.media_base_url != self.links.absolute("media/"):
             return  # media live elsewhere (MEDIA_BASE_URL): nothing of ours to export
-        for file in sorted(p for p in media_dir.rglob("*") if p.is_file()):
+        for file in sorted(media_dir.rglob("*")):
+            relative = file.relative_to(media_dir).as_posix()
+            # Exactly what /media/ serves: no symlink (a planted one would publish what it
+            # points to), no folder or FIFO.
+            if regular_file_in(str(media_dir), relative) is None:
+                continue
             # Through the app, like every other file, so the manifest's content type is
             # the one the service sends (text/vtt carries a charset, for one).
-            self.fetch("media/" + file.relative_to(media_dir).as_posix())
+            self.fetch("media/" + relative)
 
     def remove_stale(self, previous: dict[str, dict]) -> None:
         for path in sorted(set(previous) - set(self.manifest)):

@@ -2,12 +2,30 @@
 
 Plain data, no Flask: renderers take a `Links` so they can run outside a request
 (the CLI, a static export).
+
+Every URL a `Links` hands out is http(s): records are validated on the way in, and URLs
+built from them are checked again here, on the way out, so that a record that slipped past
+validation (an old row, a bug, a direct write) still cannot put `javascript:` into a page.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from urllib.parse import quote, urljoin
+from urllib.parse import quote, urljoin, urlsplit
+
+log = logging.getLogger(__name__)
+
+WEB_SCHEMES = ("http", "https")
+
+
+def is_web_url(url: str) -> bool:
+    """An absolute http(s) URL with a host: what a browser fetches and never runs."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in WEB_SCHEMES and bool(parts.netloc) and url.isprintable()
 
 
 @dataclass(frozen=True)
@@ -22,7 +40,9 @@ class Links:
         return cls(site, media)
 
     def absolute(self, path: str) -> str:
-        return urljoin(self.site_url, path.lstrip("/"))
+        # Appended, never urljoin'ed: a path like "javascript:x" or "//elsewhere" must stay
+        # a path on this site.
+        return self.site_url + path.lstrip("/")
 
     def topic(self, slug: str) -> str:
         return self.absolute(f"topics/{quote(slug)}")
@@ -31,7 +51,21 @@ class Links:
         return self.absolute(f"stories/{quote(story_id)}")
 
     def media(self, url: str) -> str:
-        """A record's media URL made absolute: `/media/...` paths live under MEDIA_BASE_URL."""
+        """A record's media URL made absolute: `/media/...` paths live under MEDIA_BASE_URL.
+
+        "" (and a warning) for anything that would not be an http(s) URL: callers emit
+        nothing rather than a link that runs script.
+        """
         if url.startswith("/media/"):
-            return urljoin(self.media_base_url, url[len("/media/"):])
-        return url
+            # Appended for the same reason as `absolute`: "/media/javascript:x//y.mp3"
+            # is a file name under the media base, not a URL of its own.
+            url = self.media_base_url + url[len("/media/"):]
+        return self.external(url)
+
+    def external(self, url: str) -> str:
+        """A record's absolute URL (the story's page at its source) if it is http(s); else ""."""
+        if is_web_url(url):
+            return url
+        if url:
+            log.warning("not emitting a record URL that is not http(s): %r", url[:200])
+        return ""

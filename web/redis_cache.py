@@ -129,7 +129,9 @@ class RedisRenderCache:
                 self._failed(exc)
         return value
 
-    def get_or_render(self, key: str, render: Callable[[], Rendered]) -> Rendered:
+    def get_or_render(self, key: str | None, render: Callable[[], Rendered]) -> Rendered:
+        if key is None:
+            return render()
         found = self.get(key)
         if found is not None:
             return found

@@ -54,7 +54,10 @@ class RenderCache(Protocol):
 
     def set(self, key: str, value: Rendered) -> None: ...
 
-    def get_or_render(self, key: str, render: Callable[[], Rendered]) -> Rendered: ...
+    def get_or_render(self, key: str | None, render: Callable[[], Rendered]) -> Rendered:
+        """The entry under `key`, rendered and kept if missing; a key of None means the
+        answer must not be kept (see `web.context.cache_key`): rendered every time."""
+        ...
 
     def status(self) -> str: ...
 
@@ -82,7 +85,9 @@ class MemoryRenderCache:
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
 
-    def get_or_render(self, key: str, render: Callable[[], Rendered]) -> Rendered:
+    def get_or_render(self, key: str | None, render: Callable[[], Rendered]) -> Rendered:
+        if key is None:
+            return render()
         found = self.get(key)
         if found is not None:
             return found

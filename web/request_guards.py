@@ -1,0 +1,82 @@
+"""What a stranger's request is refused or stripped of before any view sees it.
+
+Each guard sits at the root, once for every endpoint, because each failure it prevents
+happened deep inside a library (the database driver, werkzeug's date parsing, the JSON
+decoder) where no view could answer it well:
+
+- NUL in the path or the query: PostgreSQL refuses it in text (a DataError, a 500); no
+  id, slug, cursor or URL of ours holds one. 400.
+- Conditional date headers that do not parse (a year past 9999 overflows inside
+  `email.utils`): ignored, as if not sent. An If-Range that cannot match makes the Range
+  void too (RFC 9110, 13.1.5): the whole file is sent.
+- A forwarded scheme other than http or https (`X-Forwarded-Proto: javascript`): ignored,
+  so absolute links are never `javascript://host/`.
+- JSON nested deeper than the decoder can follow: a ValueError like any malformed body,
+  so `get_json` answers 400 instead of raising RecursionError.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from flask import Flask, abort, request
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.http import parse_date
+
+WEB_SCHEMES = ("http", "https")
+CONDITIONAL_DATES = ("HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE")
+
+
+def refuse_nul() -> None:
+    if "\x00" in request.path or any(
+        "\x00" in name or "\x00" in value for name, value in request.args.items(multi=True)
+    ):
+        abort(400, description="A URL may not contain NUL characters.")
+
+
+def _is_date(value: str) -> bool:
+    try:
+        return parse_date(value) is not None
+    except (OverflowError, ValueError):
+        return False
+
+
+def drop_unreadable_dates() -> None:
+    environ = request.environ
+    for key in CONDITIONAL_DATES:
+        if key in environ and not _is_date(environ[key]):
+            del environ[key]
+    if_range = environ.get("HTTP_IF_RANGE")
+    if if_range is not None and not if_range.lstrip().startswith(('"', "W/")) and not _is_date(if_range):
+        del environ["HTTP_IF_RANGE"]
+        environ.pop("HTTP_RANGE", None)
+
+
+class OnlyWebSchemes:
+    """WSGI middleware inside ProxyFix: keeps the forwarded scheme only if it is http(s)."""
+
+    def __init__(self, app: Callable[[dict, Callable], Iterable[bytes]]):
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        scheme = str(environ.get("wsgi.url_scheme", "http")).lower()
+        if scheme not in WEB_SCHEMES:
+            # What the server itself saw, before ProxyFix applied the header.
+            original = environ.get("werkzeug.proxy_fix.orig", {}).get("wsgi.url_scheme", "http")
+            scheme = original if original in WEB_SCHEMES else "http"
+        environ["wsgi.url_scheme"] = scheme
+        return self.app(environ, start_response)
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("the JSON is nested too deeply") from None
+
+
+def register(app: Flask) -> None:
+    app.json = BoundedJSONProvider(app)
+    # Registered first, so they run before any other before_request hook.
+    app.before_request_funcs.setdefault(None, [])[:0] = [refuse_nul, drop_unreadable_dates]
