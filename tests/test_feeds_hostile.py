@@ -215,6 +215,7 @@ JAVASCRIPT_URLS = {
 OTHER_SCHEMES = ("data:text/html,<script>alert(7)</script>", "vbscript:msgbox(8)",
                  "file:///etc/passwd", "http:no-host", "https://ok.example/a b.mp3")
 SAFE_SCHEME = re.compile(r"^https?://[^\s]+$")
+SCHEME_ANYWHERE = re.compile(r"(?<![/\w.-])(?:javascript|vbscript|data|file):")
 
 
 def hostile_story(**changes) -> Story:
@@ -278,9 +279,10 @@ def urls_in_json(body: bytes) -> list[str]:
 
 
 def assert_only_http_urls(body: bytes, fmt: str) -> None:
-    text = body.decode("utf-8")
-    for bad in ("javascript:", "vbscript:", "data:", "file:"):
-        assert bad not in text.lower(), (fmt, bad)
+    text = body.decode("utf-8").lower()
+    # As a scheme, that is: a `/media/` path naming one is joined under the media base
+    # (web.links.Links.media) and stays an http(s) URL there.
+    assert not SCHEME_ANYWHERE.search(text), (fmt, SCHEME_ANYWHERE.search(text))
     urls = urls_in_json(body) if fmt == "json" else urls_in_xml(body)
     assert urls, fmt
     assert [u for u in urls if not SAFE_SCHEME.match(u)] == [], fmt
@@ -310,7 +312,7 @@ def test_no_feed_emits_a_url_that_is_not_http(links):
 def test_a_podcast_whose_artwork_is_not_http_names_the_problem():
     from feeds.podcast import PodcastSettingsIncomplete
 
-    topic = podcast_topic(image=TopicImage(JAVASCRIPT_URLS["topic_image"], 1400, 1400))
+    topic = podcast_topic(image=TopicImage("JaVaScRiPt:alert(6)//art.jpg", 1400, 1400))
     with pytest.raises(PodcastSettingsIncomplete, match=r"image\.url"):
         render_podcast_feed(topic, page(story()), LINKS)
 

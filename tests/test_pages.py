@@ -128,7 +128,7 @@ def test_sample_records_match_their_media_files():
             path = MEDIA_DIR / audio["url"].removeprefix("/media/")
             assert audio["length"] == path.stat().st_size
             assert audio["duration"] == round(MP3(path).info.length)
-            assert 2 <= audio["duration"] <= 15
+            assert 20 <= audio["duration"] <= 90  # spoken headline, teaser, caption, credit
     art = SAMPLE["topics"][0]["image"]
     from PIL import Image
     with Image.open(MEDIA_DIR / art["url"].removeprefix("/media/")) as image:
