@@ -17,7 +17,7 @@ from stories import migrate
 from stories.store import StoryStore, create_engine
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 BACKENDS = ["sqlite", "postgresql"]
 

@@ -11,7 +11,7 @@ from lxml import etree
 from stories.cli import SAMPLE_FILE
 from stories.files import read_records
 
-from .conftest import SHARED
+from .conftest import FIXTURES
 
 SAMPLE_SLUG = "north-korean-defectors"
 TOPIC_FEEDS = {
@@ -125,7 +125,7 @@ def check_json_feed(body: bytes) -> dict:
 
 @functools.cache
 def atom_schema() -> etree.RelaxNG:
-    return etree.RelaxNG(etree.parse(str(SHARED / "schemas" / "atom.rng")))
+    return etree.RelaxNG(etree.parse(str(FIXTURES / "atom.rng")))
 
 
 def check_atom(body: bytes) -> None:
