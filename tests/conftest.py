@@ -1,11 +1,14 @@
 """Fixtures: an app on a fresh store, on SQLite always and on PostgreSQL when
-TEST_DATABASE_URL is set.
+TEST_DATABASE_URL is set; Redis when TEST_REDIS_URL is set.
 
 Every test gets an empty database of its own, made from one that is migrated once per
 session (per xdist worker): Alembic costs ~80 ms a run, a copy about a millisecond.
 SQLite: the migrated file is copied. PostgreSQL: the statements the real migration ran
 are recorded once and replayed into a schema of the test's own, dropped afterwards.
 tests/test_migrations.py checks that what a test gets is what Alembic makes.
+
+Markers (pyproject.toml) are given here by fixture, so a new test that uses PostgreSQL
+or Redis is marked without saying so: `make test-fast` leaves those out.
 """
 
 from __future__ import annotations
@@ -32,7 +35,35 @@ from stories.store import StoryStore, create_engine
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
-BACKENDS = ["sqlite", "postgresql"]
+BACKENDS = [pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+# A test that uses one of these fixtures (directly or through another) gets the marker.
+MARKER_OF_FIXTURE = {"pg_schema": "postgres", "postgres_databases": "postgres", "redis_url": "redis"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for fixture, marker in MARKER_OF_FIXTURE.items():
+            if fixture in item.fixturenames:
+                item.add_marker(marker)
+        if item.get_closest_marker("browser"):
+            # One Chromium per run: under xdist (--dist loadgroup) all on one worker.
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Where TEST_REQUIRE names markers (CI: "postgres redis browser"), a test of those
+    kinds that skips fails instead: a service gone missing must not pass as green."""
+    report = yield
+    required = os.environ.get("TEST_REQUIRE", "").split()
+    if report.skipped and any(item.get_closest_marker(marker) for marker in required):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but TEST_REQUIRE={' '.join(required)!r} says it must run: {reason}"
+    return report
+
 
 def _postgres_url() -> str | None:
     return os.environ.get("TEST_DATABASE_URL") or None
@@ -177,6 +208,18 @@ def database_url(request, tmp_path):
     url, name = databases.create()
     yield url
     databases.drop(name)
+
+
+# -- Redis ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """The shared Redis of TEST_REDIS_URL; tests keep to keys of their own prefix."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        pytest.skip("TEST_REDIS_URL is not set")
+    return url
 
 
 # -- the app ----------------------------------------------------------------------------
