@@ -85,8 +85,8 @@ def _postgres_url() -> str | None:
 
 
 def _with_search_path(url: str, schema: str) -> str:
-    """`url` with every connection in `schema`. And not waiting for each commit to reach
-    the disk: a test's database is thrown away, a crash only loses what it would lose."""
+    """`url` with every connection in `schema`, and commits that do not wait for the disk:
+    a crash of the server could lose only the last commits of a database nobody keeps."""
     sep = "&" if "?" in url else "?"
     return f"{url}{sep}options={quote(f'-csearch_path={schema} -csynchronous_commit=off')}"
 
