@@ -50,6 +50,9 @@ def pytest_collection_modifyitems(config, items):
         if item.get_closest_marker("browser"):
             # One Chromium per run: under xdist (--dist loadgroup) all on one worker.
             item.add_marker(pytest.mark.xdist_group("browser"))
+    # The long tests first, so that parallel workers share them and the many short ones
+    # fill in at the end, instead of one worker finishing a long test alone.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.hookimpl(wrapper=True)
