@@ -43,11 +43,12 @@ MARKER_OF_FIXTURE = {"pg_schema": "postgres", "postgres_databases": "postgres", 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
+    parallel = config.pluginmanager.hasplugin("xdist")
     for item in items:
         for fixture, marker in MARKER_OF_FIXTURE.items():
             if fixture in item.fixturenames:
                 item.add_marker(marker)
-        if item.get_closest_marker("browser"):
+        if parallel and item.get_closest_marker("browser"):
             # One Chromium per run: under xdist (--dist loadgroup) all on one worker.
             item.add_marker(pytest.mark.xdist_group("browser"))
     # The long tests first, so that parallel workers share them and the many short ones
