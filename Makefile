@@ -4,8 +4,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Test processes (pytest-xdist); `auto` is one per CPU.
+WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup
 
-.PHONY: run test bench clean
+.PHONY: run test test-fast bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +27,17 @@ run: $(VENV)/.run-installed
 	$(BIN)/flask --app app stories sample --if-empty
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn app:app
 
+# Everything; PostgreSQL, Redis and Chromium tests run when TEST_DATABASE_URL,
+# TEST_REDIS_URL and /usr/bin/chromium are there (CI: .ci/run), else they are skipped.
 test: $(VENV)/.dev-installed
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
+
+# While working: SQLite only; no real processes, no browser, no long property runs.
+test-fast: $(VENV)/.dev-installed
+	$(PYTEST) -m "not slow and not browser and not postgres" $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .hypothesis
+	rm -rf $(VENV) instance .pytest_cache .hypothesis test-artifacts

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 from typing import Iterator
-
-from werkzeug.serving import make_server
 
 from stories.validate import parse_story
 
 from .conftest import story_record
+from .servers import InThread
 
 SAMPLE_STORY = "1169464713"
 SAMPLE_AUDIO = "1169825816"
@@ -43,19 +41,6 @@ def add_extra_stories(app) -> None:
 
 
 @contextlib.contextmanager
-def serve(app) -> Iterator[str]:
-    """The app on a free 127.0.0.1 port in a thread; yields its base URL (with a "/")."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
-@contextlib.contextmanager
 def serve_sample(db_path, with_extra_stories: bool = False) -> Iterator[str]:
     """The sample topic (and the extra stories) served over real HTTP on a free port.
 
@@ -68,7 +53,7 @@ def serve_sample(db_path, with_extra_stories: bool = False) -> Iterator[str]:
     if with_extra_stories:
         add_extra_stories(app)
     try:
-        with serve(app) as base:
-            yield base
+        with InThread(app) as server:
+            yield server.base + "/"
     finally:
         app.extensions["storyfeed.store"].engine.dispose()

@@ -1,4 +1,5 @@
-"""Real servers for tests: gunicorn started as the Procfile says, on free ports."""
+"""Real servers for tests: any WSGI app in a thread of this process, gunicorn started as
+the Procfile says, and a redis-server of a test's own; all on free 127.0.0.1 ports."""
 
 from __future__ import annotations
 
@@ -7,19 +8,90 @@ import shlex
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import redis
 import requests
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 ROOT = Path(__file__).resolve().parent.parent
+
+WSGIApp = Callable[..., Any]
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class _Handler(WSGIRequestHandler):
+    """Werkzeug's handler, quiet, and known to the server so that `stop` can cut it off."""
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
+
+    def log_request(self, *args: Any) -> None:  # keep test output clean
+        pass
+
+
+class InThread:
+    """A WSGI app (the Flask app, or a small stand-in for an upstream, a hub, a static
+    host) served by werkzeug on a free 127.0.0.1 port in a daemon thread of this process.
+
+    The one way tests serve something in-process; bench/ may use it too. The port is bound
+    at once, so `base` and `port` are known before `start`; `stop` closes kept-alive
+    connections as well, so a stopped server answers nothing.
+    """
+
+    def __init__(self, app: WSGIApp):
+        self._server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True,
+                                                   request_handler=_Handler)
+        self._server.connections = set()  # type: ignore[attr-defined]
+        self._server.connections_lock = threading.Lock()  # type: ignore[attr-defined]
+        self.port: int = self._server.server_port
+        self.base = f"http://127.0.0.1:{self.port}"
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    def start(self) -> InThread:
+        # A short poll interval: `stop` waits for the serving loop to notice, and the
+        # default half second, per server, was a large part of the suite's time.
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.02}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=10)
+        self._server.server_close()
+        with self._server.connections_lock:  # type: ignore[attr-defined]
+            for connection in list(self._server.connections):  # type: ignore[attr-defined]
+                try:
+                    connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass  # the client closed it already
+
+    def __enter__(self) -> InThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def procfile_command(process: str) -> list[str]:
@@ -50,12 +122,15 @@ class Gunicorn:
 
     def __init__(self, env: dict[str, str], workers: int = 2):
         self.port = free_port()
-        self.env = {**env, "PORT": str(self.port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": str(workers)}
+        # No control socket: its default path is one per machine, and tests run several
+        # gunicorns at once (and in parallel workers).
+        self.env = {**env, "PORT": str(self.port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": str(workers),
+                    "GUNICORN_CMD_ARGS": "--no-control-socket"}
         self.base = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
         self.log = ROOT / "test-artifacts" / f"gunicorn-{self.port}.log"
 
-    def start(self, timeout: float = 30) -> "Gunicorn":
+    def start(self, timeout: float = 30) -> Gunicorn:
         self.log.parent.mkdir(exist_ok=True)
         self.process = subprocess.Popen(
             procfile_command("web"), cwd=ROOT, env=self.env,
@@ -70,7 +145,7 @@ class Gunicorn:
                 if time.monotonic() > deadline or self.process.poll() is not None:
                     self.stop()
                     raise AssertionError(f"gunicorn did not start:\n{self.log.read_text()}")
-                time.sleep(0.2)
+                time.sleep(0.1)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -81,20 +156,20 @@ class Gunicorn:
                 self.process.kill()
         self.process = None
 
-    def __enter__(self) -> "Gunicorn":
+    def __enter__(self) -> Gunicorn:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
 class RedisServer:
     """A redis-server of the test's own, on a free port, that the test can stop and start."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path: Path):
         self.port = free_port()
         self.dir = tmp_path
-        self.process = None
+        self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:

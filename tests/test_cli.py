@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
 from stories.store import StoryStore
 
 from .conftest import story_record
 from .servers import flask_cli, service_env
+
+pytestmark = pytest.mark.slow  # a new process, importing the app, per command
 
 
 def flask(database_url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:

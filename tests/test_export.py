@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import threading
 from datetime import datetime, timedelta, timezone
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+from werkzeug.exceptions import NotFound
+from werkzeug.middleware.shared_data import SharedDataMiddleware
 
 from stories.validate import parse_story
 from web.export import MANIFEST, export_site, next_page_url
 
 from .conftest import make_app, story_record
+from .servers import InThread
 
 SITE = "http://storyfeed.test/"
 SLUG = "north-korean-defectors"
@@ -36,14 +36,8 @@ def exporting_app(sqlite_url):
 def static_server(tmp_path):
     root = tmp_path / "export"
     root.mkdir()
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a: None
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_port}/"
-    server.shutdown()
-    thread.join(timeout=10)
+    with InThread(SharedDataMiddleware(NotFound(), {"/": str(root)})) as server:
+        yield root, server.base + "/"
 
 
 def test_exported_files_are_the_live_bodies(exporting_app, static_server):

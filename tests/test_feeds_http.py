@@ -132,6 +132,7 @@ def test_gzip_has_its_own_etag_and_decompresses_to_the_same_feed(sample_client):
     assert crossed.status_code == 200 and crossed.data == plain.data
 
 
+@pytest.mark.slow
 def test_a_write_by_another_process_reaches_the_feeds(sample_app, sample_client, tmp_path):
     """The render cache is per process; its keys carry the store's version, read at most
     every `interval` seconds, so a CLI import in another process shows within that."""

@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import feedparser
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -22,6 +23,8 @@ from stories.store import StoryPage
 from web.links import Links
 
 from .feeds_support import check_atom, check_json_feed, sample_batch
+
+pytestmark = pytest.mark.slow  # many generated examples, each a whole feed
 
 LINKS = Links.build("https://storyfeed.example/")
 TOPIC = sample_batch().topics[0]

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 import feedparser
 import pytest
+from werkzeug.wrappers import Request, Response
 
 from .conftest import make_app, story_record
 from .feeds_support import SAMPLE_SLUG, TOPIC_FEEDS, check_json_feed
+from .servers import InThread
 
 
 class Hub:
@@ -21,30 +21,20 @@ class Hub:
     def __init__(self, status: int = 204):
         self.status = status
         self.pings: list[dict[str, list[str]]] = []
-        hub = self
+        self.server = InThread(self.receive)
+        self.url = f"{self.server.base}/hub"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length", 0))
-                hub.pings.append(parse_qs(self.rfile.read(length).decode()))
-                self.send_response(hub.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):  # keep test output quiet
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hub"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+    @Request.application
+    def receive(self, request: Request) -> Response:
+        self.pings.append(parse_qs(request.get_data(as_text=True)))
+        return Response(status=self.status)
 
     def __enter__(self):
-        self.thread.start()
+        self.server.start()
         return self
 
     def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
     def published(self) -> list[str]:
         assert all(p["hub.mode"] == ["publish"] for p in self.pings)

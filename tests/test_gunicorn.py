@@ -9,6 +9,8 @@ import requests
 
 from .servers import ROOT, Gunicorn, flask_cli, procfile_command, service_env
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def served(sqlite_url):

@@ -5,16 +5,15 @@ idempotent repeats, and writes that show at once. Every response is checked agai
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from stories.store import stories_changed
 
 from .conftest import make_app, story_record
 from .openapi_client import OpenAPIClient
+from .servers import InThread
 
 TOKENS = "alpha-token, beta-token"
 AUTH = {"Authorization": "Bearer alpha-token"}
@@ -138,10 +137,8 @@ def test_a_chunked_body_over_the_limit_is_413_on_a_real_server(sqlite_url):
     """Without Content-Length the limit must hold too; werkzeug's server dechunks the body
     as gunicorn does, so this goes through a real one on 127.0.0.1."""
     app = make_app(sqlite_url, INGEST_TOKENS=TOKENS, INGEST_MAX_BYTES="1000")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.port}/api/stories"
+    server = InThread(app).start()
+    url = f"{server.base}/api/stories"
     headers = {**AUTH, "Content-Type": "application/json"}
 
     def chunks(body: bytes):
@@ -158,7 +155,7 @@ def test_a_chunked_body_over_the_limit_is_413_on_a_real_server(sqlite_url):
             url, data=chunks(json.dumps(story_record()).encode()), headers=headers, timeout=10
         )
     finally:
-        server.shutdown()
+        server.stop()
         app.extensions["storyfeed.store"].engine.dispose()
     assert big.request.headers["Transfer-Encoding"] == "chunked"
     assert big.status_code == 413

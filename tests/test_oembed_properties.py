@@ -62,6 +62,7 @@ def check(body: dict, maxwidth: int | None, maxheight: int | None, min_height: i
         assert body["thumbnail_height"] <= (maxheight or 10_000)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("player", sorted(PLAYERS))
 def test_every_maxwidth_and_every_maxheight_from_1_to_2000(player):
     for value in range(1, 2001):
@@ -101,6 +102,7 @@ URLS = {
 }
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kind=st.sampled_from(sorted(URLS)), maxwidth=st.integers(1, 2000) | st.none(),
        maxheight=st.integers(1, 2000) | st.none(), fmt=st.sampled_from(["json", "xml"]))

@@ -38,10 +38,8 @@ class CountingRender:
 
 
 @pytest.fixture
-def shared_redis():
-    url = os.environ.get("TEST_REDIS_URL")
-    if not url:
-        pytest.skip("TEST_REDIS_URL is not set")
+def shared_redis(redis_url):
+    url = redis_url
     prefix = f"test:{uuid.uuid4().hex}:"
     cache = RedisRenderCache.from_url(url, prefix=prefix)
     yield cache
@@ -102,6 +100,7 @@ def test_a_waiter_renders_itself_when_the_lock_holder_never_finishes(shared_redi
     assert render.calls == 1
 
 
+@pytest.mark.redis
 def test_redis_going_away_and_coming_back(own_redis):
     # Two caches on one Redis stand for two processes.
     a = RedisRenderCache.from_url(own_redis.url, retry_after=0.2)
@@ -127,6 +126,7 @@ def test_redis_going_away_and_coming_back(own_redis):
     assert a.status() == "redis"
 
 
+@pytest.mark.redis
 def test_a_warm_key_costs_no_redis_round_trip(own_redis):
     cache = RedisRenderCache.from_url(own_redis.url)
     cache.get_or_render("k", CountingRender(0))

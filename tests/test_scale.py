@@ -4,7 +4,6 @@ stampede, Redis pulled away under load, PostgreSQL unreachable."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import uuid
@@ -24,6 +23,8 @@ SLUG = "north-korean-defectors"
 FEED = f"/topics/{SLUG}/rss.xml"
 TOKEN = "scale-test-token"
 
+pytestmark = pytest.mark.slow  # gunicorn instances, for real
+
 
 @pytest.fixture
 def shared_database(pg_schema):
@@ -39,10 +40,8 @@ def shared_database(pg_schema):
 
 
 @pytest.fixture
-def shared_redis_url():
-    url = os.environ.get("TEST_REDIS_URL")
-    if not url:
-        pytest.skip("TEST_REDIS_URL is not set")
+def shared_redis_url(redis_url):
+    url = redis_url
     prefix = f"scale-{uuid.uuid4().hex[:8]}:"
     yield url, prefix
     client = redis.Redis.from_url(url)

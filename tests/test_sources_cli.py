@@ -199,6 +199,7 @@ def test_the_procfile_runs_the_loop_as_a_clock_process():
     assert "clock: flask --app app sync --loop" in lines
 
 
+@pytest.mark.slow
 def test_sync_loop_runs_as_a_process_and_stops_on_sigterm(sqlite_url, tmp_path, upstream):
     """The Procfile's clock process: a real `flask sync --loop`, stopped the way a
     platform stops it."""

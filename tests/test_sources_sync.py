@@ -4,7 +4,6 @@ retries, redirects, size caps, removal, the loop, and requests-cache on Redis.""
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import uuid
@@ -398,10 +397,8 @@ def test_the_loop_pulls_each_source_on_its_interval_and_stops_when_asked(
 # -- requests-cache on Redis -------------------------------------------------------------------
 
 
-def test_requests_cache_on_redis(sqlite_store, upstream, tmp_path):
-    url = os.environ.get("TEST_REDIS_URL")
-    if not url:
-        pytest.skip("TEST_REDIS_URL is not set")
+def test_requests_cache_on_redis(sqlite_store, upstream, tmp_path, redis_url):
+    url = redis_url
     import redis
 
     connection = redis.Redis.from_url(url)

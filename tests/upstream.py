@@ -12,7 +12,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
+
+from werkzeug.datastructures import EnvironHeaders
+
+from .servers import InThread
 
 
 @dataclass
@@ -45,20 +49,8 @@ class Upstream:
         self.routes: dict[str, Route] = {}
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
-        upstream = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output clean
-                pass
-
-            def do_GET(self):
-                upstream._answer(self)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self._server = InThread(self._answer).start()
+        self.port = self._server.port
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}{path}"
@@ -85,63 +77,55 @@ class Upstream:
         return [s.status for s in self.seen_at(path)]
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._server.stop()
 
-    def _answer(self, handler: BaseHTTPRequestHandler) -> None:
+    def _answer(self, environ: dict, start_response) -> list[bytes]:
+        """The WSGI app: routes are keyed by the request target as sent (with its query)."""
+        path = environ["RAW_URI"]
+        request_headers = EnvironHeaders(environ)
         with self._lock:
-            route = self.routes.get(handler.path)
+            route = self.routes.get(path)
             if route is not None and route.fail_first > 0:
                 route.fail_first -= 1
                 failing = True
             else:
                 failing = False
-        headers = {k: v for k, v in handler.headers.items()}
+        headers = dict(request_headers.items())
+
+        def send(status: int, body: bytes, content_type: str, extra=None) -> list[bytes]:
+            with self._lock:
+                self.seen.append(Seen(path, headers, status))
+            answer = [] if status == 304 else [
+                ("Content-Type", content_type), ("Content-Length", str(len(body)))]
+            answer += list((extra or {}).items())
+            try:
+                reason = HTTPStatus(status).phrase
+            except ValueError:  # a code of no standard meaning
+                reason = "Unknown"
+            start_response(f"{status} {reason}", answer)
+            return [] if status == 304 else [body]
+
         if route is None:
-            self._send(handler, headers, 404, b"not found", "text/plain")
-            return
+            return send(404, b"not found", "text/plain")
         if route.delay:
             time.sleep(route.delay)
         if failing:
-            self._send(handler, headers, route.fail_status, b"upstream trouble", "text/plain")
-            return
+            return send(route.fail_status, b"upstream trouble", "text/plain")
         if (
             route.require_header
-            and handler.headers.get(route.require_header[0]) != route.require_header[1]
+            and request_headers.get(route.require_header[0]) != route.require_header[1]
         ):
-            self._send(handler, headers, 401, b"who are you?", "text/plain")
-            return
+            return send(401, b"who are you?", "text/plain")
         if route.location:
-            self._send(
-                handler, headers, route.status, b"", "text/plain", {"Location": route.location}
-            )
-            return
+            return send(route.status, b"", "text/plain", {"Location": route.location})
         if route.status != 200:
-            self._send(handler, headers, route.status, b"upstream error page", "text/html")
-            return
+            return send(route.status, b"upstream error page", "text/html")
         extra = {}
         if route.validators:
             extra = {
                 "ETag": route.etag,
                 "Last-Modified": formatdate(route.last_modified, usegmt=True),
             }
-            if handler.headers.get("If-None-Match") == route.etag:
-                self._send(handler, headers, 304, b"", route.content_type, extra)
-                return
-        self._send(handler, headers, 200, route.body, route.content_type, extra)
-
-    def _send(self, handler, headers, status, body, content_type, extra=None) -> None:
-        with self._lock:
-            self.seen.append(Seen(handler.path, headers, status))
-        handler.send_response(status)
-        if status != 304:
-            handler.send_header("Content-Type", content_type)
-            handler.send_header("Content-Length", str(len(body)))
-        for key, value in (extra or {}).items():
-            handler.send_header(key, value)
-        handler.end_headers()
-        if status != 304:
-            try:
-                handler.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a timeout test)
+            if request_headers.get("If-None-Match") == route.etag:
+                return send(304, b"", route.content_type, extra)
+        return send(200, route.body, route.content_type, extra)

@@ -1,0 +1,109 @@
+"""The Alembic migrations, run for real on every backend: they make what stories/schema.py
+declares, they go down and up again, and the database each test is handed (a copy made
+once per session, see conftest.py) is exactly what they make."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+
+from stories import migrate
+from stories.schema import metadata
+from stories.store import create_engine
+
+from .conftest import BACKENDS, migrated_sqlite
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database_url(request, tmp_path):
+    """A database without any table, for the migrations to fill."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    databases = request.getfixturevalue("postgres_databases")
+    url, name = databases.create_empty()
+    yield url
+    databases.drop(name)
+
+
+@pytest.fixture
+def migrated(empty_database_url):
+    engine = create_engine(empty_database_url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def shape(engine: sa.Engine) -> dict:
+    """Everything about a database that a test could tell apart: tables, columns, keys,
+    indexes, and the rows the migrations wrote."""
+    inspector = sa.inspect(engine)
+    tables = {}
+    with engine.connect() as conn:
+        for table in sorted(inspector.get_table_names()):
+            tables[table] = {
+                "columns": [(c["name"], str(c["type"]), c["nullable"], c.get("default"))
+                            for c in inspector.get_columns(table)],
+                "primary key": inspector.get_pk_constraint(table),
+                "foreign keys": sorted(map(repr, inspector.get_foreign_keys(table))),
+                "indexes": sorted(map(repr, inspector.get_indexes(table))),
+                "unique": sorted(map(repr, inspector.get_unique_constraints(table))),
+                "rows": sorted(map(tuple, conn.execute(sa.text(f'SELECT * FROM "{table}"')))),
+            }
+    return tables
+
+
+def alembic_config(connection: sa.Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrate.MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def test_the_migrations_make_what_the_schema_declares(migrated):
+    with migrated.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert differences == []
+
+
+def test_every_migration_goes_down_and_up_again(migrated):
+    before = shape(migrated)
+    with migrated.begin() as conn:
+        command.downgrade(alembic_config(conn), "base")
+    assert set(sa.inspect(migrated).get_table_names()) <= {"alembic_version"}
+    with migrated.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    assert shape(migrated) == before
+
+
+def test_a_tests_database_is_what_the_migrations_make(database_url, request, tmp_path):
+    if database_url.startswith("sqlite"):
+        fresh_url, schema = f"sqlite:///{tmp_path / 'fresh.sqlite3'}", None
+    else:
+        fresh_url, schema = request.getfixturevalue("postgres_databases").create_empty()
+    fresh, given = create_engine(fresh_url), create_engine(database_url)
+    try:
+        migrate.upgrade(fresh)
+        assert shape(given) == shape(fresh)
+    finally:
+        fresh.dispose()
+        given.dispose()
+        if schema is not None:
+            request.getfixturevalue("postgres_databases").drop(schema)
+
+
+def test_the_sqlite_copy_is_a_database_of_its_own(tmp_path):
+    first = create_engine(migrated_sqlite(tmp_path / "a.sqlite3"))
+    second = create_engine(migrated_sqlite(tmp_path / "b.sqlite3"))
+    try:
+        with first.begin() as conn:
+            conn.execute(sa.text("UPDATE counters SET value = 7"))
+        with second.connect() as conn:
+            assert conn.execute(sa.text("SELECT value FROM counters")).scalar_one() == 0
+    finally:
+        first.dispose()
+        second.dispose()
