@@ -7,7 +7,7 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
-logger_class = "web.access_log.JSONAccessLogger"
+logger_class = "serving.access_log.JSONAccessLogger"
 # A PaaS router gives a stopping process about 30 s: finish what is in flight within that.
 graceful_timeout = 25
 timeout = 30

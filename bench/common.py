@@ -35,7 +35,7 @@ _baseline_bodies: dict[int, object] = {}
 
 @baseline_bp.get("/_bench/constant/<int:size>")
 def constant(size: int):
-    from web.rendered import Rendered, send_rendered
+    from serving.rendered import Rendered, send_rendered
 
     if not 0 < size <= MAX_BASELINE_SIZE:
         return "size out of range", 400

@@ -38,12 +38,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from feeds import Paging, render_podcast_feed  # noqa: E402
+from serving.links import Links  # noqa: E402
+from serving.state import app_state  # noqa: E402
 from stories import migrate  # noqa: E402
-from stories.cli import SAMPLE_FILE  # noqa: E402
 from stories.files import read_records  # noqa: E402
 from stories.model import Audio, Image, Story, Topic, TopicImage  # noqa: E402
+from stories.sample import SAMPLE_FILE  # noqa: E402
 from stories.store import StoryPage, StoryStore  # noqa: E402
-from web.links import Links  # noqa: E402
 
 WRK_SECONDS = 5
 WRK_CONNECTIONS = 4
@@ -237,11 +238,11 @@ def cold_latency_ms(database_url: str, path: str, repeat: int = 30) -> float:
 
     app = create_app({"DATABASE_URL": database_url, "SITE_URL": "http://127.0.0.1/",
                       "LOG_LEVEL": "WARNING"})
-    app.extensions["storyfeed.render_cache"] = NoCache()
+    replace(app_state(app), render_cache=NoCache()).install(app)
     client = app.test_client()
     client.get(path)  # connections, imports
     result = median_ms(lambda: client.get(path), repeat)
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()
     return result
 
 

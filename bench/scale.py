@@ -41,8 +41,8 @@ import redis
 import sqlalchemy as sa
 
 from stories import migrate
-from stories.cli import SAMPLE_FILE
 from stories.files import read_records
+from stories.sample import SAMPLE_FILE
 from stories.store import StoryStore, create_engine
 
 from .common import BASELINE_PATH, WrkResult, fetch, gunicorn, wrk_together

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from markupsafe import Markup
 
+from stories.errors import InvalidInput
 from stories.validate import XML_ILLEGAL_RE
 
 from .providers import PlayerProvider, ProviderRegistry, UrlMatch
@@ -29,7 +30,7 @@ _URL_IGNORED_RE = re.compile("[\t\n\r]")
 _SCHEME_RE = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
 
 
-class SnippetRefused(ValueError):
+class SnippetRefused(InvalidInput):
     """A snippet or URL storyfeed will not embed; `reason` says why, for people."""
 
     def __init__(self, reason: str):

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 from markupsafe import escape
 
+from serving.links import Links
 from stories.model import Audio, Story
 from stories.validate import XML_ILLEGAL_RE, clean_body_html
-from web.links import Links
 
 # Ids are UUIDv5 names under this namespace, so they never change when the site moves,
 # a story's URL is corrected or the story joins another topic. Never change it.

@@ -14,9 +14,9 @@ from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from serving.links import Links
 from stories.model import Story, Topic, format_datetime
 from stories.store import StoryPage
-from web.links import Links
 
 from .content import (
     episode_guid,

@@ -56,7 +56,7 @@ class RenderCache(Protocol):
 
     def get_or_render(self, key: str | None, render: Callable[[], Rendered]) -> Rendered:
         """The entry under `key`, rendered and kept if missing; a key of None means the
-        answer must not be kept (see `web.context.cache_key`): rendered every time."""
+        answer must not be kept (see `serving.context.cache_key`): rendered every time."""
         ...
 
     def status(self) -> str: ...
@@ -113,7 +113,7 @@ class VersionMemo:
     A warm request would otherwise spend more on asking the database for the version than
     on everything else (on PostgreSQL a network round trip). Writes in this process
     (`stories_changed`) are seen immediately; writes by another process within `ttl`, or
-    at once when Redis change notices are on (`web.redis_cache.RedisChangeNotices`).
+    at once when Redis change notices are on (`serving.redis_cache.RedisChangeNotices`).
     """
 
     MAX_KEYS = 1024  # topics come from URLs; don't let junk slugs grow the memo

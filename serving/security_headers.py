@@ -9,7 +9,9 @@ policy: the same without `frame-ancestors`, since any site may frame it.
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from typing import Callable, TypeVar
+
+from flask import Flask, Response, current_app, request
 
 SCRIPTS_AND_STYLES = (
     "default-src 'self'",
@@ -29,10 +31,24 @@ REFERRER_POLICY = "strict-origin-when-cross-origin"
 # header is ignored by browsers and would only mislead.
 HSTS = "max-age=31536000"
 
+View = TypeVar("View", bound=Callable[..., object])
+
+
+def frameable(view: View) -> View:
+    """Marks a view whose pages any site may frame (the embeddable player)."""
+    view.frameable = True  # type: ignore[attr-defined]
+    return view
+
+
+def _is_frameable() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "frameable", False)
+
 
 def add_security_headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", PAGE_POLICY)
+    headers.setdefault("Content-Security-Policy",
+                       FRAMEABLE_POLICY if _is_frameable() else PAGE_POLICY)
     headers.setdefault("Referrer-Policy", REFERRER_POLICY)
     headers["X-Content-Type-Options"] = "nosniff"
     if request.is_secure:
@@ -40,5 +56,5 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     app.after_request(add_security_headers)

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from socket import timeout as SocketTimeout
-from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 import requests
@@ -44,6 +43,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import allowed_gai_family, create_connection
 from urllib3.util.retry import Retry
+
+from stories.errors import NotAllowed, UpstreamError
 
 from .model import Outcome, Retrieved, RetrieveError, Source
 
@@ -64,27 +65,6 @@ class FetchSettings:
     max_bytes: int = 20_000_000
     max_redirects: int = 5
     user_agent: str = USER_AGENT
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "FetchSettings":
-        def number(key: str, default, kind=float):
-            value = config.get(key)
-            if value is None or value == "":
-                return default
-            try:
-                parsed = kind(value)
-            except (TypeError, ValueError):
-                raise ValueError(f"{key}: {value!r} is not a number") from None
-            if parsed < 0:
-                raise ValueError(f"{key}: {value!r} is below 0")
-            return parsed
-
-        return cls(
-            connect_timeout=number("SOURCES_CONNECT_TIMEOUT", cls.connect_timeout),
-            read_timeout=number("SOURCES_READ_TIMEOUT", cls.read_timeout),
-            retries=number("SOURCES_RETRIES", cls.retries, int),
-            max_bytes=number("SOURCES_MAX_BYTES", cls.max_bytes, int),
-        )
 
 
 # -- where connections may go --------------------------------------------------
@@ -166,7 +146,7 @@ def is_public(address: str) -> bool:
     return judge_address(address).reach is Reach.PUBLIC
 
 
-class AddressRefused(Exception):
+class AddressRefused(NotAllowed):
     def __init__(self, host: str, judgement: Judgement, private_origin: str = ""):
         self.host = host
         self.address = str(judgement.address)
@@ -322,7 +302,7 @@ class TracedSession(CachedSession):
             raise
 
 
-class ResponseTooLarge(Exception):
+class ResponseTooLarge(UpstreamError):
     pass
 
 
@@ -388,19 +368,17 @@ def describe_error(exc: BaseException) -> str:
 # -- the retriever -------------------------------------------------------------
 
 
-def cache_backend(config: Mapping[str, Any], instance_path: str | Path) -> BaseCache:
-    """Redis when REDIS_URL is set, else SQLite in the instance folder."""
-    redis_url = config.get("REDIS_URL")
+def cache_backend(redis_url: str | None, prefix: str, path: str | Path) -> BaseCache:
+    """Redis when REDIS_URL is set, else SQLite at `path`."""
     if redis_url:
         import redis
 
         # ttl=False: Redis must not evict a stale copy; it is what an outage falls back to.
         return RedisCache(
-            namespace=(config.get("REDIS_PREFIX") or "storyfeed:") + "http-cache",
+            namespace=prefix + "http-cache",
             connection=redis.Redis.from_url(redis_url),
             ttl=False,
         )
-    path = config.get("SOURCES_CACHE_PATH") or Path(instance_path) / "http-cache.sqlite3"
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return SQLiteCache(db_path=str(path), busy_timeout=30_000)
 
@@ -417,10 +395,6 @@ class HTTPRetriever:
         self.backend = backend
         self.settings = settings
         self.trusted_hosts = trusted_hosts
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], instance_path: str | Path) -> "HTTPRetriever":
-        return cls(cache_backend(config, instance_path), FetchSettings.from_config(config))
 
     def close(self) -> None:
         self.backend.close()

@@ -12,13 +12,14 @@ import binascii
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import blinker
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from . import schema
+from .errors import InvalidInput
 from .model import (
     Story,
     Topic,
@@ -43,7 +44,7 @@ _TOPIC_VERSION = sa.select(schema.topics.c.version).where(
 )
 
 
-class InvalidCursor(ValueError):
+class InvalidCursor(InvalidInput):
     """A paging cursor that this store did not make."""
 
 
@@ -158,6 +159,12 @@ def decode_cursor(cursor: str) -> tuple[str, datetime, str]:
         raise InvalidCursor("cursor is not one this service made") from exc
 
 
+def normalize_cursor(cursor: str) -> str:
+    """The one spelling `encode_cursor` makes of what `cursor` says; InvalidCursor if it
+    is not a cursor of ours."""
+    return encode_cursor(*decode_cursor(cursor))
+
+
 class StoryStore:
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -219,11 +226,32 @@ class StoryStore:
                 value = conn.execute(_TOPIC_VERSION, {"slug": topic}).scalar()
         return value or 0
 
-    def latest(self, topic: str | None = None, limit: int = 50,
-               cursor: str | None = None) -> StoryPage:
-        """Newest first by `published` (then id), `limit` at a time, keyset paged."""
+    def is_story_position(self, topic: str | None, cursor: str | None) -> bool:
+        """Whether `cursor` points at a story of `topic` (or of any), as the pages' own
+        cursors do; a made-up position between stories is not one.
+
+        Keyset paging answers from any position, but a cache should keep only these pages:
+        a key per made-up position would let anyone grow it without end.
+        """
+        if cursor is None:
+            return True
+        _direction, at, story_id = decode_cursor(cursor)
+        story = self.get_story(story_id)
+        return (story is not None and (topic is None or topic in story.topics)
+                and _naive_utc(story.published) == at)
+
+    def latest(self, topic: str | None = None, limit: int = 50, cursor: str | None = None,
+               keep: Callable[[Story], bool] | None = None) -> StoryPage:
+        """Newest first by `published` (then id), `limit` at a time, keyset paged.
+
+        With `keep`, only the stories it accepts count (a podcast's episodes among a
+        topic's stories): the page still holds `limit` of them, and its cursors point at
+        the first and last one shown, so page 100 still costs a few keyset reads.
+        """
         if limit < 1:
             raise ValueError("limit must be at least 1")
+        if keep is not None:
+            return self._latest_kept(topic, limit, cursor, keep)
         s, st = schema.stories, schema.story_topics
         if topic is None:
             published_col, id_col = s.c.published, s.c.id
@@ -263,6 +291,36 @@ class StoryStore:
             encode_cursor("newer", first[1], first[2]) if has_newer else None,
         )
 
+    def _latest_kept(self, topic: str | None, limit: int, cursor: str | None,
+                     keep: Callable[[Story], bool]) -> StoryPage:
+        direction = decode_cursor(cursor)[0] if cursor else "older"
+        batch = min(max(2 * limit, 20), 1000)
+        found: list[Story] = []
+        at = cursor
+        while len(found) <= limit:
+            page = self.latest(topic, limit=batch, cursor=at)
+            kept = [s for s in page.stories if keep(s)]
+            if direction == "older":
+                found.extend(kept)
+                at = page.next_cursor
+            else:  # walking towards newer stories: each batch is newer than the last
+                found[:0] = kept
+                at = page.previous_cursor
+            if at is None:
+                break
+        more = len(found) > limit
+        stories = found[:limit] if direction == "older" else found[-limit:]
+        if not stories:
+            return StoryPage((), None, None)
+        first, last = stories[0], stories[-1]
+        has_older = more if direction == "older" else True
+        has_newer = bool(cursor) if direction == "older" else more
+        return StoryPage(
+            tuple(stories),
+            encode_cursor("older", last.published, last.id) if has_older else None,
+            encode_cursor("newer", first.published, first.id) if has_newer else None,
+        )
+
     def iter_stories(self, topic: str | None = None, batch: int = 500) -> Iterator[Story]:
         """Every story (of a topic), newest first, read a page at a time."""
         cursor = None
@@ -282,11 +340,14 @@ class StoryStore:
             by_id[story.id] = story  # the last of duplicates wins, as in a replay
         described = {t.slug: t for t in topics}
         with self.engine.begin() as conn:
-            changed_topics = self._write_topics(conn, described)
+            rewritten_topics = self._write_topics(conn, described)
             added, updated, unchanged, story_topics = self._write_stories(conn, by_id)
-            changed_topics |= story_topics
+            changed_topics = rewritten_topics | story_topics
             self._create_named_topics(conn, {slug for s in by_id.values() for slug in s.topics})
-            self._bump(conn, changed_topics, bool(added or updated or changed_topics))
+            # Every feed names the topics of its stories by title, whichever topic the feed
+            # is about: a topic's record changing changes every topic's feeds.
+            self._bump(conn, changed_topics, bool(added or updated or changed_topics),
+                       every_topic=bool(rewritten_topics))
         result = WriteResult(
             tuple(added), tuple(updated), tuple(unchanged), (), frozenset(changed_topics)
         )
@@ -395,9 +456,14 @@ class StoryStore:
                 for slug in missing
             ])
 
-    def _bump(self, conn: Connection, slugs: Sequence[str] | set[str], any_change: bool) -> None:
-        if slugs:
-            t = schema.topics
+    def _bump(self, conn: Connection, slugs: Sequence[str] | set[str], any_change: bool,
+              every_topic: bool = False) -> None:
+        """Bump the versions of `slugs` (of every topic with `every_topic`), and with
+        `any_change` the store's. A topic's version is that of everything its feeds show."""
+        t = schema.topics
+        if every_topic:
+            conn.execute(t.update().values(version=t.c.version + 1))
+        elif slugs:
             conn.execute(
                 t.update().where(t.c.slug.in_(sorted(slugs))).values(version=t.c.version + 1)
             )

@@ -16,6 +16,8 @@ import uuid
 import pytest
 import redis
 
+from serving.state import app_state
+
 from .conftest import make_app
 
 TOPIC = "north-korean-defectors"
@@ -28,7 +30,7 @@ STORY_PAGE = f"http://storyfeed.test/stories/{STORY}"
 def cache_config(request):
     """Settings for each render cache, and a function counting its render entries."""
     if request.param == "memory":
-        yield {}, lambda app: len(app.extensions["storyfeed.render_cache"]._entries)
+        yield {}, lambda app: len(app_state(app).render_cache._entries)
         return
     url = os.environ.get("TEST_REDIS_URL")
     if not url:

@@ -12,25 +12,24 @@ import hmac
 import json
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
+from flask import Blueprint, Flask, Response, abort, jsonify, request, url_for
 from werkzeug.exceptions import Unauthorized
 
+from serving.context import current_store
+from serving.state import app_state
 from stories.files import Batch
 from stories.model import story_to_record, topic_to_record
 from stories.validate import Problem, RecordInvalid, parse_story, parse_topic, record_location
 
-from .context import current_store
 from .errors import render_error
 
 bp = Blueprint("ingest", __name__, url_prefix="/api")
 
-DEFAULT_MAX_BYTES = 10_000_000
 REALM = "storyfeed"
 
 
 def configured_tokens() -> list[bytes]:
-    raw = current_app.config.get("INGEST_TOKENS") or ""
-    return [t.strip().encode() for t in raw.split(",") if t.strip()]
+    return [token.encode() for token in app_state().settings["INGEST_TOKENS"]]
 
 
 def token_is_known(given: str, tokens: list[bytes]) -> bool:
@@ -66,8 +65,7 @@ def require_token() -> Response | None:
 
 
 def max_body_bytes() -> int:
-    value = current_app.config.get("INGEST_MAX_BYTES")
-    return int(value) if value else DEFAULT_MAX_BYTES
+    return int(app_state().settings["INGEST_MAX_BYTES"])
 
 
 def read_json_body() -> Any:
@@ -216,3 +214,7 @@ def put_topic(slug: str):
     if outcome == "added":
         response.status_code = 201
     return response
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

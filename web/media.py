@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import stat
 
-from flask import Blueprint, abort, current_app, request, send_file
+from flask import Blueprint, Flask, abort, request, send_file
 from werkzeug.utils import safe_join
+
+from serving.state import app_state
 
 bp = Blueprint("media", __name__)
 
@@ -33,7 +35,7 @@ def regular_file_in(directory: str, filename: str) -> str | None:
 
 @bp.get("/media/<path:filename>")
 def media(filename: str):
-    path = regular_file_in(current_app.config["MEDIA_DIR"], filename)
+    path = regular_file_in(app_state().settings["MEDIA_DIR"], filename)
     if path is None:
         abort(404, description="There is no such media file.")
     if "," in request.environ.get("HTTP_RANGE", ""):
@@ -45,3 +47,7 @@ def media(filename: str):
     response = send_file(path, max_age=MEDIA_MAX_AGE, conditional=True)
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

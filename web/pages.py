@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request
 
+from serving.context import current_links, current_render_cache, current_store
 from stories.store import InvalidCursor
-
-from .context import current_links, current_render_cache, current_store
 
 bp = Blueprint("pages", __name__)
 
@@ -61,3 +60,7 @@ def healthz():
         return response, 503
     status = "degraded" if cache.endswith("unreachable") else "ok"
     return jsonify(status=status, store="ok", cache=cache)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
