@@ -28,6 +28,7 @@ class Setting:
     default: Any
     parse: Callable[[Any], Any]  # the raw value (text, or a typed override) -> the value
     help: str
+    shown: str  # the default as the README says it ("SQLite file ...", "unset")
     gunicorn: bool = False  # read by gunicorn.conf.py, not by the app
 
 
@@ -102,64 +103,180 @@ def log_level(value: Any) -> str:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    # -- the site ---------------------------------------------------------------------
-    Setting("SITE_URL", None, optional_web_url,
-            "Public base URL; absolute links are built from it. Unset: from the request's Host."),
-    Setting("TRUSTED_HOSTS", None, host_names,
-            "Comma-separated host names a request may name (`.example.org` takes subdomains); "
-            "others get 400."),
-    Setting("PROXY_HOPS", 0, whole_number(0),
-            "Proxies in front that set X-Forwarded-*; 1 on a PaaS router."),
-    Setting("MEDIA_BASE_URL", None, optional_web_url,
-            "Where `/media/...` paths of records live (a CDN); unset: this site's `/media/`."),
-    Setting("MEDIA_DIR", str(SAMPLE_MEDIA), text, "Folder `/media/` serves."),
-    Setting("LOG_LEVEL", "INFO", log_level, "DEBUG, INFO, WARNING, ERROR or CRITICAL."),
-    # -- the store --------------------------------------------------------------------
-    Setting("DATABASE_URL", None, optional_text,
-            "SQLAlchemy URL (`postgres://` works); unset: SQLite in `instance/`."),
-    Setting("DB_POOL_SIZE", 5, whole_number(1), "PostgreSQL connections kept per process."),
-    Setting("DB_MAX_OVERFLOW", 2, whole_number(0), "Extra connections a process may open."),
-    Setting("DB_POOL_TIMEOUT", 10, whole_number(1), "Seconds to wait for a free connection."),
-    Setting("DB_POOL_RECYCLE", 1800, whole_number(1), "Seconds before a connection is replaced."),
-    # -- caches -----------------------------------------------------------------------
-    Setting("REDIS_URL", None, optional_text,
-            "Shared render cache, change notices and sources' HTTP cache; unset: per process."),
-    Setting("REDIS_PREFIX", "storyfeed:", text, "Prefix of every Redis key storyfeed writes."),
-    Setting("RENDER_CACHE_TTL", 3600, whole_number(1), "Seconds a rendered body stays in Redis."),
-    Setting("VERSION_MEMO_SECONDS", 0.25, seconds,
-            "How long a process trusts the store version it last read (without Redis)."),
-    Setting("FEED_MAX_AGE", 300, whole_number(0), "Cache-Control max-age of feeds, in seconds."),
-    # -- feeds and embeds -------------------------------------------------------------
-    Setting("WEBSUB_HUB", None, optional_web_url,
-            "WebSub hub announced in feeds and pinged after every write (needs SITE_URL)."),
-    Setting("OEMBED_PROVIDER_NAME", "storyfeed", text, "provider_name of oEmbed answers."),
-    Setting("OEMBED_PROVIDER_URL", None, optional_web_url,
-            "provider_url of oEmbed answers; unset: the site URL."),
-    Setting("OEMBED_CACHE_AGE", 3600, whole_number(0),
-            "cache_age of oEmbed answers and their Cache-Control max-age, in seconds."),
-    Setting("PLAYER_PROVIDERS", None, optional_text,
-            "More player providers: a JSON list, or the path of a JSON file (docs/oembed.md)."),
-    # -- sources and ingest -----------------------------------------------------------
-    Setting("SOURCES_FILE", None, optional_text,
-            "TOML file of upstream sources for `flask sync` (docs/sources.md); read at start."),
-    Setting("SOURCES_CACHE_PATH", None, optional_text,
-            "SQLite file of the sources' HTTP cache without Redis; unset: in `instance/`."),
-    Setting("SOURCES_CONNECT_TIMEOUT", 5.0, seconds, "Seconds to connect to an upstream."),
-    Setting("SOURCES_READ_TIMEOUT", 30.0, seconds, "Seconds to wait for an upstream's bytes."),
-    Setting("SOURCES_RETRIES", 2, whole_number(0), "Retries of an upstream that fails (5xx)."),
-    Setting("SOURCES_MAX_BYTES", 20_000_000, whole_number(0),
-            "Largest upstream document read, in bytes."),
-    Setting("INGEST_TOKENS", (), names,
-            "Comma-separated bearer tokens of the write API; none: the write API is off."),
-    Setting("INGEST_MAX_BYTES", 10_000_000, whole_number(1),
-            "Largest ingest request body, in bytes."),
-    # -- gunicorn (gunicorn.conf.py) --------------------------------------------------
-    Setting("HOST", "0.0.0.0", text, "Address gunicorn binds.", gunicorn=True),
-    Setting("PORT", 8000, whole_number(1), "Port gunicorn binds (a PaaS sets it).", gunicorn=True),
-    Setting("WEB_CONCURRENCY", 2, whole_number(1), "gunicorn worker processes.", gunicorn=True),
-    Setting("FORWARDED_ALLOW_IPS", "127.0.0.1", text,
-            "Proxy addresses gunicorn takes X-Forwarded-* from (`*` behind a PaaS router).",
-            gunicorn=True),
+    Setting(
+        "DATABASE_URL", None, optional_text,
+        "SQLAlchemy URL; `postgres://` and `postgresql://` URLs use psycopg 3",
+        shown="SQLite file `instance/storyfeed.sqlite3`",
+    ),
+    Setting(
+        "SITE_URL", None, optional_web_url,
+        "public base URL of absolute links in feeds, embeds and pages; set it in production",
+        shown="the request's own host",
+    ),
+    Setting(
+        "TRUSTED_HOSTS", None, host_names,
+        "comma-separated host names a request may name (`.example.org` takes every "
+        "subdomain); others get 400. With `SITE_URL` set, no URL is built from `Host`",
+        shown="any host",
+    ),
+    Setting(
+        "MEDIA_BASE_URL", None, optional_web_url,
+        "where `/media/...` record URLs point, e.g. a CDN",
+        shown="`SITE_URL` + `/media/`",
+    ),
+    Setting(
+        "MEDIA_DIR", str(SAMPLE_MEDIA), text,
+        "folder served under `/media/`",
+        shown="`stories/sample/media`",
+    ),
+    Setting(
+        "HOST", "0.0.0.0", text,
+        "address gunicorn binds (`make run` uses `127.0.0.1`)",
+        shown="`0.0.0.0`",
+        gunicorn=True,
+    ),
+    Setting(
+        "PORT", 8000, whole_number(1),
+        "port gunicorn listens on (`gunicorn.conf.py`)",
+        shown="`8000`",
+        gunicorn=True,
+    ),
+    Setting(
+        "WEB_CONCURRENCY", 2, whole_number(1),
+        "gunicorn worker processes",
+        shown="`2`",
+        gunicorn=True,
+    ),
+    Setting(
+        "LOG_LEVEL", "INFO", log_level,
+        "log level of the app and gunicorn",
+        shown="`INFO`",
+    ),
+    Setting(
+        "PROXY_HOPS", 0, whole_number(0),
+        "how many proxies (a PaaS router) set `X-Forwarded-*`; trusted by Werkzeug's `ProxyFix`",
+        shown="`0`",
+    ),
+    Setting(
+        "FORWARDED_ALLOW_IPS", "127.0.0.1", text,
+        "addresses gunicorn trusts to set `X-Forwarded-*`",
+        shown="`127.0.0.1`",
+        gunicorn=True,
+    ),
+    Setting(
+        "REDIS_URL", None, optional_text,
+        "Redis for the shared render cache, the change notices and the HTTP cache of `sync`; "
+        "unset: a render cache per process and a SQLite HTTP cache",
+        shown="unset",
+    ),
+    Setting(
+        "REDIS_PREFIX", "storyfeed:", text,
+        "prefix of every key storyfeed writes in Redis",
+        shown="`storyfeed:`",
+    ),
+    Setting(
+        "RENDER_CACHE_TTL", 3600, whole_number(1),
+        "seconds a rendered body stays in Redis",
+        shown="`3600`",
+    ),
+    Setting(
+        "VERSION_MEMO_SECONDS", 0.25, seconds,
+        "how long a process trusts its remembered store version; with Redis, writes anywhere "
+        "are announced and seen at once",
+        shown="`0.25`",
+    ),
+    Setting(
+        "DB_POOL_SIZE", 5, whole_number(1),
+        "PostgreSQL connections kept per process ([scaling](docs/scaling.md))",
+        shown="`5`",
+    ),
+    Setting(
+        "DB_MAX_OVERFLOW", 2, whole_number(0),
+        "extra PostgreSQL connections per process in bursts",
+        shown="`2`",
+    ),
+    Setting(
+        "DB_POOL_TIMEOUT", 10, whole_number(1),
+        "seconds to wait for a pooled connection",
+        shown="`10`",
+    ),
+    Setting(
+        "DB_POOL_RECYCLE", 1800, whole_number(1),
+        "age in seconds at which a pooled connection is replaced",
+        shown="`1800`",
+    ),
+    Setting(
+        "FEED_MAX_AGE", 300, whole_number(0),
+        "seconds in the feeds' `Cache-Control: public, max-age=N`",
+        shown="`300`",
+    ),
+    Setting(
+        "WEBSUB_HUB", None, optional_web_url,
+        'WebSub hub URL: feeds name it (`rel="hub"`) and writes ping it; needs `SITE_URL`',
+        shown="unset",
+    ),
+    Setting(
+        "OEMBED_PROVIDER_NAME", "storyfeed", text,
+        "`provider_name` of oEmbed answers and of `/oembed/providers.json`",
+        shown="`storyfeed`",
+    ),
+    Setting(
+        "OEMBED_PROVIDER_URL", None, optional_web_url,
+        "`provider_url` of oEmbed answers",
+        shown="`SITE_URL`",
+    ),
+    Setting(
+        "OEMBED_CACHE_AGE", 3600, whole_number(0),
+        "seconds: oEmbed `cache_age` and the `Cache-Control` max-age of oEmbed answers",
+        shown="`3600`",
+    ),
+    Setting(
+        "PLAYER_PROVIDERS", None, optional_text,
+        "more audio players to accept: a JSON list, or the path of a JSON file holding one "
+        "([oEmbed](docs/oembed.md#player-providers))",
+        shown="unset",
+    ),
+    Setting(
+        "SOURCES_FILE", None, optional_text,
+        "TOML file of `[[source]]` tables, checked at start-up ([sources](docs/sources.md))",
+        shown="unset (no sources)",
+    ),
+    Setting(
+        "SOURCES_CACHE_PATH", None, optional_text,
+        "the SQLite HTTP cache of `sync`, when `REDIS_URL` is unset",
+        shown="`instance/http-cache.sqlite3`",
+    ),
+    Setting(
+        "SOURCES_CONNECT_TIMEOUT", 5.0, seconds,
+        "seconds to connect, per upstream request",
+        shown="`5`",
+    ),
+    Setting(
+        "SOURCES_READ_TIMEOUT", 30.0, seconds,
+        "seconds to read, per upstream request",
+        shown="`30`",
+    ),
+    Setting(
+        "SOURCES_RETRIES", 2, whole_number(0),
+        "retries on connection errors, timeouts and 5xx: the first at once, then after 1 s, 2"
+        " s, ...",
+        shown="`2`",
+    ),
+    Setting(
+        "SOURCES_MAX_BYTES", 20_000_000, whole_number(0),
+        "largest upstream document accepted (after decompression)",
+        shown="`20000000`",
+    ),
+    Setting(
+        "INGEST_TOKENS", (), names,
+        "comma-separated bearer tokens of the [ingest API](docs/ingest.md)",
+        shown="unset (write API off)",
+    ),
+    Setting(
+        "INGEST_MAX_BYTES", 10_000_000, whole_number(1),
+        "largest ingest request body",
+        shown="`10000000`",
+    ),
 )
 
 BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -193,3 +310,15 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
         raw = overrides.get(setting.name, environ.get(setting.name))
         values[setting.name] = parse_setting(setting, raw)
     return MappingProxyType(values)
+
+
+def markdown_table() -> str:
+    """The README's "Configuration" table, made from this one (tests/test_settings.py
+    checks that the README holds exactly this)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    rows += [f"| `{s.name}` | {s.shown} | {s.help} |" for s in SETTINGS]
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":  # `python -m serving.settings` prints the README's table
+    print(markdown_table(), end="")
