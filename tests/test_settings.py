@@ -84,3 +84,13 @@ def test_flask_stops_with_one_line_naming_the_variable(tmp_path):
     assert result.returncode != 0
     assert "INGEST_MAX_BYTES='10MB': must be a whole number" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_gunicorn_reads_its_settings_through_the_table():
+    """gunicorn.conf.py, run as gunicorn's master runs it: a bad PORT is named, not a traceback."""
+    env = dict(os.environ, PORT="eighty")
+    result = subprocess.run([sys.executable, "gunicorn.conf.py"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "PORT='eighty': must be a whole number" in result.stderr
+    assert "Traceback" not in result.stderr
