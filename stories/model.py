@@ -105,6 +105,9 @@ class Topic:
         return cls(slug=slug, title=slug.replace("-", " ").strip().title())
 
 
+# Kept, imported and exported for editors, never published (feeds, pages, the read API).
+EDITOR_ONLY_FIELDS = ("note",)
+
 # A story's fields in the order records are written out.
 STORY_FIELDS = tuple(f.name for f in dataclasses.fields(Story))
 TOPIC_FIELDS = tuple(f.name for f in dataclasses.fields(Topic))
@@ -157,6 +160,14 @@ def story_to_record(story: Story) -> dict:
         out["image"] = _compact(story.image, _IMAGE_DEFAULTS)
     if story.audio:
         out["audio"] = [_compact(a, _AUDIO_DEFAULTS) for a in story.audio]
+    return out
+
+
+def story_to_public_record(story: Story) -> dict:
+    """The record as anyone may read it: without the fields kept for editors."""
+    out = story_to_record(story)
+    for name in EDITOR_ONLY_FIELDS:
+        out.pop(name, None)
     return out
 
 
