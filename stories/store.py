@@ -370,28 +370,26 @@ class StoryStore:
                     "written": now,
                     "record": record,
                 }
-        added: list[str] = []
-        new = [i for i in rows if i not in existing]
-        for chunk in _chunks(new):
-            insert = _insert(conn, s).values([rows[i] for i in chunk])
-            added += conn.execute(
-                insert.on_conflict_do_nothing(index_elements=[s.c.id]).returning(s.c.id)
-            ).scalars()
+        # Executed with many parameter sets: SQLAlchemy sends them as multi-row
+        # statements in this (sorted) order, and RETURNING says what each row did.
+        insert = _insert(conn, s)
+        new = [rows[i] for i in rows if i not in existing]
+        added = sorted(conn.execute(
+            insert.on_conflict_do_nothing(index_elements=[s.c.id]).returning(s.c.id), new
+        ).scalars()) if new else []
         # Stored before, or by a writer that raced this one since it read: replace, keeping
         # first_seen; a row equal to this one is left alone (and reported unchanged).
-        updated: list[str] = []
-        replace = sorted(set(rows) - set(added))
-        for chunk in _chunks(replace):
-            insert = _insert(conn, s).values([rows[i] for i in chunk])
-            updated += conn.execute(
-                insert.on_conflict_do_update(
-                    index_elements=[s.c.id],
-                    set_={name: insert.excluded[name]
-                          for name in ("published", "updated", "written", "record")},
-                    where=s.c.record != insert.excluded.record,
-                ).returning(s.c.id)
-            ).scalars()
-        added, updated = sorted(added), sorted(updated)
+        inserted = set(added)
+        replace = [rows[i] for i in rows if i not in inserted]
+        updated = sorted(conn.execute(
+            insert.on_conflict_do_update(
+                index_elements=[s.c.id],
+                set_={name: insert.excluded[name]
+                      for name in ("published", "updated", "written", "record")},
+                where=s.c.record != insert.excluded.record,
+            ).returning(s.c.id),
+            replace,
+        ).scalars()) if replace else []
         written = set(added) | set(updated)
         unchanged = [i for i in ids if i not in written]
         touched: set[str] = set()
@@ -406,12 +404,12 @@ class StoryStore:
             for slug in by_id[story_id].topics
         }.values())
         touched.update(link["topic"] for link in links)
-        for chunk in _chunks(links):
-            insert = _insert(conn, st).values(chunk)
+        if links:
+            insert = _insert(conn, st)
             conn.execute(insert.on_conflict_do_update(
                 index_elements=[st.c.topic, st.c.story_id],
                 set_={"published": insert.excluded.published},
-            ))
+            ), links)
         return added, updated, unchanged, touched
 
     def _sharing_topics(self, conn: Connection, described: dict[str, Topic]) -> set[str]:

@@ -96,7 +96,6 @@ def test_an_export_holding_line_separators_imports_into_another_store(database_u
     ], ensure_ascii=False), encoding="utf-8")
     assert flask(database_url, "stories", "import", str(source)).returncode == 0
     exported = flask(database_url, "stories", "export").stdout
-    assert exported.count("\n") == len(exported.splitlines()) == 4  # a topic, 3 stories
 
     target = migrated_sqlite(tmp_path / "target.sqlite3")
     for flags in ((), ("--skip-invalid",)):
@@ -104,6 +103,8 @@ def test_an_export_holding_line_separators_imports_into_another_store(database_u
         assert done.returncode == 0, done.stderr
         assert "error:" not in done.stderr and "invalid skipped" not in done.stdout
         assert flask(target, "stories", "export").stdout == exported
+    # Readers that split lines as str.splitlines() does see one record a line too.
+    assert exported.count("\n") == len(exported.splitlines()) == 4  # a topic, 3 stories
 
 
 def test_hostile_files_fail_cleanly_and_change_nothing(database_url, tmp_path):

@@ -19,7 +19,7 @@ from sources.fetch import FetchSettings, HTTPRetriever
 from sources.model import Outcome, Source
 from sources.state import SourceStates
 from sources.sync import Syncer
-from stories.files import TooManyItems, load_json, read_records
+from stories.files import read_records
 from stories.model import story_to_record
 from stories.validate import RecordInvalid, parse_story, parse_topic, record_location
 from web.links import Links
@@ -324,6 +324,8 @@ def test_ndjson_lines_are_refused_one_by_one():
 
 
 def test_a_million_items_are_refused_after_the_limit_without_building_them():
+    from stories.files import TooManyItems, load_json
+
     text = "[" + ",".join(["{}"] * 1_000_000) + "]"
     started = time.perf_counter()
     with pytest.raises(TooManyItems) as info:
