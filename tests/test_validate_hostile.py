@@ -514,3 +514,37 @@ def test_one_bad_date_in_a_source_keeps_the_others(store, upstream, tmp_path, ba
     )
     assert store.get_story("1001") is not None and store.get_story("1002") is None
 
+
+
+# -- keys and cursors from URLs, on every backend ----------------------------------------------
+
+NUL_PATHS = [
+    ("GET", "/api/stories/a%00b"), ("GET", "/api/topics/a%00b/stories"), ("GET", "/stories/a%00b"),
+    ("GET", "/topics/a%00b"), ("GET", "/topics/a%00b/rss.xml"), ("GET", "/topics/a%00b/feed.json"),
+    ("GET", "/topics/a%00b/podcast.xml"), ("GET", "/player/a%00b/c"), ("GET", "/player/1001/a%00b"),
+    ("GET", "/stories/a%00b/oembed.json"), ("DELETE", "/api/stories/a%00b"),
+    ("PUT", "/api/topics/a%00b"), ("PUT", "/api/stories/a%00b"),
+    ("GET", "/api/topics/world/stories?cursor=WyJvbGRlciIsICIyMDI0LTAxLTAxVDAwOjAwOjAwIiwgImFcdTAwMDBiIl0"),
+    ("GET", "/topics/world?cursor=WyJvbGRlciIsICIyMDI0LTAxLTAxVDAwOjAwOjAwIiwgIlx1ZDgwMCJd"),
+    ("GET", "/topics/world/pages/WyJvbGRlciIsICIyMDI0LTAxLTAxVDAwOjAwOjAwIiwgImFcdTAwMDBiIl0/rss.xml"),
+    ("GET", "/pages/" + "W" * 40 + "/atom.xml"),
+]
+
+
+@pytest.fixture
+def backend_app(database_url):
+    app = make_app(database_url, INGEST_TOKENS="hostile-token")
+    yield app
+    app.extensions["storyfeed.store"].engine.dispose()
+
+
+def test_keys_and_cursors_no_record_can_have_are_4xx_on_every_backend(backend_app):
+    client = backend_app.test_client()
+    assert send(client, json.dumps(story_record(topics=["world"]))).status_code == 200
+    before = export(backend_app)
+    for method, path in NUL_PATHS:
+        body = json.dumps({"title": "x"} if "topics" in path else story_record(id=None))
+        response = client.open(path, method=method, data=body, content_type="application/json",
+                               headers=AUTH)
+        assert 400 <= response.status_code < 500, (method, path, response.status_code)
+    assert export(backend_app) == before
