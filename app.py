@@ -56,6 +56,7 @@ ENV_SETTINGS = {
     "SOURCES_MAX_BYTES": None,
     "INGEST_TOKENS": None,
     "INGEST_MAX_BYTES": None,
+    "INGEST_MAX_RECORDS": None,
     "FEED_MAX_AGE": "300",
     "WEBSUB_HUB": None,
 }

@@ -82,8 +82,10 @@ def latest_episodes(store: StoryStore, slug: str, limit: int = 50,
     batch = min(max(2 * limit, 20), 1000)
     found: list[Story] = []
     at = cursor
+    changed_at = None
     while len(found) <= limit:
         page = store.latest(slug, limit=batch, cursor=at)
+        changed_at = changed_at or page.changed_at  # the first read's: never past what was read
         episodes = [s for s in page.stories if is_episode(s)]
         if direction == "older":
             found.extend(episodes)
@@ -107,4 +109,5 @@ def latest_episodes(store: StoryStore, slug: str, limit: int = 50,
         tuple(stories),
         encode_cursor("older", last.published, last.id) if has_older else None,
         encode_cursor("newer", first.published, first.id) if has_newer else None,
+        changed_at,
     )

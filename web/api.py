@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify, request
 
-from stories.model import format_datetime, story_to_record
+from stories.model import format_datetime, story_to_public_record
 from stories.store import InvalidCursor
 
 from .context import current_store
@@ -33,7 +33,7 @@ def story(story_id: str):
     if stored is None:
         abort(404, description=f"There is no story {story_id!r}.")
     return jsonify(
-        story=story_to_record(stored.story),
+        story=story_to_public_record(stored.story),
         first_seen=format_datetime(stored.first_seen),
         written=format_datetime(stored.written),
     )
@@ -50,7 +50,7 @@ def topic_stories(slug: str):
     except InvalidCursor as exc:
         abort(400, description=str(exc))
     return jsonify(
-        stories=[story_to_record(s) for s in page.stories],
+        stories=[story_to_public_record(s) for s in page.stories],
         next_cursor=page.next_cursor,
         previous_cursor=page.previous_cursor,
     )
