@@ -170,7 +170,7 @@ def decode_cursor(cursor: str) -> tuple[str, datetime, str]:
             raise ValueError("too long")
         raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
         # A cursor this store made is a flat list: nothing in it can nest.
-        if b"[" in raw[1:] or b"{" in raw:
+        if raw.count(b"[") > 1 or b"{" in raw:
             raise ValueError("nested")
         direction, published, story_id = json.loads(raw)
         if not isinstance(published, str):

@@ -414,6 +414,9 @@ MAX_CHAPTERS = 500
 MAX_PERSONS = 50
 MAX_FUNDING = 10
 MAX_NUMBERING = 1_000_000  # season and episode
+# Times in seconds and bitrates in bits per second: far above any real one, far below
+# where a float loses whole numbers.
+MAX_NUMBER = 1_000_000_000
 # Durations are whole seconds, rounded, so a time may pass them by up to half a second.
 DURATION_SLACK = 0.5
 
@@ -449,8 +452,12 @@ def _number(r: _Reader, raw: dict, key: str, field: str, *, required: bool = Fal
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         r.fail(field, f"{show(value)} is not a number")
         return None
-    if not math.isfinite(value):
+    # Compared before math.isfinite, which raises OverflowError on a 5,000-digit integer.
+    if isinstance(value, float) and not math.isfinite(value):
         r.fail(field, f"{show(value)} is not a finite number")
+        return None
+    if value > MAX_NUMBER:
+        r.fail(field, f"{show(value)} is above {MAX_NUMBER}")
         return None
     if value < 0 or (above_zero and value == 0):
         r.fail(field, f"{value} must be above 0" if above_zero else f"{value} is below 0")
@@ -569,7 +576,7 @@ def _parse_alternates(r: _Reader, data: dict, f: str, audio: Audio) -> tuple[Alt
             r.fail(f"{af}.length", "is required")
         out.append(Alternate(
             url=url, type=mime,
-            length=r.integer(item, "length", f"{af}.length", minimum=1),
+            length=r.integer(item, "length", f"{af}.length", minimum=1, maximum=MAX_LENGTH),
             bitrate=_number(r, item, "bitrate", f"{af}.bitrate", required=True, above_zero=True),
             codecs=codecs,
             title=r.text(item, "title", f"{af}.title", limit=MAX_TAG_TEXT),
@@ -635,11 +642,7 @@ def _parse_persons(r: _Reader, raw: dict) -> tuple[Person, ...]:
 
 
 def _numbering(r: _Reader, raw: dict, key: str) -> int | None:
-    value = r.integer(raw, key, key, minimum=1)
-    if value is not None and value > MAX_NUMBERING:
-        r.fail(key, f"{value} is above {MAX_NUMBERING}")
-        return None
-    return value
+    return r.integer(raw, key, key, minimum=1, maximum=MAX_NUMBERING)
 
 
 def _parse_story_parts(r: _Reader, raw: dict, story: Story) -> Story:
