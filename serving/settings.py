@@ -54,14 +54,15 @@ def optional_web_url(value: Any) -> str | None:
 
 def whole_number(minimum: int) -> Callable[[Any], int]:
     def parse(value: Any) -> int:
+        refusal = ValueError(f"must be a whole number of at least {minimum}")
         if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise ValueError("must be a whole number")
+            raise refusal
         try:
             number = int(value)
         except ValueError:
-            raise ValueError(f"must be a whole number, not {value!r}") from None
+            raise refusal from None
         if number < minimum:
-            raise ValueError(f"must be at least {minimum}")
+            raise refusal
         return number
 
     parse.__doc__ = f"a whole number >= {minimum}"
@@ -276,6 +277,11 @@ SETTINGS: tuple[Setting, ...] = (
         "INGEST_MAX_BYTES", 10_000_000, whole_number(1),
         "largest ingest request body",
         shown="`10000000`",
+    ),
+    Setting(
+        "INGEST_MAX_RECORDS", 1_000, whole_number(1),
+        "most records one ingest request may hold; more is a 413",
+        shown="`1000`",
     ),
 )
 

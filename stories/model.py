@@ -214,6 +214,9 @@ class Topic:
         return cls(slug=slug, title=slug.replace("-", " ").strip().title())
 
 
+# Kept, imported and exported for editors, never published (feeds, pages, the read API).
+EDITOR_ONLY_FIELDS = ("note",)
+
 # A story's fields in the order records are written out.
 STORY_FIELDS = tuple(f.name for f in dataclasses.fields(Story))
 TOPIC_FIELDS = tuple(f.name for f in dataclasses.fields(Topic))
@@ -320,6 +323,14 @@ def story_to_record(story: Story) -> dict:
     if story.audio:
         out["audio"] = [_compact(a, _AUDIO_DEFAULTS) for a in story.audio]
     return _plain(out)
+
+
+def story_to_public_record(story: Story) -> dict:
+    """The record as anyone may read it: without the fields kept for editors."""
+    out = story_to_record(story)
+    for name in EDITOR_ONLY_FIELDS:
+        out.pop(name, None)
+    return out
 
 
 def topic_to_record(topic: Topic) -> dict:

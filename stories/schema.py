@@ -52,12 +52,16 @@ topics = sa.Table(
     # Bumped in the same transaction as every change to the topic or its stories: the
     # cheap freshness check that lets any process tell its cached feeds are stale.
     sa.Column("version", sa.BigInteger(), nullable=False),
+    # When the version last moved: the Last-Modified of the topic's feeds.
+    sa.Column("changed_at", sa.DateTime(), nullable=False),
 )
 
-# Single-row counters; key "stories" is the version of the whole store.
+# Single-row counters; key "stories" is the version of the whole store, and its
+# `changed_at` the time of the last change anywhere (the site feeds' Last-Modified).
 counters = sa.Table(
     "counters",
     metadata,
     sa.Column("key", sa.String(50), primary_key=True),
     sa.Column("value", sa.BigInteger(), nullable=False),
+    sa.Column("changed_at", sa.DateTime(), nullable=False),
 )

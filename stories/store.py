@@ -1,8 +1,13 @@
 """The story store: SQLAlchemy over SQLite (default) or PostgreSQL.
 
 It takes and returns model objects, never HTTP. Every write is one transaction that also
-bumps the version of each topic it touched, and announces the change through the
-`stories_changed` signal once it is committed.
+bumps the version (and the change time) of each topic it touched, and announces the
+change through the `stories_changed` signal once it is committed.
+
+Writes are upserts (`INSERT ... ON CONFLICT`), so writers racing on one new story or one
+new topic never meet a unique-key violation: the last to commit wins. Rows are locked in
+one order (stories by id, then topics by slug, then the store's counter) so that writers
+sharing rows wait for each other instead of deadlocking.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import blinker
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from . import schema
@@ -28,12 +34,14 @@ from .model import (
     topic_from_record,
     topic_to_record,
 )
+from .validate import ID_RE, MAX_ID
 
 # Sent after a committed write with `topics=frozenset(slugs)`: what caches and push
 # notifications listen to. Writes made by other processes are seen through `version()`.
 stories_changed = blinker.Namespace().signal("stories-changed")
 
 CHUNK = 500
+MAX_CURSOR = 400  # characters; the cursors this store makes are about 100
 
 
 # Built once: every cached response asks for a version, and building the statement
@@ -60,6 +68,9 @@ class StoryPage:
     stories: tuple[Story, ...]
     next_cursor: str | None  # older stories
     previous_cursor: str | None  # newer stories
+    # When anything the page shows last changed: its topic (or, for the whole site, the
+    # store), which every write and delete of its stories touches. A feed's Last-Modified.
+    changed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -68,7 +79,8 @@ class WriteResult:
     updated: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
     deleted: tuple[str, ...] = ()
-    topics: frozenset[str] = field(default_factory=frozenset)
+    topics: frozenset[str] = field(default_factory=frozenset)  # whose version moved
+    added_topics: tuple[str, ...] = ()  # described topics this write created
 
     @property
     def changed(self) -> bool:
@@ -108,6 +120,22 @@ def _naive_utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=timezone.utc) if value is not None else None
+
+
+def _is_key(value: str) -> bool:
+    """Whether `value` could be a story id or topic slug at all; anything else (NUL,
+    surrogates, 10 KB of text) is not in the store, and PostgreSQL refuses some of it."""
+    return isinstance(value, str) and len(value) <= MAX_ID and ID_RE.fullmatch(value) is not None
+
+
+def _insert(conn: Connection, table: sa.Table):
+    """INSERT with the ON CONFLICT clauses of the connection's dialect."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
@@ -132,11 +160,6 @@ def encode_cursor(direction: str, published: datetime, story_id: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-# A cursor we make is under 300 characters; refusing long ones first keeps decoding cheap
-# and JSON nesting far below the recursion limit.
-MAX_CURSOR = 1024
-
-
 def decode_cursor(cursor: str) -> tuple[str, datetime, str]:
     """(direction, naive UTC `published`, story id) of a cursor `encode_cursor` made.
 
@@ -145,17 +168,21 @@ def decode_cursor(cursor: str) -> tuple[str, datetime, str]:
     """
     try:
         if len(cursor) > MAX_CURSOR:
-            raise ValueError
+            raise ValueError("too long")
         raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        # A cursor this store made is a flat list: nothing in it can nest.
+        if raw.count(b"[") > 1 or b"{" in raw:
+            raise ValueError("nested")
         direction, published, story_id = json.loads(raw)
-        if (direction not in ("older", "newer") or not isinstance(published, str)
-                or not isinstance(story_id, str) or not story_id.isprintable()):
-            raise ValueError
+        if not isinstance(published, str):
+            raise ValueError("not a cursor")
         at = datetime.fromisoformat(published)
-        if at.tzinfo is not None:
-            raise ValueError
+        # Exactly as `encode_cursor` writes it: naive UTC in isoformat, nothing around it.
+        if (direction not in ("older", "newer") or not _is_key(story_id) or at.tzinfo is not None
+                or at.isoformat() != published):
+            raise ValueError("not a cursor")
         return direction, at, story_id
-    except (ValueError, TypeError, binascii.Error, RecursionError) as exc:
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidCursor("cursor is not one this service made") from exc
 
 
@@ -184,6 +211,8 @@ class StoryStore:
         return stored.story if stored else None
 
     def get_stored(self, story_id: str) -> StoredStory | None:
+        if not _is_key(story_id):
+            return None
         s = schema.stories
         with self.engine.connect() as conn:
             row = conn.execute(
@@ -197,6 +226,8 @@ class StoryStore:
         )
 
     def get_topic(self, slug: str) -> Topic | None:
+        if not _is_key(slug):
+            return None
         t = schema.topics
         with self.engine.connect() as conn:
             text = conn.execute(sa.select(t.c.record).where(t.c.slug == slug)).scalar()
@@ -219,6 +250,8 @@ class StoryStore:
 
     def version(self, topic: str | None = None) -> int:
         """A number that changes whenever the topic (or, without one, anything) changes."""
+        if topic is not None and not _is_key(topic):
+            return 0
         with self.engine.connect() as conn:
             if topic is None:
                 value = conn.execute(_STORIES_VERSION).scalar()
@@ -252,20 +285,26 @@ class StoryStore:
             raise ValueError("limit must be at least 1")
         if keep is not None:
             return self._latest_kept(topic, limit, cursor, keep)
-        s, st = schema.stories, schema.story_topics
-        if topic is None:
-            published_col, id_col = s.c.published, s.c.id
-            query = sa.select(s.c.record, s.c.published, s.c.id)
-        else:
-            published_col, id_col = st.c.published, st.c.story_id
-            query = (
-                sa.select(s.c.record, st.c.published, st.c.story_id)
-                .join(s, s.c.id == st.c.story_id)
-                .where(st.c.topic == topic)
-            )
         direction = "older"
         if cursor:
             direction, at_published, at_id = decode_cursor(cursor)
+        if topic is not None and not _is_key(topic):
+            return StoryPage((), None, None)
+        s, st, t, c = schema.stories, schema.story_topics, schema.topics, schema.counters
+        # Read in the same statement as the stories, so the time is that of what they show.
+        if topic is None:
+            changed_at = sa.select(c.c.changed_at).where(c.c.key == "stories").scalar_subquery()
+            published_col, id_col = s.c.published, s.c.id
+            query = sa.select(s.c.record, s.c.published, s.c.id, changed_at)
+        else:
+            changed_at = sa.select(t.c.changed_at).where(t.c.slug == topic).scalar_subquery()
+            published_col, id_col = st.c.published, st.c.story_id
+            query = (
+                sa.select(s.c.record, st.c.published, st.c.story_id, changed_at)
+                .join(s, s.c.id == st.c.story_id)
+                .where(st.c.topic == topic)
+            )
+        if cursor:
             key = sa.tuple_(published_col, id_col)
             at = sa.tuple_(sa.literal(at_published, sa.DateTime()), sa.literal(at_id))
             query = query.where(key < at if direction == "older" else key > at)
@@ -289,6 +328,7 @@ class StoryStore:
             stories,
             encode_cursor("older", last[1], last[2]) if has_older else None,
             encode_cursor("newer", first[1], first[2]) if has_newer else None,
+            _aware(first[3]),
         )
 
     def _latest_kept(self, topic: str | None, limit: int, cursor: str | None,
@@ -297,8 +337,10 @@ class StoryStore:
         batch = min(max(2 * limit, 20), 1000)
         found: list[Story] = []
         at = cursor
+        changed_at = None
         while len(found) <= limit:
             page = self.latest(topic, limit=batch, cursor=at)
+            changed_at = changed_at or page.changed_at  # the first read's: never past what was read
             kept = [s for s in page.stories if keep(s)]
             if direction == "older":
                 found.extend(kept)
@@ -319,6 +361,7 @@ class StoryStore:
             tuple(stories),
             encode_cursor("older", last.published, last.id) if has_older else None,
             encode_cursor("newer", first.published, first.id) if has_newer else None,
+            changed_at,
         )
 
     def iter_stories(self, topic: str | None = None, batch: int = 500) -> Iterator[Story]:
@@ -339,134 +382,183 @@ class StoryStore:
         for story in stories:
             by_id[story.id] = story  # the last of duplicates wins, as in a replay
         described = {t.slug: t for t in topics}
+        now = _now()
         with self.engine.begin() as conn:
-            rewritten_topics = self._write_topics(conn, described)
-            added, updated, unchanged, story_topics = self._write_stories(conn, by_id)
-            changed_topics = rewritten_topics | story_topics
-            self._create_named_topics(conn, {slug for s in by_id.values() for slug in s.topics})
-            # Every feed names the topics of its stories by title, whichever topic the feed
-            # is about: a topic's record changing changes every topic's feeds.
-            self._bump(conn, changed_topics, bool(added or updated or changed_topics),
-                       every_topic=bool(rewritten_topics))
+            added, updated, unchanged, touched = self._write_stories(conn, by_id, now)
+            touched |= self._sharing_topics(conn, described)
+            named = {slug for s in by_id.values() for slug in s.topics}
+            added_topics, changed_topics = self._write_topics(conn, described, named, touched, now)
+            if added or updated or changed_topics:
+                self._bump_store(conn, now)
         result = WriteResult(
-            tuple(added), tuple(updated), tuple(unchanged), (), frozenset(changed_topics)
+            tuple(added), tuple(updated), tuple(unchanged), (), frozenset(changed_topics),
+            tuple(added_topics),
         )
         if result.changed:
             stories_changed.send(self, topics=result.topics)
         return result
 
     def delete_story(self, story_id: str) -> WriteResult:
-        s, st = schema.stories, schema.story_topics
-        with self.engine.begin() as conn:
-            slugs = set(conn.execute(sa.select(st.c.topic).where(st.c.story_id == story_id)).scalars())
-            conn.execute(st.delete().where(st.c.story_id == story_id))
-            deleted = conn.execute(s.delete().where(s.c.id == story_id)).rowcount
-            if deleted:
-                self._bump(conn, slugs, True)
-        if not deleted:
+        if not _is_key(story_id):
             return WriteResult()
-        result = WriteResult(deleted=(story_id,), topics=frozenset(slugs))
+        s, st = schema.stories, schema.story_topics
+        now = _now()
+        with self.engine.begin() as conn:
+            # The story's row first, as in a write, so both lock rows in the same order.
+            record = conn.execute(
+                s.delete().where(s.c.id == story_id).returning(s.c.record)
+            ).scalar()
+            if record is None:
+                return WriteResult()
+            conn.execute(st.delete().where(st.c.story_id == story_id))
+            slugs = set(json.loads(record).get("topics", ()))
+            _, changed = self._write_topics(conn, {}, set(), slugs, now)
+            self._bump_store(conn, now)
+        result = WriteResult(deleted=(story_id,), topics=frozenset(changed))
         stories_changed.send(self, topics=result.topics)
         return result
 
-    def _write_topics(self, conn: Connection, described: dict[str, Topic]) -> set[str]:
-        t = schema.topics
-        changed: set[str] = set()
-        if not described:
-            return changed
-        existing = dict(
-            conn.execute(sa.select(t.c.slug, t.c.record).where(t.c.slug.in_(described))).all()
-        )
-        for slug, topic in described.items():
-            record = _dumps(topic_to_record(topic))
-            if slug not in existing:
-                conn.execute(t.insert().values(slug=slug, record=record, described=True, version=0))
-            elif existing[slug] != record:
-                conn.execute(
-                    t.update().where(t.c.slug == slug).values(record=record, described=True)
-                )
-            else:
-                continue
-            changed.add(slug)
-        return changed
-
-    def _write_stories(self, conn: Connection, by_id: dict[str, Story]):
+    def _write_stories(self, conn: Connection, by_id: dict[str, Story], now: datetime):
+        """Insert new stories, update changed ones; returns the ids by outcome and the
+        topics whose stories changed (before and after)."""
         s, st = schema.stories, schema.story_topics
+        ids = sorted(by_id)
         existing: dict[str, str] = {}
-        ids = list(by_id)
-        for i in range(0, len(ids), CHUNK):
-            chunk = ids[i:i + CHUNK]
+        for chunk in _chunks(ids):
             existing.update(conn.execute(sa.select(s.c.id, s.c.record).where(s.c.id.in_(chunk))).all())
-        now = _now()
-        added, updated, unchanged = [], [], []
-        inserts, updates, links = [], [], []
-        changed_topics: set[str] = set()
-        for story_id, story in by_id.items():
-            record = _dumps(story_to_record(story))
-            old = existing.get(story_id)
-            if old == record:
-                unchanged.append(story_id)
-                continue
-            row = {
-                "published": _naive_utc(story.published),
-                "updated": _naive_utc(story.updated),
-                "written": now,
-                "record": record,
-            }
-            if old is None:
-                added.append(story_id)
-                inserts.append({"id": story_id, "first_seen": now, **row})
-            else:
-                updated.append(story_id)
-                updates.append({"b_id": story_id, **row})
-                changed_topics.update(json.loads(old).get("topics", ()))
-            changed_topics.update(story.topics)
-            links.extend(
-                {"topic": slug, "story_id": story_id, "published": row["published"]}
-                for slug in story.topics
-            )
-        if updates:
-            for i in range(0, len(updated), CHUNK):
-                conn.execute(st.delete().where(st.c.story_id.in_(updated[i:i + CHUNK])))
-            conn.execute(
-                s.update().where(s.c.id == sa.bindparam("b_id")).values(
-                    published=sa.bindparam("published"),
-                    updated=sa.bindparam("updated"),
-                    written=sa.bindparam("written"),
-                    record=sa.bindparam("record"),
-                ),
-                updates,
-            )
-        if inserts:
-            conn.execute(s.insert(), inserts)
+        rows = {}
+        for story_id in ids:
+            record = _dumps(story_to_record(by_id[story_id]))
+            # Equal to what was stored when read: nothing to write. Should another writer
+            # change it meanwhile, that one wrote after this one (which changed nothing).
+            if existing.get(story_id) != record:
+                story = by_id[story_id]
+                rows[story_id] = {
+                    "id": story_id,
+                    "published": _naive_utc(story.published),
+                    "updated": _naive_utc(story.updated),
+                    "first_seen": now,
+                    "written": now,
+                    "record": record,
+                }
+        # Executed with many parameter sets: SQLAlchemy sends them as multi-row
+        # statements in this (sorted) order, and RETURNING says what each row did.
+        insert = _insert(conn, s)
+        new = [rows[i] for i in rows if i not in existing]
+        added = sorted(conn.execute(
+            insert.on_conflict_do_nothing(index_elements=[s.c.id]).returning(s.c.id), new
+        ).scalars()) if new else []
+        # Stored before, or by a writer that raced this one since it read: replace, keeping
+        # first_seen; a row equal to this one is left alone (and reported unchanged).
+        inserted = set(added)
+        replace = [rows[i] for i in rows if i not in inserted]
+        updated = sorted(conn.execute(
+            insert.on_conflict_do_update(
+                index_elements=[s.c.id],
+                set_={name: insert.excluded[name]
+                      for name in ("published", "updated", "written", "record")},
+                where=s.c.record != insert.excluded.record,
+            ).returning(s.c.id),
+            replace,
+        ).scalars()) if replace else []
+        written = set(added) | set(updated)
+        unchanged = [i for i in ids if i not in written]
+        touched: set[str] = set()
+        for chunk in _chunks(updated):
+            touched.update(conn.execute(
+                st.delete().where(st.c.story_id.in_(chunk)).returning(st.c.topic)
+            ).scalars())
+        links = list({
+            (slug, story_id): {"topic": slug, "story_id": story_id,
+                               "published": rows[story_id]["published"]}
+            for story_id in added + updated
+            for slug in by_id[story_id].topics
+        }.values())
+        touched.update(link["topic"] for link in links)
         if links:
-            conn.execute(st.insert(), links)
-        return added, updated, unchanged, changed_topics
+            insert = _insert(conn, st)
+            conn.execute(insert.on_conflict_do_update(
+                index_elements=[st.c.topic, st.c.story_id],
+                set_={"published": insert.excluded.published},
+            ), links)
+        return added, updated, unchanged, touched
 
-    def _create_named_topics(self, conn: Connection, slugs: set[str]) -> None:
-        if not slugs:
-            return
-        t = schema.topics
-        known = set(conn.execute(sa.select(t.c.slug).where(t.c.slug.in_(slugs))).scalars())
-        missing = sorted(slugs - known)
-        if missing:
-            conn.execute(t.insert(), [
-                {"slug": slug, "record": _dumps(topic_to_record(Topic.from_slug(slug))),
-                 "described": False, "version": 0}
-                for slug in missing
-            ])
+    def _sharing_topics(self, conn: Connection, described: dict[str, Topic]) -> set[str]:
+        """Topics whose feeds show a renamed topic's title: as the category of a story
+        in both. Their feeds change too, so their versions must move."""
+        t, st = schema.topics, schema.story_topics
+        if not described:
+            return set()
+        stored = dict(conn.execute(
+            sa.select(t.c.slug, t.c.record).where(t.c.slug.in_(sorted(described)))
+        ).all())
+        renamed = [slug for slug, topic in described.items()
+                   if slug in stored and _load_topic(stored[slug]).title != topic.title]
+        if not renamed:
+            return set()
+        other = st.alias("other")
+        return set(conn.execute(
+            sa.select(other.c.topic).distinct()
+            .join(st, st.c.story_id == other.c.story_id)
+            .where(st.c.topic.in_(renamed))
+        ).scalars())
 
-    def _bump(self, conn: Connection, slugs: Sequence[str] | set[str], any_change: bool,
-              every_topic: bool = False) -> None:
-        """Bump the versions of `slugs` (of every topic with `every_topic`), and with
-        `any_change` the store's. A topic's version is that of everything its feeds show."""
+    def _write_topics(self, conn: Connection, described: dict[str, Topic], named: set[str],
+                      touched: set[str], now: datetime) -> tuple[list[str], set[str]]:
+        """Upsert described topics, create the ones stories name, bump the touched ones.
+
+        One slug at a time in sorted order: rows are locked in the same order by every
+        writer. Returns the described topics created and every topic whose version moved.
+        """
         t = schema.topics
-        if every_topic:
-            conn.execute(t.update().values(version=t.c.version + 1))
-        elif slugs:
-            conn.execute(
-                t.update().where(t.c.slug.in_(sorted(slugs))).values(version=t.c.version + 1)
-            )
-        if any_change:
-            c = schema.counters
-            conn.execute(c.update().where(c.c.key == "stories").values(value=c.c.value + 1))
+        added: list[str] = []
+        changed: set[str] = set()
+        for slug in sorted(described.keys() | named | touched):
+            topic = described.get(slug)
+            bump = slug in touched
+            if topic is None and slug not in named:  # touched only: its stories changed
+                done = conn.execute(
+                    t.update().where(t.c.slug == slug)
+                    .values(version=t.c.version + 1, changed_at=now).returning(t.c.slug)
+                ).first()
+                if done:
+                    changed.add(slug)
+                continue
+            record = _dumps(topic_to_record(topic or Topic.from_slug(slug)))
+            created = conn.execute(
+                _insert(conn, t).values(slug=slug, record=record, described=topic is not None,
+                                        version=1 if bump or topic else 0, changed_at=now)
+                .on_conflict_do_nothing(index_elements=[t.c.slug]).returning(t.c.slug)
+            ).first()
+            if created:
+                if topic is not None:
+                    added.append(slug)
+                if bump or topic:
+                    changed.add(slug)
+                continue
+            update = t.update().where(t.c.slug == slug)
+            if topic is not None:
+                update = update.values(record=record, described=True)
+                if not bump:
+                    update = update.where((t.c.record != record) | (t.c.described == sa.false()))
+            elif not bump:
+                continue  # named by a story that did not change, and already there
+            done = conn.execute(
+                update.values(version=t.c.version + 1, changed_at=now).returning(t.c.slug)
+            ).first()
+            if done:
+                changed.add(slug)
+        return added, changed
+
+    def _bump_store(self, conn: Connection, now: datetime) -> None:
+        c = schema.counters
+        insert = _insert(conn, c).values(key="stories", value=1, changed_at=now)
+        conn.execute(insert.on_conflict_do_update(
+            index_elements=[c.c.key],
+            set_={"value": c.c.value + 1, "changed_at": insert.excluded.changed_at},
+        ))
+
+
+def _chunks(items: Sequence) -> Iterator[Sequence]:
+    for i in range(0, len(items), CHUNK):
+        yield items[i:i + CHUNK]

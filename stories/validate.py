@@ -59,6 +59,29 @@ MAX_BODY = 500_000
 MAX_URL = 2_000
 MAX_EMBED = 65_536
 MAX_LIST = 100
+# Records are shallow (a story, its audio list, one audio object): anything nested deeper
+# is refused before any recursive code (json.dumps in messages, copies) touches it.
+MAX_DEPTH = 8
+
+# Dates outside these years are typos or hostile, and near datetime's own limits a time
+# zone offset overflows during conversion to UTC.
+MIN_YEAR = 1970
+MAX_YEAR = 2200
+MAX_DATE_TEXT = 100
+
+# Bounds for numbers, so every stored value fits every consumer (JavaScript's safe
+# integers for byte lengths, a few days of audio, images no wider than any screen).
+MAX_PIXELS = 100_000
+MAX_LENGTH = 2**53 - 1
+MAX_DURATION = 1_000_000
+
+# A `/media/...` path is joined to MEDIA_BASE_URL: only segments of unreserved URL
+# characters (RFC 3986), none starting with a dot, so the join can only ever give a URL
+# under that base: no scheme (`javascript:`), no `//host`, no `..`, no `%2e%2e`, no `\`.
+MEDIA_PATH_RE = re.compile(r"/media(?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+")
+# What a message must not carry raw: line breaks of every kind (a message is one line),
+# C1 controls and lone surrogates (which cannot be written to a terminal or as UTF-8).
+UNPRINTABLE_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 # Tags a story body may keep; everything else (scripts, styles, frames, event handlers) goes.
 BODY_TAGS = {
@@ -67,6 +90,7 @@ BODY_TAGS = {
     "sub", "sup", "u", "ul",
 }
 BODY_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "width", "height"}}
+MAX_CLEAN_PASSES = 10
 
 # Apple wants audio/x-m4a for AAC; the rest come from the platform's table.
 EXTRA_AUDIO_TYPES = {".m4a": "audio/x-m4a", ".mp3": "audio/mpeg", ".opus": "audio/ogg"}
@@ -92,18 +116,54 @@ class RecordInvalid(InvalidInput):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+def printable(text: str) -> str:
+    """`text` with line breaks, controls and lone surrogates written as \\uXXXX escapes."""
+    return UNPRINTABLE_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def record_location(source: str, kind: str, index: int, ident: Any, key: str = "id") -> str:
     """`stories.json: record 3 (id 761156048)`; index is 1-based as people count."""
     where = f"{kind} {index}"
     if isinstance(ident, str) and ident:
-        where += f" ({key} {ident[:MAX_ID]})"
+        where += f" ({key} {printable(ident[:MAX_ID])})"
     return f"{source}: {where}" if source else where
 
 
 def show(value: Any) -> str:
-    """A value quoted for an error message, cut short so a huge field stays readable."""
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 80 else text[:77] + "..."
+    """A value quoted for an error message, cut short so a huge field stays readable.
+
+    Callers have checked the nesting depth (`too_deep`), so json.dumps cannot recurse far.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**80:
+        # Python refuses to print integers of over 4,300 digits; this one is too long anyway.
+        return f"a number of about {int(value.bit_length() * math.log10(2))} digits"
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):  # a huge integer inside a list, a key that is no string
+        text = "an object" if isinstance(value, dict) else "a list"
+    return printable(text if len(text) <= 80 else text[:77] + "...")
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether lists and objects nest more than `limit` levels; never recursive itself."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def field_name(key: str) -> str:
+    """A field named by a record's key, fit for a one-line message."""
+    return printable(key if len(key) <= MAX_ID else key[:MAX_ID] + "...")
 
 
 class _Reader:
@@ -120,7 +180,7 @@ class _Reader:
     def check_keys(self, raw: dict, allowed: tuple[str, ...], prefix: str = "") -> None:
         for key in raw:
             if key not in allowed:
-                self.fail(f"{prefix}{key}", "unknown field")
+                self.fail(f"{prefix}{field_name(key)}", "unknown field")
 
     def text(self, raw: dict, key: str, field: str, *, limit: int, required: bool = False) -> str:
         value = raw.get(key)
@@ -154,30 +214,31 @@ class _Reader:
         value = self.text(raw, key, field, limit=MAX_URL, required=required)
         if not value:
             return ""
-        if media_path and value.startswith("/media/") and ".." not in value.split("/"):
+        if media_path and MEDIA_PATH_RE.fullmatch(value):
             return value
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc or any(
-            c.isspace() for c in value
-        ):
+        if not is_http_url(value):
             expected = "an absolute http(s) URL"
             if media_path:
-                expected += " or a /media/ path"
+                expected += " or a /media/ path of letters, digits and -._~"
             self.fail(field, f"{show(value)} is not {expected}")
             return ""
         return value
 
-    def integer(self, raw: dict, key: str, field: str, *, minimum: int = 0) -> int | None:
+    def integer(self, raw: dict, key: str, field: str, *, minimum: int = 0,
+                maximum: int) -> int | None:
         value = raw.get(key)
         if value is None:
             return None
-        if isinstance(value, float) and value.is_integer():
+        if isinstance(value, float) and value.is_integer():  # never Infinity or NaN
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(field, f"{show(value)} is not a whole number")
             return None
         if value < minimum:
-            self.fail(field, f"{value} is below {minimum}")
+            self.fail(field, f"{show(value)} is below {minimum}")
+            return None
+        if value > maximum:
+            self.fail(field, f"{show(value)} is above {maximum}")
             return None
         return value
 
@@ -194,17 +255,21 @@ class _Reader:
             if required:
                 self.fail(field, "is required")
             return None
-        if not isinstance(value, str):
-            self.fail(field, f"{show(value)} is not an RFC 3339 or RFC 822 date")
-            return None
-        parsed = parse_datetime(value)
+        parsed = parse_datetime(value) if isinstance(value, str) else None
         if parsed is None:
             self.fail(field, f"{show(value)} is not an RFC 3339 or RFC 822 date")
             return None
         if parsed.tzinfo is None:
             self.fail(field, f"{show(value)} has no time zone")
             return None
-        return parsed.astimezone(timezone.utc)
+        try:
+            utc = parsed.astimezone(timezone.utc)
+        except OverflowError:  # e.g. year 1 with a positive offset is in year 0 in UTC
+            utc = None
+        if utc is None or not MIN_YEAR <= utc.year <= MAX_YEAR:
+            self.fail(field, f"{show(value)} is not between the years {MIN_YEAR} and {MAX_YEAR}")
+            return None
+        return utc
 
     def string_list(self, raw: dict, key: str, field: str, *, slugs: bool = False) -> tuple:
         value = raw.get(key)
@@ -244,13 +309,15 @@ class _Reader:
 def parse_datetime(value: str) -> datetime | None:
     """RFC 3339 (and its ISO 8601 cousins) or RFC 822; None when it is neither."""
     text = value.strip()
+    if len(text) > MAX_DATE_TEXT:
+        return None
     try:
         return datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
         pass
     try:
         parsed = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     # parsedate_to_datetime gives a naive datetime for "-0000" and for no zone at all;
     # only a zone-less string is really zone-less.
@@ -259,7 +326,37 @@ def parse_datetime(value: str) -> datetime | None:
     return parsed
 
 
+def is_http_url(value: str) -> bool:
+    """An absolute http(s) URL with a host, a valid port and no white space."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:  # e.g. "http://[::1" (an unclosed IPv6 address)
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not any(c.isspace() for c in value)
+    )
+
+
 def clean_body_html(html: str) -> str:
+    """`html` with only BODY_TAGS and safe URLs left; cleaning the result changes nothing.
+
+    One nh3 pass is not always stable (the parser drops the newline after each `<pre>`,
+    and misnested tables settle over passes), and a body that changed again on every
+    import would never round-trip through export: clean until it holds still.
+    """
+    cleaned = _clean_once(html)
+    for _ in range(MAX_CLEAN_PASSES):
+        again = _clean_once(cleaned)
+        if again == cleaned:
+            break
+        cleaned = again
+    return cleaned
+
+
+def _clean_once(html: str) -> str:
     return nh3.clean(
         html,
         tags=BODY_TAGS,
@@ -317,6 +414,9 @@ MAX_CHAPTERS = 500
 MAX_PERSONS = 50
 MAX_FUNDING = 10
 MAX_NUMBERING = 1_000_000  # season and episode
+# Times in seconds and bitrates in bits per second: far above any real one, far below
+# where a float loses whole numbers.
+MAX_NUMBER = 1_000_000_000
 # Durations are whole seconds, rounded, so a time may pass them by up to half a second.
 DURATION_SLACK = 0.5
 
@@ -352,8 +452,12 @@ def _number(r: _Reader, raw: dict, key: str, field: str, *, required: bool = Fal
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         r.fail(field, f"{show(value)} is not a number")
         return None
-    if not math.isfinite(value):
+    # Compared before math.isfinite, which raises OverflowError on a 5,000-digit integer.
+    if isinstance(value, float) and not math.isfinite(value):
         r.fail(field, f"{show(value)} is not a finite number")
+        return None
+    if value > MAX_NUMBER:
+        r.fail(field, f"{show(value)} is above {MAX_NUMBER}")
         return None
     if value < 0 or (above_zero and value == 0):
         r.fail(field, f"{value} must be above 0" if above_zero else f"{value} is below 0")
@@ -472,7 +576,7 @@ def _parse_alternates(r: _Reader, data: dict, f: str, audio: Audio) -> tuple[Alt
             r.fail(f"{af}.length", "is required")
         out.append(Alternate(
             url=url, type=mime,
-            length=r.integer(item, "length", f"{af}.length", minimum=1),
+            length=r.integer(item, "length", f"{af}.length", minimum=1, maximum=MAX_LENGTH),
             bitrate=_number(r, item, "bitrate", f"{af}.bitrate", required=True, above_zero=True),
             codecs=codecs,
             title=r.text(item, "title", f"{af}.title", limit=MAX_TAG_TEXT),
@@ -538,11 +642,7 @@ def _parse_persons(r: _Reader, raw: dict) -> tuple[Person, ...]:
 
 
 def _numbering(r: _Reader, raw: dict, key: str) -> int | None:
-    value = r.integer(raw, key, key, minimum=1)
-    if value is not None and value > MAX_NUMBERING:
-        r.fail(key, f"{value} is above {MAX_NUMBERING}")
-        return None
-    return value
+    return r.integer(raw, key, key, minimum=1, maximum=MAX_NUMBERING)
 
 
 def _parse_story_parts(r: _Reader, raw: dict, story: Story) -> Story:
@@ -638,8 +738,8 @@ def _parse_image(r: _Reader, raw: dict) -> Image | None:
     r.check_keys(data, IMAGE_FIELDS, "image.")
     return Image(
         url=r.url(data, "url", "image.url", required=True, media_path=True),
-        width=r.integer(data, "width", "image.width", minimum=1),
-        height=r.integer(data, "height", "image.height", minimum=1),
+        width=r.integer(data, "width", "image.width", minimum=1, maximum=MAX_PIXELS),
+        height=r.integer(data, "height", "image.height", minimum=1, maximum=MAX_PIXELS),
         caption=r.text(data, "caption", "image.caption", limit=MAX_SHORT_TEXT),
         credit=r.text(data, "credit", "image.credit", limit=MAX_TITLE),
         alt=r.text(data, "alt", "image.alt", limit=MAX_SHORT_TEXT),
@@ -674,16 +774,16 @@ def _parse_audio(r: _Reader, raw: dict) -> tuple[Audio, ...]:
         if not mime and url:
             mime = guess_audio_type(url)
         duration = raw_duration = data.get("duration")
-        if isinstance(raw_duration, float) and raw_duration >= 0:
+        if isinstance(raw_duration, float) and math.isfinite(raw_duration) and raw_duration >= 0:
             duration = round(raw_duration)
-        duration = r.integer({"d": duration}, "d", f"{f}.duration")
+        duration = r.integer({"d": duration}, "d", f"{f}.duration", maximum=MAX_DURATION)
         if any(a.id == audio_id for a in out):
             r.fail(f"{f}.id", f"{show(audio_id)} appears twice in this story")
         out.append(Audio(
             id=audio_id,
             url=url,
             type=mime,
-            length=r.integer(data, "length", f"{f}.length", minimum=1),
+            length=r.integer(data, "length", f"{f}.length", minimum=1, maximum=MAX_LENGTH),
             duration=duration,
             embed=embed,
             transcript_url=r.url(data, "transcript_url", f"{f}.transcript_url"),
@@ -694,12 +794,19 @@ def _parse_audio(r: _Reader, raw: dict) -> tuple[Audio, ...]:
     return tuple(out)
 
 
+def _check_shape(r: _Reader, raw: Any) -> None:
+    """A record is an object, and shallow; checked first, before anything else reads it."""
+    if too_deep(raw):
+        r.fail("record", f"is nested more than {MAX_DEPTH} levels deep")
+    elif not isinstance(raw, dict):
+        r.fail("record", f"must be an object, not {show(raw)}")
+    r.raise_if_failed()
+
+
 def parse_story(raw: Any, location: str = "") -> tuple[Story, list[Problem]]:
     """A validated Story and the warnings about what was cleaned; raises RecordInvalid."""
     r = _Reader(location)
-    if not isinstance(raw, dict):
-        r.fail("record", f"must be an object, not {show(raw)}")
-        r.raise_if_failed()
+    _check_shape(r, raw)
     r.check_keys(raw, STORY_FIELDS)
     story_id = r.slug(raw.get("id"), "id") if raw.get("id") is not None else ""
     if raw.get("id") is None:
@@ -729,9 +836,7 @@ def parse_story(raw: Any, location: str = "") -> tuple[Story, list[Problem]]:
 def parse_topic(raw: Any, location: str = "") -> tuple[Topic, list[Problem]]:
     """A validated Topic and the warnings about what was cleaned; raises RecordInvalid."""
     r = _Reader(location)
-    if not isinstance(raw, dict):
-        r.fail("record", f"must be an object, not {show(raw)}")
-        r.raise_if_failed()
+    _check_shape(r, raw)
     r.check_keys(raw, TOPIC_FIELDS)
     slug = r.slug(raw.get("slug"), "slug") if raw.get("slug") is not None else ""
     if raw.get("slug") is None:
@@ -742,8 +847,8 @@ def parse_topic(raw: Any, location: str = "") -> tuple[Topic, list[Problem]]:
         r.check_keys(image_raw, TOPIC_IMAGE_FIELDS, "image.")
         image = TopicImage(
             url=r.url(image_raw, "url", "image.url", required=True, media_path=True),
-            width=r.integer(image_raw, "width", "image.width", minimum=1),
-            height=r.integer(image_raw, "height", "image.height", minimum=1),
+            width=r.integer(image_raw, "width", "image.width", minimum=1, maximum=MAX_PIXELS),
+            height=r.integer(image_raw, "height", "image.height", minimum=1, maximum=MAX_PIXELS),
         )
     language = r.text(raw, "language", "language", limit=35) or "en-us"
     if not LANGUAGE_RE.fullmatch(language.lower()):

@@ -9,7 +9,7 @@ import pytest
 
 from stories.store import StoryStore
 
-from .conftest import story_record
+from .conftest import migrated_sqlite, story_record
 from .servers import flask_cli, service_env
 
 pytestmark = pytest.mark.slow  # a new process, importing the app, per command
@@ -87,3 +87,44 @@ def test_list_and_sample(database_url):
 def test_unreadable_paths_fail_cleanly(sqlite_url, tmp_path):
     done = flask(sqlite_url, "stories", "import", str(tmp_path / "missing.json"))
     assert done.returncode != 0 and "cannot read" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_export_holding_line_separators_imports_into_another_store(database_url, tmp_path):
+    """str.splitlines() splits on U+2028, U+2029 and U+0085: an export of such text used
+    to fail to import, and --skip-invalid dropped those stories without a word."""
+    source = tmp_path / "stories.json"
+    source.write_text(json.dumps([
+        story_record(id="1001", title="a\u2028b"),
+        story_record(id="1002", title="c\u2029d", teaser="e\x85f"),
+        story_record(id="1003", title="plain", note="g\u2028h"),
+    ], ensure_ascii=False), encoding="utf-8")
+    assert flask(database_url, "stories", "import", str(source)).returncode == 0
+    exported = flask(database_url, "stories", "export").stdout
+
+    target = migrated_sqlite(tmp_path / "target.sqlite3")
+    for flags in ((), ("--skip-invalid",)):
+        done = flask(target, "stories", "import", *flags, "-", stdin=exported)
+        assert done.returncode == 0, done.stderr
+        assert "error:" not in done.stderr and "invalid skipped" not in done.stdout
+        assert flask(target, "stories", "export").stdout == exported
+    # Readers that split lines as str.splitlines() does see one record a line too.
+    assert exported.count("\n") == len(exported.splitlines()) == 4  # a topic, 3 stories
+
+
+def test_hostile_files_fail_cleanly_and_change_nothing(database_url, tmp_path):
+    assert flask(database_url, "stories", "sample").returncode == 0
+    before = flask(database_url, "stories", "export").stdout
+    files = {
+        "year-one.json": json.dumps([story_record(published="0001-01-01T00:00:00+05:00")]),
+        "infinity.json": '[{"id": "1", "duration": Infinity}]',
+        "deep.json": "[" * 100_000 + "]" * 100_000,
+        "digits.ndjson": '{"id": "1", "title": ' + "9" * 5000 + "}\n",
+        "xss.json": json.dumps([story_record(image={"url": "/media/javascript:alert(1)//x.jpg"})]),
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    done = flask(database_url, "stories", "import", *(str(tmp_path / name) for name in files))
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    for name in files:
+        assert f"error: {name}" in done.stderr
+    assert flask(database_url, "stories", "export").stdout == before

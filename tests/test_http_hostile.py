@@ -19,7 +19,7 @@ from app import create_app
 from serving.state import app_state
 
 from .conftest import make_app
-from .embeds_support import serve
+from .servers import InThread
 
 TOPIC = "north-korean-defectors"
 STORY = "1169464713"
@@ -287,8 +287,8 @@ def test_only_http_and_https_are_taken_from_x_forwarded_proto(sqlite_url, proto,
 def test_a_host_whose_punycode_does_not_decode_is_a_400(sqlite_url, site_url):
     """Over a real socket: werkzeug's test client itself cannot send this Host."""
     app = make_app(sqlite_url, SITE_URL=site_url, TESTING=False)
-    with serve(app) as base:
-        port = int(base.rstrip("/").rsplit(":", 1)[1])
+    with InThread(app) as server:
+        port = server.port
         for url in ("/", "/rss.xml", "/no/such/page", f"/api/stories/{STORY}"):
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             connection.putrequest("GET", url, skip_host=True)

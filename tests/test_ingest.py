@@ -5,6 +5,7 @@ idempotent repeats, and writes that show at once. Every response is checked agai
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import requests
@@ -337,3 +338,70 @@ def test_a_pushed_story_shows_in_the_topic_feed_at_once(client, ingest_app):
     )
     after = client.get("/topics/world/feed.json")
     assert "Breaking" in after.get_data(as_text=True)
+
+
+# -- what is public ---------------------------------------------------------------------------
+
+PODCAST_TOPIC = {
+    "title": "World", "description": "Everywhere.", "category": "News",
+    "owner_email": "podcasts@example.org",
+    "image": {"url": "https://media.example.org/art.jpg", "width": 1400, "height": 1400},
+}
+
+
+def test_the_editors_note_is_in_no_public_answer(client):
+    secret = "EDITOR-ONLY: source is unconfirmed"
+    assert client.put("/api/topics/world", json=PODCAST_TOPIC, headers=AUTH).status_code == 201
+    response = post(client, story_record(id="1001", topics=["world"], note=secret))
+    assert response.status_code == 200
+    public = [
+        "/api/stories/1001", "/api/topics/world/stories", "/stories/1001", "/topics/world", "/",
+        "/rss.xml", "/atom.xml", "/feed.json", "/topics/world/rss.xml", "/topics/world/atom.xml",
+        "/topics/world/feed.json", "/topics/world/podcast.xml", "/feeds.opml",
+        "/player/1001/2001", "/stories/1001/oembed.json", "/stories/1001/oembed.xml",
+        "/oembed?url=http%3A%2F%2Fstoryfeed.test%2Fstories%2F1001",
+        "/oembed?url=http%3A%2F%2Fstoryfeed.test%2Fplayer%2F1001%2F2001&format=xml",
+    ]
+    for path in public:
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        assert b"EDITOR-ONLY" not in answer.data, path
+    assert "note" not in client.get("/api/stories/1001").json["story"]
+    # The editor who sent it sees it in the write's answer.
+    put = client.put("/api/stories/1001", json={**story_record(id=None, note=secret)}, headers=AUTH)
+    assert put.json["story"]["note"] == secret
+
+
+# -- Last-Modified moves with every change -----------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/topics/world/rss.xml", "/topics/world/feed.json", "/rss.xml",
+                                  "/topics/world/podcast.xml"])
+def test_correcting_an_older_story_reaches_if_modified_since_clients(client, path):
+    """Last-Modified was the newest story's date, so a correction to an older one kept it,
+    and a client sending only If-Modified-Since got 304 and never saw the correction."""
+    def episode(story_id, **fields):
+        audio = [{"id": f"a{story_id}", "url": f"https://media.example.org/{story_id}.mp3",
+                  "length": 1000, "duration": 60}]
+        return story_record(id=story_id, topics=["world"], audio=audio, **fields)
+
+    client.put("/api/topics/world", json=PODCAST_TOPIC, headers=AUTH)
+    post(client, [episode("1001", published="2024-01-01T10:00:00Z"),
+                  episode("1002", published="2024-02-01T10:00:00Z")])
+    first = client.get(path)
+    since = first.headers["Last-Modified"]
+    assert client.get(path, headers={"If-Modified-Since": since}).status_code == 304
+    time.sleep(1.1)  # HTTP dates count whole seconds
+
+    post(client, episode("1001", published="2024-01-01T10:00:00Z", title="A story, corrected"))
+    again = client.get(path, headers={"If-Modified-Since": since})
+    assert again.status_code == 200
+    assert b"A story, corrected" in again.data
+    assert again.headers["Last-Modified"] != since
+
+    # Describing the topic differently changes its feeds too.
+    time.sleep(1.1)
+    later = again.headers["Last-Modified"]
+    client.put("/api/topics/world", json={**PODCAST_TOPIC, "title": "The world"}, headers=AUTH)
+    renamed = client.get(path, headers={"If-Modified-Since": later})
+    assert renamed.status_code == 200 and b"The world" in renamed.data

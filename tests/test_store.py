@@ -156,3 +156,125 @@ def test_a_failed_write_leaves_the_store_unchanged(store):
     assert store.get_topic("new") is None
     assert store.count_stories() == 1
     assert store.version() == version
+
+
+# -- when things changed: what feeds send as Last-Modified ------------------------------------
+
+def test_a_page_carries_when_what_it_shows_last_changed(store):
+    store.write([make("old", BASE), make("new", BASE + timedelta(days=1))])
+    first = store.latest("world")
+    site = store.latest()
+    assert first.changed_at is not None and first.changed_at.tzinfo == timezone.utc
+    assert first.changed_at == site.changed_at == store.get_stored("new").written
+
+    store.write([make("old", BASE), make("new", BASE + timedelta(days=1))])  # unchanged
+    assert store.latest("world").changed_at == first.changed_at
+
+    store.write([make("old", BASE, title="Corrected")])  # an older story, lower on the page
+    corrected = store.latest("world")
+    assert corrected.changed_at > first.changed_at
+    assert store.latest().changed_at == corrected.changed_at
+
+    store.delete_story("new")
+    assert store.latest("world").changed_at > corrected.changed_at
+
+
+def test_a_topic_rename_moves_the_topics_that_show_its_title(store):
+    from stories.model import Topic
+
+    store.write([make("a", BASE, topics=("world", "asia")), make("b", BASE, topics=("europe",))])
+    versions = {slug: store.version(slug) for slug in ("world", "asia", "europe")}
+    changed = {slug: store.latest(slug).changed_at for slug in ("world", "asia", "europe")}
+    result = store.write(topics=[Topic(slug="asia", title="Asia and the Pacific")])
+    # "world" shows story a with the category "Asia and the Pacific" now.
+    assert result.topics == {"asia", "world"}
+    for slug in ("world", "asia"):
+        assert store.version(slug) > versions[slug]
+        assert store.latest(slug).changed_at > changed[slug]
+    assert store.version("europe") == versions["europe"]
+    assert store.latest("europe").changed_at == changed["europe"]
+
+
+def test_topic_writes_report_what_they_created(store):
+    from stories.model import Topic
+
+    first = store.write(topics=[Topic(slug="desk", title="Desk")])
+    assert first.added_topics == ("desk",) and first.topics == {"desk"}
+    same = store.write(topics=[Topic(slug="desk", title="Desk")])
+    assert same.added_topics == () and not same.changed
+    renamed = store.write(topics=[Topic(slug="desk", title="The desk")])
+    assert renamed.added_topics == () and renamed.topics == {"desk"}
+    # A topic first made because a story named it is described later: not "added".
+    store.write([make("a", BASE, topics=("named",))])
+    described = store.write(topics=[Topic(slug="named", title="Named")])
+    assert described.added_topics == () and described.topics == {"named"}
+
+
+# -- keys and cursors that cannot be in the store --------------------------------------------
+
+HOSTILE_KEYS = ["a\x00b", "\x00", "\ud800", "a" * 101, "A", "a b", "é", "../x", ""]
+
+
+@pytest.mark.parametrize("key", HOSTILE_KEYS)
+def test_keys_no_record_can_have_are_simply_not_found(store, key):
+    """PostgreSQL refuses NUL in text: such a key must not reach it."""
+    store.write([make("a", BASE)])
+    assert store.get_story(key) is None and store.get_stored(key) is None
+    assert store.get_topic(key) is None
+    assert store.delete_story(key) == store.delete_story("missing")
+    assert store.latest(key).stories == () and store.version(key) == 0
+    assert store.count_stories() == 1
+
+
+def _cursor(raw: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("cursor", [
+    _cursor(b"[" * 50_000 + b"]" * 50_000),
+    _cursor(b'["older", "2024-01-01T00:00:00", "a\\u0000b"]'),
+    _cursor(b'["older", "2024-01-01T00:00:00", "\\ud800"]'),
+    _cursor(b'["older", "2024-01-01T00:00:00\\u0000", "a"]'),
+    _cursor(b'["older", "2024-01-01T00:00:00\\ud800", "a"]'),
+    _cursor(b'["older", "2024-01-01T00:00:00+05:00", "a"]'),
+    _cursor(b'{"older": 1, "b": 2, "c": 3}'),
+    _cursor(b'["older", ["2024"], "a"]'),
+    _cursor(b'["older", "2024-01-01T00:00:00", "' + b"a" * 500 + b'"]'),
+    _cursor(b"\xff\xfe"),
+    "a" * 10_000,
+    "\x00",
+])
+def test_hostile_cursors_are_refused_on_every_backend(store, cursor):
+    store.write([make("a", BASE)])
+    with pytest.raises(InvalidCursor):
+        store.latest(cursor=cursor)
+    with pytest.raises(InvalidCursor):
+        store.latest("world", cursor=cursor)
+
+
+def test_the_changed_at_migration_fills_existing_rows(database_url):
+    """Down to 0002, a topic made then, and up again: every row has a change time."""
+    import sqlalchemy as sa
+
+    from stories import migrate, schema
+    from stories.store import create_engine
+
+    from alembic import command
+    from alembic.config import Config
+
+    engine = create_engine(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(migrate.MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0002_source_state")
+        conn.execute(sa.text(
+            "INSERT INTO topics (slug, record, described, version) VALUES ('t', '{}', true, 3)"))
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        topic_time = conn.execute(sa.select(schema.topics.c.changed_at)).scalar_one()
+        store_time = conn.execute(sa.select(schema.counters.c.changed_at)).scalar_one()
+    engine.dispose()
+    assert topic_time is not None and store_time is not None

@@ -6,11 +6,10 @@ from flask import Blueprint, Flask, abort, jsonify, request
 
 from serving.context import current_store
 from serving.params import parse_limit
-from stories.model import format_datetime, story_to_record
+from stories.model import format_datetime, story_to_public_record
 from stories.store import InvalidCursor
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-
 
 @bp.get("/stories/<story_id>")
 def story(story_id: str):
@@ -18,7 +17,7 @@ def story(story_id: str):
     if stored is None:
         abort(404, description=f"There is no story {story_id!r}.")
     return jsonify(
-        story=story_to_record(stored.story),
+        story=story_to_public_record(stored.story),
         first_seen=format_datetime(stored.first_seen),
         written=format_datetime(stored.written),
     )
@@ -35,7 +34,7 @@ def topic_stories(slug: str):
     except InvalidCursor as exc:
         abort(400, description=str(exc))
     return jsonify(
-        stories=[story_to_record(s) for s in page.stories],
+        stories=[story_to_public_record(s) for s in page.stories],
         next_cursor=page.next_cursor,
         previous_cursor=page.previous_cursor,
     )

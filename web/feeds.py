@@ -76,7 +76,7 @@ def _render(store: StoryStore, slug: str | None, fmt: FeedFormat, paging: Paging
         page = store.latest(slug, limit=paging.limit, cursor=paging.cursor)
         titles = {t.slug: t.title for t in store.list_topics()}
         body = RENDERERS[fmt](topic, page, links, paging, hub=hub, topic_titles=titles)
-    last_modified = max((s.updated for s in page.stories), default=None)
+    last_modified = page.changed_at
     return Rendered.of(body, fmt.content_type, last_modified)
 
 

@@ -1,15 +1,15 @@
 """The write API a CMS pushes to: upsert and delete stories, describe topics.
 
 Off (403) until INGEST_TOKENS names at least one bearer token. Statuses, in the order
-they are checked: 403 off, 401 no or wrong token, 413 too large, 415 not JSON,
-400 malformed JSON, 422 invalid records (every problem listed, nothing written unless
-`?partial=1`, which writes the valid records and lists the rest).
+they are checked: 403 off, 401 no or wrong token, 413 too large (over INGEST_MAX_BYTES,
+or more than INGEST_MAX_RECORDS records), 415 not JSON, 400 malformed JSON, 422 invalid
+records (problems listed, the first MAX_PROBLEMS of them and how many more; nothing
+written unless `?partial=1`, which writes the valid records and lists the rest).
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, jsonify, request, url_for
@@ -17,14 +17,24 @@ from werkzeug.exceptions import Unauthorized
 
 from serving.context import current_store
 from serving.state import app_state
-from stories.files import Batch
+from stories.files import Batch, JSONRefused, TooManyItems, load_json
 from stories.model import story_to_record, topic_to_record
-from stories.validate import Problem, RecordInvalid, parse_story, parse_topic, record_location
+from stories.validate import (
+    Problem,
+    RecordInvalid,
+    parse_story,
+    parse_topic,
+    record_location,
+    show,
+)
 
 from .errors import render_error
 
 bp = Blueprint("ingest", __name__, url_prefix="/api")
 
+# Problems (and warnings) listed in one answer; a count says how many more there were,
+# so a body of a million bad records costs a small answer.
+MAX_PROBLEMS = 100
 REALM = "storyfeed"
 
 
@@ -64,12 +74,8 @@ def require_token() -> Response | None:
     return None
 
 
-def max_body_bytes() -> int:
-    return int(app_state().settings["INGEST_MAX_BYTES"])
-
-
 def read_json_body() -> Any:
-    limit = max_body_bytes()
+    limit: int = app_state().settings["INGEST_MAX_BYTES"]
     if request.content_length is not None and request.content_length > limit:
         abort(
             413,
@@ -84,13 +90,17 @@ def read_json_body() -> Any:
     if len(data) > limit:
         abort(413, description=f"The body is over {limit} bytes; at most {limit} are accepted.")
     try:
-        return json.loads(data.decode("utf-8"))
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         abort(400, description="The body is not UTF-8.")
-    except json.JSONDecodeError as exc:
-        abort(400, description=f"The body is not valid JSON: {exc}")
-    except RecursionError:
-        abort(400, description="The body is nested too deeply.")
+    max_records: int = app_state().settings["INGEST_MAX_RECORDS"]
+    try:
+        return load_json(text, max_items=max_records)
+    except TooManyItems:
+        abort(413, description=f"The body holds more than {max_records} records; "
+                               f"at most {max_records} are accepted per request.")
+    except JSONRefused as exc:
+        abort(400, description=f"The body is {exc}")
 
 
 def partial_allowed() -> bool:
@@ -109,12 +119,20 @@ def problem_json(problem: Problem) -> dict:
     }
 
 
+def listed(name: str, problems: list[Problem] | tuple[Problem, ...]) -> dict:
+    """`{name: [the first MAX_PROBLEMS]}`, and `more_<name>: N` when N more were left out."""
+    out: dict[str, Any] = {name: [problem_json(p) for p in problems[:MAX_PROBLEMS]]}
+    if len(problems) > MAX_PROBLEMS:
+        out[f"more_{name}"] = len(problems) - MAX_PROBLEMS
+    return out
+
+
 def unprocessable(problems: list[Problem] | tuple[Problem, ...], what: str) -> Response:
     response = jsonify(
         error="Unprocessable Content",
         message=f"{len(problems)} problem(s) found; {what}.",
         status=422,
-        problems=[problem_json(p) for p in problems],
+        **listed("problems", problems),
     )
     response.status_code = 422
     return response
@@ -139,8 +157,8 @@ def post_stories():
         added=list(result.added),
         updated=list(result.updated),
         unchanged=list(result.unchanged),
-        problems=[problem_json(p) for p in batch.problems],
-        warnings=[problem_json(w) for w in batch.warnings],
+        **listed("problems", batch.problems),
+        **listed("warnings", batch.warnings),
     )
 
 
@@ -148,7 +166,7 @@ def _id_mismatch(raw: dict, key: str, expected: str) -> list[Problem]:
     given = raw.get(key)
     if given is not None and given != expected:
         return [
-            Problem("", key, f"{json.dumps(given)} differs from the URL's {json.dumps(expected)}")
+            Problem("", key, f"{show(given)} differs from the URL's {show(expected)}")
         ]
     return []
 
@@ -170,7 +188,7 @@ def put_story(story_id: str):
     response = jsonify(
         result=outcome,
         story=story_to_record(story),
-        warnings=[problem_json(w) for w in warnings],
+        **listed("warnings", warnings),
     )
     if result.added:
         response.status_code = 201
@@ -198,18 +216,16 @@ def put_topic(slug: str):
         topic, warnings = parse_topic({**body, "slug": slug}, f"topic {slug}")
     except RecordInvalid as exc:
         return unprocessable(exc.problems, "nothing was written")
-    store = current_store()
-    existed = store.get_topic(slug) is not None
-    result = store.write(topics=[topic])
+    result = current_store().write(topics=[topic])
     outcome = (
-        "updated"
-        if slug in result.topics and existed
-        else ("added" if slug in result.topics else "unchanged")
+        "added" if result.added_topics
+        else "updated" if slug in result.topics
+        else "unchanged"
     )
     response = jsonify(
         result=outcome,
         topic=topic_to_record(topic),
-        warnings=[problem_json(w) for w in warnings],
+        **listed("warnings", warnings),
     )
     if outcome == "added":
         response.status_code = 201

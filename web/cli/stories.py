@@ -34,14 +34,13 @@ def db_upgrade(revision: str) -> None:
 def read_paths(paths: tuple[str, ...]) -> Batch:
     batch = Batch()
     for path in paths:
-        if path == "-":
-            text, source = sys.stdin.read(), "<stdin>"
-        else:
-            source = Path(path).name
-            try:
-                text = Path(path).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise click.ClickException(f"{path}: cannot read: {exc}") from exc
+        source = "<stdin>" if path == "-" else Path(path).name
+        try:
+            data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+            text = data.decode("utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            shown = "<stdin>" if path == "-" else path
+            raise click.ClickException(f"{shown}: cannot read: {exc}") from exc
         batch.extend(read_records(text, source))
     return batch
 
