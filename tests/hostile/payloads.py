@@ -216,7 +216,7 @@ def as_browsers_read(url: str) -> str:
 
 
 def url_is_safe(url: str, *, allow_app_schemes: bool = False) -> bool:
-    """http(s) with a host, or a path on this site ("/..." but not "//..." or "/\\...")."""
+    """http(s) with a host, or a reference relative to this site (not "//..." or "/\\...")."""
     read = as_browsers_read(url)
     parts = urlsplit(read)
     scheme = parts.scheme.lower()
@@ -224,8 +224,9 @@ def url_is_safe(url: str, *, allow_app_schemes: bool = False) -> bool:
         return bool(parts.netloc)
     if allow_app_schemes and scheme in APP_SCHEMES:
         return True
-    if not scheme:
-        return read.startswith("/") and not read.replace("\\", "/").startswith("//")
+    if not scheme and not parts.netloc:
+        # A relative reference resolves under this site, unless it is protocol-relative.
+        return not read.replace("\\", "/").startswith("//")
     return False
 
 
@@ -329,7 +330,7 @@ def xml_feed_problems(body: bytes) -> list[str]:
         text = element.text or ""
         if local in XML_URL_ELEMENTS and text.strip() and not url_is_safe(text.strip()):
             problems.append(f"<{local}>{text.strip()!r}")
-        if local == "guid" and element.get("isPermaLink", "true") != "false":
+        if element.tag == "guid" and element.get("isPermaLink", "true") != "false":
             if not url_is_safe(text.strip()):
                 problems.append(f"<guid>{text.strip()!r}")
         html_field = (element.tag in RSS_HTML_ELEMENTS and not atom) or (
