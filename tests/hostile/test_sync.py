@@ -59,6 +59,7 @@ MIXED = [
         "url": "/media/javascript:alert(document.domain)//x.jpg"})]), "image.url"),
     ("duration-infinity", json.dumps([GOOD, bad(audio=[{
         "id": "1", "url": "https://e.org/a.mp3", "duration": float("inf")}])]), "audio[0].duration"),
+    ("url-ipv6-unclosed", json.dumps([GOOD, bad(url="http://[::1/story")]), "url"),
     ("width-2**70", json.dumps([GOOD, bad(image={"url": "https://e.org/a.jpg", "width": 2**70})]),
      "image.width"),
     ("nested-byline", json.dumps([GOOD, bad(bylines=["X"])]).replace('"X"', "[" * 980 + "]" * 980),
