@@ -81,3 +81,22 @@ def client(sqlite_app):
 @pytest.fixture
 def backend_client(backend_app):
     return backend_app.test_client()
+
+
+@pytest.fixture
+def redis_app(tmp_path):
+    """The app with its render cache in Redis, under a key prefix of this test's own."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        pytest.skip("TEST_REDIS_URL is not set")
+    import redis
+
+    prefix = f"hostile-{uuid.uuid4().hex[:8]}:"
+    app = build_app(migrated_sqlite(tmp_path / "r.sqlite3"), REDIS_URL=url, REDIS_PREFIX=prefix)
+    client = redis.Redis.from_url(url)
+    app.extensions["hostile.render_keys"] = lambda: len(client.keys(prefix + "render:*"))
+    yield app
+    for key in client.scan_iter(prefix + "*"):
+        client.delete(key)
+    client.close()
+    dispose(app)

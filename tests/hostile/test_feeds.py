@@ -85,3 +85,17 @@ def test_an_absurd_if_modified_since_is_ignored(client, path, value):
         "ae-long"])
 def test_odd_request_headers_get_the_feed(client, headers, status):
     assert client.get(f"/topics/{SLUG}/rss.xml", headers=headers).status_code == status
+
+
+def test_anonymous_cursors_cannot_grow_the_render_cache(redis_app):
+    """Cursors of the right shape that name no story this feed shows: each must not
+    become a render cache entry of its own."""
+    from .payloads import cursor
+
+    client = redis_app.test_client()
+    before = redis_app.extensions["hostile.render_keys"]()
+    for i in range(150):
+        forged = cursor(f'["older", "2020-01-{1 + i % 28:02d}T00:00:{i % 60:02d}", "nope-{i}"]')
+        assert client.get(f"/topics/{SLUG}/pages/{forged}/rss.xml").status_code in (200, 400)
+    added = redis_app.extensions["hostile.render_keys"]() - before
+    assert added <= 20, f"150 requests added {added} render cache keys"

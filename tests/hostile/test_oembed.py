@@ -169,3 +169,29 @@ ABSURD_DATES = ["Mon, 01 Jan 99999999999999999999 00:00:00 GMT",
                                   "/oembed/providers.json", f"/stories/{SAMPLE_STORY}/oembed.xml"])
 def test_an_absurd_if_modified_since_is_ignored(client, path, value):
     assert client.get(path, headers={"If-Modified-Since": value}).status_code == 200
+
+
+# What one anonymous client can add to the shared render cache is bounded: URL spellings
+# of one story and sizes come down to a few keys.
+SPELLINGS = [
+    f"{STORY_PAGE}?x={i}" if i % 3 == 0 else
+    f"{STORY_PAGE}#{i}" if i % 3 == 1 else
+    f"{STORY_PAGE}?utm_source={i}&utm_medium=x"
+    for i in range(150)
+]
+
+
+@pytest.mark.parametrize("queries", [
+    pytest.param([{"url": url} for url in SPELLINGS], id="url-spellings"),
+    pytest.param([{"url": STORY_PAGE, "maxwidth": str(w)} for w in range(100, 250)],
+                 id="maxwidth"),
+    pytest.param([{"url": STORY_PAGE, "maxheight": str(h)} for h in range(200, 350)],
+                 id="maxheight"),
+])
+def test_anonymous_requests_cannot_grow_the_render_cache(redis_app, queries):
+    client = redis_app.test_client()
+    before = redis_app.extensions["hostile.render_keys"]()
+    for query in queries:
+        assert client.get("/oembed", query_string=query).status_code in (200, 404)
+    added = redis_app.extensions["hostile.render_keys"]() - before
+    assert added <= 20, f"{len(queries)} requests added {added} render cache keys"
