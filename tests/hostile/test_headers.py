@@ -16,8 +16,9 @@ PATHS = [
     "/openapi.json", "/healthz",
 ]
 HTML_PATHS = PATHS[:5]
+# Labels over 63 characters, and empty ones: IDNA refuses both.
 LONG_LABEL_HOSTS = ["a" * 64 + ".example", "a" * 64, f"{'b' * 63}.{'c' * 64}.example:8000",
-                    "." * 70, "x." * 200 + "example"]
+                    "." * 70]
 
 
 @pytest.fixture(scope="module")
