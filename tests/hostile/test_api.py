@@ -6,7 +6,14 @@ from __future__ import annotations
 import pytest
 
 from ..conftest import story_record
-from .payloads import AUTH, HOSTILE_CURSORS, HOSTILE_SEGMENTS, SAMPLE_STORY, SLUG, cursor
+from .payloads import (
+    AUTH,
+    HOSTILE_CURSORS,
+    HOSTILE_SEGMENTS,
+    SAMPLE_STORY,
+    SLUG,
+    cursor,
+)
 
 
 @pytest.mark.parametrize("name, segment", HOSTILE_SEGMENTS, ids=[s[0] for s in HOSTILE_SEGMENTS])

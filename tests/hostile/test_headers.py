@@ -7,7 +7,14 @@ import pytest
 
 from ..conftest import migrated_sqlite
 from .conftest import build_app, dispose
-from .payloads import SAMPLE_AUDIO, SAMPLE_MEDIA, SAMPLE_STORY, SLUG, oembed_problems, url_is_safe
+from .payloads import (
+    SAMPLE_AUDIO,
+    SAMPLE_MEDIA,
+    SAMPLE_STORY,
+    SLUG,
+    oembed_problems,
+    url_is_safe,
+)
 
 PATHS = [
     "/", f"/topics/{SLUG}", f"/stories/{SAMPLE_STORY}", f"/player/{SAMPLE_STORY}/{SAMPLE_AUDIO}",
