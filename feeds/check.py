@@ -14,6 +14,7 @@ Flask or the command line: `feeds.check_cli` is the command.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import io
 import time
@@ -94,6 +95,11 @@ class Kind(enum.Enum):
     CHAPTERS = "chapters"
     ARTWORK = "artwork"
 
+    @property
+    def ranged(self) -> bool:
+        """Audio is played from the middle: apps ask for byte ranges, Apple requires them."""
+        return self in (Kind.ENCLOSURE, Kind.ALTERNATE)
+
 
 @dataclass(frozen=True)
 class Target:
@@ -111,11 +117,6 @@ class Target:
     @property
     def url_field(self) -> str:
         return f"{self.field}.url"
-
-    @property
-    def ranged(self) -> bool:
-        """Audio is played from the middle: apps ask for byte ranges, Apple requires them."""
-        return self.kind in (Kind.ENCLOSURE, Kind.ALTERNATE)
 
 
 @dataclass(frozen=True)
@@ -259,26 +260,44 @@ def _refusal(exc: AddressRefused) -> str:
             "only the hosts of SITE_URL and MEDIA_BASE_URL may be")
 
 
-class _Remembered:
-    """A Fetcher asking each question once per run: stories share artwork and files."""
-
-    def __init__(self, fetcher: Fetcher):
-        self.fetcher = fetcher
-        self.answers: dict[tuple[object, ...], Fetched] = {}
-
-    def fetch(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
-              max_bytes: int = 0) -> Fetched:
-        key = (method, url, tuple(sorted((headers or {}).items())), max_bytes)
-        if key not in self.answers:
-            self.answers[key] = self.fetcher.fetch(method, url, headers=headers, max_bytes=max_bytes)
-        return self.answers[key]
-
-
 # -- one file ----------------------------------------------------------------------------
 
 
-def check_target(target: Target, fetcher: Fetcher) -> list[Problem]:
-    """What is wrong with one file, each problem once. Raises RequestCapReached."""
+@dataclass(frozen=True)
+class Observed:
+    """What a URL's server answered to HEAD and to GET, bodies already judged and dropped
+    (a run keeps one per URL, and thousands of artwork bodies would not fit)."""
+
+    head: Fetched
+    get: Fetched | None = None  # None when HEAD got no answer
+    artwork: tuple[tuple[Severity, str], ...] = ()  # what the picture itself fails
+
+    @property
+    def content_type(self) -> str:
+        return (self.get.headers.get("content-type") if self.get else "") or (
+            self.head.headers.get("content-type") or "")
+
+
+def observe(url: str, kind: Kind, fetcher: Fetcher) -> Observed:
+    """HEAD, then a GET: with `Range: bytes=0-1` for audio, whole (capped) for artwork,
+    and with no body read for the rest. Raises RequestCapReached."""
+    head = fetcher.fetch("HEAD", url)
+    if head.failure:
+        return Observed(head)
+    if kind is Kind.ARTWORK:
+        get = fetcher.fetch("GET", url, max_bytes=ARTWORK_MAX_BYTES)
+        judged = Observed(head, dataclasses.replace(get, body=b""))
+        if get.failure or get.status != 200:
+            return judged
+        return dataclasses.replace(judged, artwork=tuple(_artwork_problems(get, judged.content_type)))
+    return Observed(head, fetcher.fetch("GET", url, headers={"Range": "bytes=0-1"} if kind.ranged else None))
+
+
+def check_target(target: Target, fetcher: Fetcher,
+                 observed: dict[tuple[str, Kind], Observed] | None = None) -> list[Problem]:
+    """What is wrong with one file, each problem once. `observed` keeps what each URL
+    answered across calls, so that a file several stories share is fetched once.
+    Raises RequestCapReached."""
     found: list[Problem] = []
 
     def problem(severity: Severity, field_name: str, message: str) -> None:
@@ -292,16 +311,15 @@ def check_target(target: Target, fetcher: Fetcher) -> list[Problem]:
         severe = target.kind in (Kind.ENCLOSURE, Kind.ARTWORK)
         problem(Severity.ERROR if severe else Severity.WARNING, target.url_field,
                 f"{target.url} has no file extension")
-    head = fetcher.fetch("HEAD", target.url)
-    if head.failure:
+    memo = {} if observed is None else observed
+    key = (target.url, target.kind)
+    if key not in memo:
+        memo[key] = observe(target.url, target.kind, fetcher)
+    seen = memo[key]
+    head, get = seen.head, seen.get
+    if get is None:
         problem(Severity.ERROR, target.url_field, head.failure)
         return found
-    if target.kind is Kind.ARTWORK:
-        get = fetcher.fetch("GET", target.url, max_bytes=ARTWORK_MAX_BYTES)
-    elif target.ranged:
-        get = fetcher.fetch("GET", target.url, headers={"Range": "bytes=0-1"})
-    else:
-        get = fetcher.fetch("GET", target.url)
     if get.failure or get.status not in (200, 206):
         problem(Severity.ERROR, target.url_field,
                 get.failure or f"the server answers HTTP {get.status} to GET")
@@ -314,18 +332,17 @@ def check_target(target: Target, fetcher: Fetcher) -> list[Problem]:
     if head.status is None or not 200 <= head.status < 300:
         problem(Severity.WARNING, target.url_field,
                 f"the server answers HTTP {head.status} to HEAD, which apps and validators send")
-    if target.ranged and get.status != 206:
+    if target.kind.ranged and get.status != 206:
         problem(Severity.ERROR, target.url_field,
                 f"no byte ranges: a Range request got HTTP {get.status}, not 206 (Apple "
                 "Podcasts requires ranges, and players cannot seek without them)")
-    sent_type = get.headers.get("content-type") or (head.headers.get("content-type") or "")
     if target.kind is Kind.ARTWORK:
         found += [Problem(severity, target.topic, target.story, target.field, message)
-                  for severity, message in _artwork_problems(get, sent_type)]
+                  for severity, message in seen.artwork]
         return found
-    mismatch = _type_mismatch(target.type, sent_type)
+    mismatch = _type_mismatch(target.type, seen.content_type)
     if mismatch is not None:
-        sent = _base_type(sent_type) or "no Content-Type"
+        sent = _base_type(seen.content_type) or "no Content-Type"
         problem(mismatch, target.type_field or target.url_field,
                 f"the feed says {target.type}, the server sends {sent}")
     if target.length is not None:
@@ -469,9 +486,10 @@ def _feed_problems(topic: Topic, feed: bytes, episodes: Sequence[_Episode]) -> t
 def _duration_problem(path: str, audio: Audio) -> str:
     """Why `audio.duration` disagrees with the file at `path`; "" when it does not."""
     try:
-        seconds = getattr(getattr(mutagen.File(path), "info", None), "length", None)
+        audio_file = mutagen.File(path)  # None for a format mutagen does not know
     except (mutagen.MutagenError, OSError) as exc:
         return f"mutagen cannot read {Path(path).name}: {exc}"
+    seconds = audio_file.info.length if audio_file is not None else 0
     if not seconds:
         return f"mutagen cannot tell how long {Path(path).name} lasts"
     assert audio.duration is not None
@@ -608,7 +626,7 @@ def run_checks(plans: Sequence[TopicPlan], fetcher: Fetcher,
                on_target: Callable[[Target], None] = lambda target: None) -> list[Problem]:
     """Every plan's problems and its files' problems, topic by topic, each topic's in
     story order. Stops fetching at the fetcher's request cap, and says so."""
-    remembered = _Remembered(fetcher)
+    observed: dict[tuple[str, Kind], Observed] = {}
     found: list[Problem] = []
     capped: RequestCapReached | None = None
     capped_in = ""
@@ -618,7 +636,7 @@ def run_checks(plans: Sequence[TopicPlan], fetcher: Fetcher,
         for target in plan.targets:
             if capped is None:
                 try:
-                    problems += check_target(target, remembered)
+                    problems += check_target(target, fetcher, observed)
                 except RequestCapReached as exc:
                     capped, capped_in = exc, plan.topic.slug
             if capped is not None:

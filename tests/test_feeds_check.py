@@ -236,7 +236,7 @@ def test_warnings_alone_exit_0(broken_app):
         f"{broken_app.config['MEDIA_BASE_URL']}{name}" for name in ("chain-1.mp3", "chain-2.mp3", "chain-end.mp3")))
 
 
-def test_json_lists_the_same_problems_as_objects(broken_app):
+def test_json_lists_the_same_problems_as_objects(broken_app, media_host):
     as_lines = check(broken_app).stdout.splitlines()
     result = check(broken_app, "--json")
     assert result.exit_code == 1
@@ -248,6 +248,8 @@ def test_json_lists_the_same_problems_as_objects(broken_app):
     loop = next(p for p in problems if p["story"] == "s-loop")
     base = broken_app.config["MEDIA_BASE_URL"]
     assert loop["message"] == f"redirect loop: {base}loop.mp3 -> {base}loop-again.mp3 -> {base}loop.mp3"
+    # One topic's artwork is another's episode artwork: fetched once per run.
+    assert media_host.seen.count(("GET", "/media/good.jpg")) == 2  # this run and the one above
 
 
 def test_no_progress_bar_when_stderr_is_not_a_terminal(broken_app):
