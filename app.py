@@ -150,6 +150,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     import embeds
     from sources import cli as sources_cli
+    from feeds import check_cli as feeds_check_cli
     from feeds import views as feeds_views
     from stories import cli as stories_cli
     from web import api, errors, export, ingest, media, openapi, pages
@@ -165,6 +166,7 @@ def create_app(config: dict | None = None) -> Flask:
     stories_cli.register(app)
     export.register(app)
     sources_cli.register(app)
+    feeds_check_cli.register(app)
     if str(app.config["BENCH_BASELINE"] or "").lower() in ("1", "true", "yes", "on"):
         from bench.common import baseline_bp  # the constant-bytes endpoint benchmarks compare to
 

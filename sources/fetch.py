@@ -208,6 +208,10 @@ class AddressGuard:
     # Hosts (as written in URLs) whose addresses are not checked. No configuration sets
     # it: tests use it to let a 127.0.0.1 server stand in for a public one.
     trusted_hosts: frozenset[str] = frozenset()
+    # More (host, port) pairs allowed what `private_origin` is allowed, and nothing more:
+    # the service's own SITE_URL and MEDIA_BASE_URL when `feeds check` fetches its media,
+    # so that it works against a server on 127.0.0.1.
+    private_origins: frozenset[tuple[str, int]] = frozenset()
 
     def resolve(self, host: str, port: int) -> list[str]:
         """The addresses to connect to, in resolver order; raises AddressRefused."""
@@ -216,7 +220,7 @@ class AddressGuard:
         name = host.rstrip(".").lower()
         if name in self.trusted_hosts:
             return addresses
-        private_ok = self.private_origin == (name, port)
+        private_ok = self.private_origin == (name, port) or (name, port) in self.private_origins
         origin = ":".join(map(str, self.private_origin)) if self.private_origin else ""
         # Any refused answer refuses the host: a resolver that answers a public and a
         # private address would otherwise reach the private one on a retry.
