@@ -2,7 +2,11 @@
 
 import os
 
-bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+from gunicorn.config import ControlSocket
+
+host = os.environ.get("HOST", "0.0.0.0")
+port = os.environ.get("PORT", "8000")
+bind = f"{host}:{port}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 accesslog = "-"
 errorlog = "-"
@@ -16,3 +20,7 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # No --preload: the app opens database and Redis pools in create_app, and connections
 # made before the fork would be shared by every worker. Each worker builds its own.
 preload_app = False
+# gunicorn's default control socket is one path per user: every instance on a host
+# would bind the same file, and the first to stop would unlink it under the others.
+# One per address instead (only one instance can listen on it), in gunicorn's folder.
+control_socket = os.path.join(os.path.dirname(ControlSocket.default), f"storyfeed-{host}-{port}.ctl")
