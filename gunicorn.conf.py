@@ -16,16 +16,19 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # whose headers are not complete within `keepalive` seconds is dropped. A sync worker
 # facing clients directly is held by one idle or slow connection (30 s, then killed); a
 # gthread worker's thread is held 5 s by an idle connection and for as long as a slow one
-# keeps trickling, so it stalls once slow connections outnumber its threads. `python -m
-# bench.workers` (2 workers, warm feed; a normal request timed while 50 idle + 10
-# one-byte-a-second clients are connected), on this 2-core machine under load:
-#   sync              685 req/s, that request waited 30 s (timed out)
-#   gthread,  8 thr   924 req/s, 15 s
-#   gthread, 32 thr   888 req/s, 0.02-5.04 s (3 runs)
-#   gthread, 64 thr   -          0.05-0.15 s, but 10 s with 200 idle + 40 slow
-#   gevent            827 req/s, 0.01-0.04 s, and 0.03 s with 200 idle + 40 slow
-# Throughput is the same within this machine's noise; only gevent is not stalled by a
-# few dozen slow clients. The app is safe under it: psycopg and redis-py wait through
+# keeps trickling, so it stalls once slow connections outnumber its threads.
+# `python -m bench.workers`, 2 workers, warm feed, on 2 shared cores (load 5-12): req/s
+# (median of rounds), and the worst wait of a normal request while 50 idle + 10
+# one-byte-a-second clients are connected, then 200 + 40 (10 s = gave up):
+#   sync                  617-619 req/s   10 s      10 s
+#   gthread,  8 threads  1090-1194        10 s      10 s
+#   gthread, 32 threads   846             5 s       10 s
+#   gthread, 64 threads  1031-1075        0.01 s    4.9 s
+#   gevent                796-831         0.01 s    0.01 s
+# gevent costs about a quarter of gthread's throughput here (its raw WSGI floor is as
+# much lower), but it is the only one that a few dozen slow clients cannot stall.
+# For the most req/s behind a router that buffers requests: GUNICORN_CMD_ARGS="-k
+# gthread --threads 8". The app is safe under gevent: psycopg and redis-py wait through
 # gevent's patched sockets, the render cache's locks are patched threading locks.
 worker_class = "gevent"
 accesslog = "-"
@@ -56,3 +59,16 @@ def pre_request(worker, req):
     sock = getattr(req.unreader, "sock", None)  # None on an HTTP/2 stream
     if sock is not None:
         sock.settimeout(CLIENT_SILENCE_SECONDS)
+
+
+def post_request(worker, req, environ, resp):
+    # A gevent worker reads a kept-alive connection's next request as soon as it has
+    # answered the last, ahead of requests already waiting on its other connections:
+    # under load a few busy clients are served while the rest wait (wrk -c16, 2 workers:
+    # p50 3 ms but p99 1.0 s). Waiting until the event loop has nothing else to do serves
+    # the connections in turn: p99 91 ms, for about 15% fewer req/s (gevent.sleep(0),
+    # which does not wait for I/O, left p99 at 0.5 s).
+    if worker.cfg.worker_class_str == "gevent":
+        import gevent
+
+        gevent.idle()
