@@ -163,9 +163,9 @@ def _wait_until_up(base: str, proc: subprocess.Popen, log) -> None:
             log.seek(0)
             raise RuntimeError(f"gunicorn exited:\n{log.read().decode(errors='replace')}")
         try:
-            with urllib.request.urlopen(base + "/", timeout=2):
+            with urllib.request.urlopen(base + "/healthz", timeout=2):
                 return
-        except urllib.error.HTTPError:  # answering (a baseline has nothing at /)
+        except urllib.error.HTTPError:  # answering (a baseline has no /healthz)
             return
         except OSError:
             time.sleep(0.2)
@@ -243,10 +243,13 @@ class WrkResult:
 
 
 def wrk_command(url: str, seconds: float, connections: int, threads: int,
-                headers: dict[str, str] | None = None, script: str | None = None) -> list[str]:
+                headers: dict[str, str] | None = None, script: str | None = None,
+                timeout: float = 2) -> list[str]:
+    """wrk's command line; an answer slower than `timeout` seconds counts as an error."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", f"--timeout={timeout}s",
+               "--latency"]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     if script:
@@ -273,8 +276,8 @@ def parse_wrk(out: str) -> WrkResult:
 
 def wrk(url: str, *, seconds: float = 3, connections: int = WRK_CONNECTIONS,
         threads: int = WRK_THREADS, headers: dict[str, str] | None = None,
-        script: str | None = None) -> WrkResult:
-    out = subprocess.run(wrk_command(url, seconds, connections, threads, headers, script),
+        script: str | None = None, timeout: float = 2) -> WrkResult:
+    out = subprocess.run(wrk_command(url, seconds, connections, threads, headers, script, timeout),
                          check=True, capture_output=True, text=True).stdout
     return parse_wrk(out)
 
