@@ -57,7 +57,7 @@ def postgres_schema(url: str) -> Iterator[str]:
 
 def main(argv: list[str] | None = None) -> int:
     quick = "--quick" in (sys.argv[1:] if argv is None else argv)
-    rounds, seconds = (2, 2) if quick else (3, 3)
+    rounds, seconds = (2, 1) if quick else (3, 2)
     database_url = (os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
                     or DEFAULT_DATABASE_URL)
     redis_url = os.environ.get("BENCH_REDIS_URL") or os.environ.get("TEST_REDIS_URL") or DEFAULT_REDIS_URL

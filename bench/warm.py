@@ -38,7 +38,7 @@ def cases(base: str, site_url: str) -> list[Case]:
 
 def main(argv: list[str] | None = None) -> int:
     quick = "--quick" in (sys.argv[1:] if argv is None else argv)
-    rounds, seconds = (2, 2) if quick else (3, 3)
+    rounds, seconds = (2, 1) if quick else (3, 2)
     print(f"bench.warm: {load_average()}", flush=True)
     with sample_environment() as env, gunicorn(env) as app:
         measured = cases(app.base, app.base + "/")
