@@ -17,19 +17,21 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # facing clients directly is held by one idle or slow connection (30 s, then killed); a
 # gthread worker's thread is held 5 s by an idle connection and for as long as a slow one
 # keeps trickling, so it stalls once slow connections outnumber its threads.
-# `python -m bench.workers`, 2 workers, warm feed, on 2 shared cores (load 5-12): req/s
-# (median of rounds), and the worst wait of a normal request while 50 idle + 10
-# one-byte-a-second clients are connected, then 200 + 40 (10 s = gave up):
-#   sync                  617-619 req/s   10 s      10 s
-#   gthread,  8 threads  1090-1194        10 s      10 s
-#   gthread, 32 threads   846             5 s       10 s
-#   gthread, 64 threads  1031-1075        0.01 s    4.9 s
-#   gevent                796-831         0.01 s    0.01 s
-# gevent costs about a quarter of gthread's throughput here (its raw WSGI floor is as
-# much lower), but it is the only one that a few dozen slow clients cannot stall.
-# For the most req/s behind a router that buffers requests: GUNICORN_CMD_ARGS="-k
-# gthread --threads 8". The app is safe under gevent: psycopg and redis-py wait through
-# gevent's patched sockets, the render cache's locks are patched threading locks.
+# `python -m bench.workers` (and the same by hand), 2 workers, warm feed, 2 shared cores
+# at load 5-12: req/s over 3 runs, then the worst wait of a normal request while 50 idle
+# + 10 one-byte-a-second clients are connected, then 200 + 40 (10 s = gave up):
+#   sync                  617-890 req/s   10 s             10 s
+#   gthread,  8 threads   998-1194        10 s             10 s
+#   gthread, 32 threads   846-1198        0.02-5.04 s      10 s
+#   gthread, 64 threads  1031-1198        0.01-0.15 s      4.9-10 s
+#   gevent                796-831         0.01-0.04 s      0.01-0.03 s
+# gthread passes only while slow connections number fewer than its threads (64 threads
+# pass 50 + 10 because 60 < 64); gevent is not stalled by any of these. It costs about a
+# quarter of gthread's req/s here, and its p99 is less steady (91-370 ms against 55-118).
+# Behind a router that buffers whole requests, where no slow client reaches gunicorn,
+# GUNICORN_CMD_ARGS="-k gthread --threads 8" gives the req/s back. The app is safe under
+# gevent: psycopg and redis-py wait through gevent's patched sockets, the render cache's
+# locks are patched threading locks.
 worker_class = "gevent"
 accesslog = "-"
 errorlog = "-"
