@@ -29,6 +29,7 @@ from stories.store import StoryStore, stories_changed
 from web import api, embeds, errors, feeds, ingest, media, openapi, pages
 from web.cli import embeds as embeds_cli
 from web.cli import export as export_cli
+from web.cli import feeds as feeds_cli
 from web.cli import sources as sources_cli
 from web.cli import stories as stories_cli
 
@@ -36,7 +37,7 @@ from web.cli import stories as stories_cli
 PARTS = (
     request_guards, security_headers,
     pages, api, ingest, openapi, media, feeds, embeds, errors,
-    stories_cli, sources_cli, embeds_cli, export_cli,
+    stories_cli, sources_cli, embeds_cli, export_cli, feeds_cli,
 )
 
 

@@ -2,9 +2,14 @@
 
 Read through the settings table (`serving/settings.py`), like the app's: the master
 checks every setting before any worker starts, and stops with a line naming a bad one.
+Anything else is overridden the way gunicorn reads after this file: GUNICORN_CMD_ARGS
+(e.g. "--worker-connections 500") or the command line.
 """
 
+import os
 import sys
+
+from gunicorn.config import ControlSocket
 
 from serving.settings import load_settings
 from stories.errors import SettingsError
@@ -14,8 +19,31 @@ try:
 except SettingsError as exc:
     sys.exit(f"storyfeed cannot start: {exc}")
 
-bind = f"{settings['HOST']}:{settings['PORT']}"
+host = settings["HOST"]
+port = settings["PORT"]
+bind = f"{host}:{port}"
 workers = settings["WEB_CONCURRENCY"]
+# gevent: one worker holds up to worker_connections (1,000) connections, and a request
+# whose headers are not complete within `keepalive` seconds is dropped. A sync worker
+# facing clients directly is held by one idle or slow connection (30 s, then killed); a
+# gthread worker's thread is held 5 s by an idle connection and for as long as a slow one
+# keeps trickling, so it stalls once slow connections outnumber its threads.
+# `python -m bench.workers` (and the same by hand), 2 workers, warm feed, 2 shared cores
+# at load 5-12: req/s over 3 runs, then the worst wait of a normal request while 50 idle
+# + 10 one-byte-a-second clients are connected, then 200 + 40 (10 s = gave up):
+#   sync                  617-890 req/s   10 s             10 s
+#   gthread,  8 threads   998-1194        10 s             10 s
+#   gthread, 32 threads   846-1198        0.02-5.04 s      10 s
+#   gthread, 64 threads  1031-1198        0.01-0.15 s      4.9-10 s
+#   gevent                796-831         0.01-0.04 s      0.01-0.03 s
+# gthread passes only while slow connections number fewer than its threads (64 threads
+# pass 50 + 10 because 60 < 64); gevent is not stalled by any of these. It costs about a
+# quarter of gthread's req/s here, and its p99 is less steady (91-370 ms against 55-118).
+# Behind a router that buffers whole requests, where no slow client reaches gunicorn,
+# GUNICORN_CMD_ARGS="-k gthread --threads 8" gives the req/s back. The app is safe under
+# gevent: psycopg and redis-py wait through gevent's patched sockets, the render cache's
+# locks are patched threading locks.
+worker_class = "gevent"
 accesslog = "-"
 errorlog = "-"
 loglevel = settings["LOG_LEVEL"].lower()
@@ -28,3 +56,32 @@ forwarded_allow_ips = settings["FORWARDED_ALLOW_IPS"]
 # No --preload: the app opens database and Redis pools in create_app, and connections
 # made before the fork would be shared by every worker. Each worker builds its own.
 preload_app = False
+# gunicorn's default control socket is one path per user: every instance on a host
+# would bind the same file, and the first to stop would unlink it under the others.
+# One per address instead (only one instance can listen on it), in gunicorn's folder.
+control_socket = os.path.join(os.path.dirname(ControlSocket.default), f"storyfeed-{host}-{port}.ctl")
+
+# A client that stops sending (a body shorter than its Content-Length) or stops reading
+# is given up after this many seconds without a byte: the app sees the body end early
+# and answers 400 (werkzeug's ClientDisconnected), then the connection is closed, where
+# otherwise the request would wait for ever. (Headers are bounded by `keepalive`.)
+CLIENT_SILENCE_SECONDS = 10
+
+
+def pre_request(worker, req):
+    sock = getattr(req.unreader, "sock", None)  # None on an HTTP/2 stream
+    if sock is not None:
+        sock.settimeout(CLIENT_SILENCE_SECONDS)
+
+
+def post_request(worker, req, environ, resp):
+    # A gevent worker reads a kept-alive connection's next request as soon as it has
+    # answered the last, ahead of requests already waiting on its other connections:
+    # under load a few busy clients are served while the rest wait (wrk -c16, 2 workers:
+    # p50 3 ms but p99 1.0 s). Waiting until the event loop has nothing else to do serves
+    # the connections in turn: p99 91 ms, for about 15% fewer req/s (gevent.sleep(0),
+    # which does not wait for I/O, left p99 at 0.5 s).
+    if worker.cfg.worker_class_str == "gevent":
+        import gevent
+
+        gevent.idle()

@@ -116,9 +116,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "TRUSTED_HOSTS", None, host_names,
-        "comma-separated host names a request may name (`.example.org` takes every "
-        "subdomain); others get 400. With `SITE_URL` set, no URL is built from `Host`",
-        shown="any host",
+        "comma-separated `Host` values to answer; any other is a 400 (see Security)",
+        shown="unset",
     ),
     Setting(
         "MEDIA_BASE_URL", None, optional_web_url,
@@ -280,7 +279,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "INGEST_MAX_RECORDS", 1_000, whole_number(1),
-        "most records one ingest request may hold; more is a 413",
+        "most records in one ingest request (413 above)",
         shown="`1000`",
     ),
 )

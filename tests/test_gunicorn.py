@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import requests
@@ -37,3 +38,33 @@ def test_procfile_web_process_serves_the_sample(served):
     lines = [json.loads(line) for line in served.log.read_text().splitlines() if line.startswith("{")]
     assert any(line["path"] == "/topics/north-korean-defectors" and line["status"] == 200
                for line in lines), "the access log is one JSON object per request"
+
+
+def answering_control_sockets(folder) -> dict[str, list[str]]:
+    """Each control socket in `folder` that answers: the addresses its gunicorn listens on."""
+    from gunicorn.ctl.client import ControlClient, ControlClientError
+
+    found = {}
+    for path in folder.glob("*.ctl"):
+        try:
+            with ControlClient(str(path), timeout=5) as client:
+                listeners = client.send_command("show listeners")["listeners"]
+        except (ControlClientError, OSError):
+            continue
+        found[path.name] = [listener["address"] for listener in listeners]
+    return found
+
+
+def test_each_instance_keeps_its_own_control_socket(sqlite_url, tmp_path):
+    # gunicorn puts its control socket under XDG_RUNTIME_DIR: here, a folder of the test's own.
+    env = service_env(DATABASE_URL=sqlite_url, XDG_RUNTIME_DIR=str(tmp_path))
+    with Gunicorn(env) as a, Gunicorn(env) as b:
+        deadline = time.monotonic() + 10  # the socket opens once the workers are spawned
+        while len(answering_control_sockets(tmp_path)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert sorted(answering_control_sockets(tmp_path).values()) == sorted(
+            [[f"http://127.0.0.1:{a.port}"], [f"http://127.0.0.1:{b.port}"]]
+        )
+
+        a.stop()
+        assert list(answering_control_sockets(tmp_path).values()) == [[f"http://127.0.0.1:{b.port}"]]

@@ -19,11 +19,10 @@ from flask import Flask
 from lxml import etree
 
 from feeds.urls import SITE_FORMATS, TOPIC_FORMATS, feed_url, opml_url
+from serving.files import regular_file_in
 from serving.links import Links
 from serving.state import app_state
 from stories.errors import StoryfeedError
-
-from .media import regular_file_in
 
 MANIFEST = "manifest.json"
 ATOM_NS = "http://www.w3.org/2005/Atom"

@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import stat
-
 from flask import Blueprint, Flask, abort, request, send_file
-from werkzeug.utils import safe_join
 
+from serving.files import regular_file_in
 from serving.state import app_state
 
 bp = Blueprint("media", __name__)
 
 MEDIA_MAX_AGE = 86_400
-
-
-def regular_file_in(directory: str, filename: str) -> str | None:
-    """The path of `filename` inside `directory` if it is a regular file reached without
-    following any symlink; None otherwise.
-
-    A symlink planted in the media folder (or a folder it holds) must not serve what it
-    points to: /etc/passwd, the database, another app's files.
-    """
-    root = os.path.realpath(directory)
-    path = safe_join(root, filename)  # refuses "..", absolute paths and the like
-    if path is None or os.path.realpath(path) != path:
-        return None
-    try:
-        mode = os.lstat(path).st_mode
-    except (OSError, ValueError):
-        return None
-    return path if stat.S_ISREG(mode) else None
 
 
 @bp.get("/media/<path:filename>")
