@@ -17,7 +17,7 @@ import contextlib
 import os
 import sys
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import redis

@@ -9,7 +9,8 @@ policy: the same without `frame-ancestors`, since any site may frame it.
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Flask, Response, current_app, request
 

@@ -10,9 +10,10 @@ The README's "Configuration" table is checked against this one (tests/test_setti
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from stories.errors import SettingsError
 from stories.sample import SAMPLE_MEDIA

@@ -5,7 +5,8 @@ The one place where storyfeed's errors (`stories.errors`) become HTTP statuses, 
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask.globals import request_ctx
