@@ -197,7 +197,8 @@ def _podcast_transcripts_and_chapters(fe, story: Story, audio: Audio, links: Lin
 def render_rss_feed(topic: Topic | None, page: StoryPage, links: Links,
                     paging: Paging = Paging(), *, hub: str | None = None,
                     topic_titles: Mapping[str, str] | None = None) -> bytes:
-    """RSS 2.0 with content:encoded, dc:creator, Media RSS and one enclosure per item."""
+    """RSS 2.0 with content:encoded, dc:creator, Media RSS and one enclosure per item,
+    with that audio's transcripts and chapters (`podcast:transcript`, `podcast:chapters`)."""
     page_links = _page_links(topic, links, RSS, page, paging, hub)
     # Readers take RSS descriptions (channel and item) for HTML; ours are plain text.
     fg = _channel(topic, page, links, RSS, page_links, html_text(_description(topic)))
