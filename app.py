@@ -153,13 +153,14 @@ def create_app(config: dict | None = None) -> Flask:
     from feeds import check_cli as feeds_check_cli
     from feeds import views as feeds_views
     from stories import cli as stories_cli
-    from web import api, errors, export, ingest, media, openapi, pages
+    from web import api, errors, export, ingest, media, openapi, pages, transcripts
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(ingest.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(media.bp)
+    app.register_blueprint(transcripts.bp)
     embeds.register(app)
     feeds_views.register(app)
     errors.register(app)

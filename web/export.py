@@ -1,6 +1,7 @@
 """Static export: every topic's feeds (every page), the OPML file, the oEmbed answers of
-every story and the media, as files under the live service's own paths, with a manifest
-of content types — ready to sync to object storage behind a CDN.
+every story, its transcript page, transcript files and chapters, and the media, as files
+under the live service's own paths, with a manifest of content types — ready to sync to
+object storage behind a CDN.
 
 Bodies are taken from the app itself (through its test client), so an exported file is
 byte for byte what the live service answers. Files whose bytes did not change are left
@@ -23,6 +24,7 @@ from lxml import etree
 from feeds.urls import SITE_FORMATS, TOPIC_FORMATS, feed_url, opml_url
 from web.links import Links
 from web.media import regular_file_in
+from web.transcripts import served_paths
 
 MANIFEST = "manifest.json"
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -141,6 +143,9 @@ def export_site(app: Flask, target: Path) -> ExportReport:
             for fmt in ("json", "xml"):
                 # 401/404 answers (audio that may not be embedded) are not files.
                 exporter.fetch(f"stories/{story.id}/oembed.{fmt}", required=False)
+        # The story's own paths for its transcripts and chapters (the feeds link them).
+        for path in served_paths(story, app.config["MEDIA_DIR"]):
+            exporter.fetch(path)
     exporter.media(Path(app.config["MEDIA_DIR"]))
     exporter.remove_stale(previous)
 
@@ -154,7 +159,8 @@ def export_site(app: Flask, target: Path) -> ExportReport:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--site-url", help="Public base URL of the exported files (default: SITE_URL).")
 def export_command(directory: Path, site_url: str | None) -> None:
-    """Write feeds, OPML, oEmbed answers and media under DIRECTORY, as the live paths."""
+    """Write feeds, OPML, oEmbed answers, transcripts, chapters and media under DIRECTORY,
+    as the live paths."""
     app = current_app._get_current_object()
     if site_url:
         app.config["SITE_URL"] = site_url
