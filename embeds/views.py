@@ -38,6 +38,7 @@ from .oembed import (
     registry_entry,
     render_oembed,
 )
+from .player import player_page
 from .snippets import THEMES, SnippetRefused, player_options
 
 bp = Blueprint("embeds", __name__)
@@ -189,11 +190,10 @@ def player(story_id: str, audio_id: str):
         media_url = links.media(audio.url) if audio.url else ""
         if not media_url:
             abort(404, description="There is no audio file to play for this audio.")
-        html = render_template(
-            "player.html", story=story, audio=audio, theme=theme,
-            media_url=media_url,
-            oembed_page_url=player_page_url(links, story_id, audio_id),
-        )
+        html = render_template("player.html", theme=theme, **player_page(
+            story, audio, links, registry=site_registry(links),
+            page_url=player_page_url(links, story_id, audio_id),
+            site_name=current_app.config["OEMBED_PROVIDER_NAME"]))
         return Rendered.of(html.encode("utf-8"), "text/html; charset=utf-8")
 
     rendered = current_render_cache().get_or_render(key, render)
