@@ -120,6 +120,7 @@
       currentChapter = index;
       chapterLabel.textContent = chapter ? chapter.title : "";
       chapterLabel.hidden = !chapter;
+      chapterLabel.parentNode.hidden = !chapter && !chapterLabel.previousSibling; // no byline
       markCurrent(chapterList, index, true);
     }
     var cue = indexAt(cues, t);
