@@ -149,7 +149,7 @@ def test_player_policy_lets_any_site_frame_it_and_allows_no_inline_script(client
     assert policy["connect-src"] == "'self' https: http:"  # transcripts and chapters files
 
 
-def test_links_open_in_a_new_tab_outside_wordpress(client):
+def test_links_are_marked_for_a_new_tab(client):
     links = player_document(client).xpath("//a[@href]")
     assert [a.text_content() for a in links] == [
         "North Korean defectors may face deportation by China as COVID border controls ease",
