@@ -4,6 +4,8 @@
 - `snippets`: `parse_player_snippet` (html.parser, never regex over HTML),
   `render_player_iframe` (rebuilt with markupsafe), `SnippetRefused`.
 - `oembed`: `build_oembed_response`, `match_oembed_url`, `oembed_for_match`, `oembed_for_snippet`, `oembed_to_xml`.
+- `player`: `player_page`, what the embeddable player shows of one audio (sources best
+  first, captions, chapters, transcript, share, Media Session).
 - `views`: the blueprint; `cli`: `flask --app app embeds convert`.
 """
 

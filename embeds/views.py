@@ -33,18 +33,19 @@ from .oembed import (
     oembed_for_match,
     oembed_for_snippet,
     oembed_to_json,
+    options_for_match,
     player_for_audio,
     registry_entry,
     render_oembed,
 )
-from .snippets import SnippetRefused
+from .player import player_page
+from .snippets import THEMES, SnippetRefused, player_options
 
 bp = Blueprint("embeds", __name__)
 
 MAX_CONVERT_BODY = 64 * 1024
 MAX_DIMENSION = 100_000  # a bound for parsing; sizes are clamped far below it
 PLAYER_MAX_AGE = 300
-THEMES = ("light", "dark")
 DISCOVERY_ENDPOINTS = {"pages.story", "embeds.player"}
 # Answers for these maxwidth/maxheight values (and for none) are kept in the render
 # cache; any other value is answered exactly as asked but rendered each time, so that a
@@ -102,18 +103,20 @@ def serve_oembed(url: str | None, fmt: str):
         match = match_oembed_url(url, registry)
     except OEmbedError as exc:
         abort(exc.status, description=exc.message)
+    options = options_for_match(match, player_options(url or "", request.args.get("theme")),
+                                store.get_story)
     key = None
     # By what the URL names, not how it is spelled: one entry per story or player.
     if {maxwidth, maxheight} <= CACHED_SIZES | {None}:
         key = cache_key("oembed", fmt, current_version(), match.provider.name, match.story_id,
-                        match.audio_id or "", maxwidth, maxheight)
+                        match.audio_id or "", maxwidth, maxheight, options.theme, options.start)
 
     def render() -> Rendered:
         try:
             response = oembed_for_match(
                 match, store.get_story, registry=registry, links=links,
                 settings=oembed_settings(current_app.config, links),
-                maxwidth=maxwidth, maxheight=maxheight,
+                maxwidth=maxwidth, maxheight=maxheight, options=options,
             )
         except OEmbedError as exc:
             abort(exc.status, description=exc.message)
@@ -187,11 +190,10 @@ def player(story_id: str, audio_id: str):
         media_url = links.media(audio.url) if audio.url else ""
         if not media_url:
             abort(404, description="There is no audio file to play for this audio.")
-        html = render_template(
-            "player.html", story=story, audio=audio, theme=theme,
-            media_url=media_url,
-            oembed_page_url=player_page_url(links, story_id, audio_id),
-        )
+        html = render_template("player.html", theme=theme, **player_page(
+            story, audio, links, registry=site_registry(links),
+            page_url=player_page_url(links, story_id, audio_id),
+            site_name=current_app.config["OEMBED_PROVIDER_NAME"]))
         return Rendered.of(html.encode("utf-8"), "text/html; charset=utf-8")
 
     rendered = current_render_cache().get_or_render(key, render)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request
 
 from stories.store import InvalidCursor
 
@@ -46,6 +46,12 @@ def story(story_id: str):
         abort(404, description=f"There is no story {story_id!r}.")
     topics = [store.get_topic(slug) for slug in found.topics]
     return render_template("story.html", story=found, topics=[t for t in topics if t])
+
+
+@bp.get("/stories/<story_id>/")
+def story_with_slash(story_id: str):
+    """A pasted `/stories/<id>/` reaches the one canonical URL (308 keeps the method)."""
+    return redirect(current_links().story(story_id), 308)
 
 
 @bp.get("/healthz")

@@ -22,7 +22,8 @@ SCRIPTS_AND_STYLES = (
     "form-action 'self'",
 )
 PAGE_POLICY = "; ".join((*SCRIPTS_AND_STYLES, "frame-ancestors 'self'"))
-FRAMEABLE_POLICY = "; ".join(SCRIPTS_AND_STYLES)
+# The player also fetches the transcript and chapters files records name, wherever they are.
+FRAMEABLE_POLICY = "; ".join((*SCRIPTS_AND_STYLES, "connect-src 'self' https: http:"))
 
 REFERRER_POLICY = "strict-origin-when-cross-origin"
 # Only said over https (behind ProxyFix, when the proxy said https): over plain http the
