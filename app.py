@@ -153,8 +153,9 @@ def create_app(config: dict | None = None) -> Flask:
     from feeds import check_cli as feeds_check_cli
     from feeds import views as feeds_views
     from stories import cli as stories_cli
-    from web import api, errors, export, ingest, media, openapi, pages, transcripts
+    from web import api, errors, export, ingest, media, moves, openapi, pages, transcripts
 
+    moves.register(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(ingest.bp)

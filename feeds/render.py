@@ -338,9 +338,13 @@ def _is_episode_artwork(story: Story) -> bool:
 
 
 def render_podcast_feed(topic: Topic, page: StoryPage, links: Links,
-                        paging: Paging = Paging(), *, hub: str | None = None) -> bytes:
+                        paging: Paging = Paging(), *, hub: str | None = None,
+                        guid: str | None = None, new_feed_url: str | None = None) -> bytes:
     """Podcast RSS as Apple Podcasts, PSP-1 and the Podcast Index namespace ask for:
     one item per downloadable audio of the page's stories.
+
+    `guid` is the podcast:guid of a feed that moved here (else that of this feed's URL);
+    `new_feed_url` is where a moved feed now lives (`itunes:new-feed-url`).
 
     Raises `PodcastSettingsIncomplete` when the topic lacks what Apple requires.
     """
@@ -368,7 +372,9 @@ def render_podcast_feed(topic: Topic, page: StoryPage, links: Links,
     fg.itunes.itunes_explicit(topic.explicit)
     fg.itunes.itunes_type(topic.type)
     fg.podcast.locked(True, owner=xml_text(topic.owner_email))
-    fg.podcast.guid(podcast_guid(page_links.canonical))
+    fg.podcast.guid(guid or podcast_guid(page_links.canonical))
+    if new_feed_url:
+        fg.itunes.itunes_new_feed_url(new_feed_url)
     _podcast_channel(fg.podcast, topic, links)
     enclosed: set[str] = set()  # no two items may share an enclosure URL
     for story in page.stories:

@@ -23,6 +23,7 @@ from web.context import (
     current_version,
 )
 from web.links import Links
+from web.moves import current_moves, listed_topics
 from web.rendered import Rendered, send_rendered
 
 from . import websub
@@ -99,7 +100,8 @@ def _render(store: StoryStore, slug: str | None, fmt: FeedFormat, paging: Paging
         if missing:
             raise PodcastSettingsIncomplete(topic, missing)
         page = latest_episodes(store, slug, limit=paging.limit, cursor=paging.cursor)
-        body = render_podcast_feed(topic, page, links, paging, hub=hub)
+        body = render_podcast_feed(topic, page, links, paging, hub=hub,
+                                   guid=current_moves().podcast_guid(links, slug))
     else:
         page = store.latest(slug, limit=paging.limit, cursor=paging.cursor)
         titles = {t.slug: t.title for t in store.list_topics()}
@@ -176,7 +178,7 @@ def opml():
     links = current_links()
     key = cache_key("opml", current_version())
     rendered = current_render_cache().get_or_render(
-        key, lambda: Rendered.of(render_opml(store.list_topics(), links), OPML_CONTENT_TYPE)
+        key, lambda: Rendered.of(render_opml(listed_topics(store), links), OPML_CONTENT_TYPE)
     )
     return send_rendered(rendered, max_age=current_app.config["FEED_MAX_AGE"])
 

@@ -21,9 +21,10 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from lxml import etree
 
-from feeds.urls import SITE_FORMATS, TOPIC_FORMATS, feed_url, opml_url
+from feeds.urls import PODCAST, SITE_FORMATS, TOPIC_FORMATS, feed_url, opml_url
 from web.links import Links
 from web.media import regular_file_in
+from web.moves import SiteMoves
 from web.transcripts import served_paths
 
 MANIFEST = "manifest.json"
@@ -62,6 +63,7 @@ class _Exporter:
         self.links = links
         self.report = ExportReport()
         self.manifest: dict[str, dict] = {}
+        self.redirects: list[dict] = []
 
     def path_of(self, url: str) -> str:
         if not url.startswith(self.links.site_url) or urlsplit(url).query:
@@ -99,6 +101,21 @@ class _Exporter:
             url = next_page_url(response.get_data(), response.content_type)
             required = True
 
+    def moved(self, old: str, new: str) -> None:
+        """A moved topic: the redirects a host must answer for its feeds, and its old
+        podcast feed (with itunes:new-feed-url) as a file, for hosts that cannot."""
+        for fmt in TOPIC_FORMATS:
+            self.redirects.append({"from": self.path_of(feed_url(self.links, fmt, old)),
+                                   "to": self.path_of(feed_url(self.links, fmt, new)),
+                                   "status": 301})
+        # Pages of a feed share their cursors across topics: one prefix rule covers them.
+        self.redirects.append({"from": f"topics/{old}/", "to": f"topics/{new}/",
+                               "status": 301, "prefix": True})
+        path = self.path_of(feed_url(self.links, PODCAST, old))
+        response = self.client.get("/" + path, headers={"Accept-Encoding": "identity"})
+        if response.status_code == 301 and response.mimetype == "application/rss+xml":
+            self.save(path, response.get_data(), response.content_type)
+
     def media(self, media_dir: Path) -> None:
         if self.links.media_base_url != self.links.absolute("media/"):
             return  # media live elsewhere (MEDIA_BASE_URL): nothing of ours to export
@@ -134,7 +151,12 @@ def export_site(app: Flask, target: Path) -> ExportReport:
     exporter.fetch(exporter.path_of(opml_url(links)))
     for fmt in SITE_FORMATS:
         exporter.feed(feed_url(links, fmt), required=True)
+    moves = SiteMoves.load(store)
+    for old, new in sorted(moves.redirects().items()):
+        exporter.moved(old, new)
     for topic in store.list_topics():
+        if moves.answer(topic.slug) != topic.slug:
+            continue  # moved: redirected above; in a loop of moves: 404, nothing to write
         for fmt in TOPIC_FORMATS:
             # A topic without complete podcast settings has no podcast feed (404).
             exporter.feed(feed_url(links, fmt, topic.slug), required=fmt.name != "podcast")
@@ -149,7 +171,8 @@ def export_site(app: Flask, target: Path) -> ExportReport:
     exporter.media(Path(app.config["MEDIA_DIR"]))
     exporter.remove_stale(previous)
 
-    body = json.dumps({"site_url": links.site_url, "files": exporter.manifest}, indent=1, sort_keys=True)
+    body = json.dumps({"site_url": links.site_url, "files": exporter.manifest,
+                       "redirects": exporter.redirects}, indent=1, sort_keys=True)
     exporter.save(MANIFEST, body.encode(), "application/json")
     return exporter.report
 

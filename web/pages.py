@@ -7,6 +7,7 @@ from flask import Blueprint, abort, current_app, jsonify, redirect, render_templ
 from stories.store import InvalidCursor
 
 from .context import current_links, current_render_cache, current_store
+from .moves import listed_topics
 
 bp = Blueprint("pages", __name__)
 
@@ -21,7 +22,7 @@ def inject_links():
 @bp.get("/")
 def index():
     store = current_store()
-    topics = [(topic, store.count_stories(topic.slug)) for topic in store.list_topics()]
+    topics = [(topic, store.count_stories(topic.slug)) for topic in listed_topics(store)]
     return render_template("index.html", topics=topics)
 
 
