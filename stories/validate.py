@@ -367,7 +367,10 @@ def _clean_once(html: str) -> str:
 
 
 def guess_audio_type(url: str) -> str:
-    path = urlsplit(url).path.lower()
+    try:
+        path = urlsplit(url).path.lower()
+    except ValueError:  # an unbalanced IPv6 bracket (an upstream's enclosure URL)
+        return ""
     for ext, mime in EXTRA_AUDIO_TYPES.items():
         if path.endswith(ext):
             return mime
