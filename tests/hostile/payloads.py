@@ -122,8 +122,16 @@ HOSTILE_CURSORS = [
     ("very-long", cursor('["older", "2020-01-01T00:00:00", "' + "9" * 20_000 + '"]')),
 ]
 
-# Path segments naming no story, topic or audio (never 5xx; 404 after routing). "%00" is
-# the one PostgreSQL refuses in text; the rest probe quoting, length and Unicode.
+def refused_status(url: str, otherwise: int = 404) -> int:
+    """NUL anywhere in a URL's path or query is refused with 400 by one request guard
+    before any view (PostgreSQL cannot hold it in text, and no id, slug or cursor of ours
+    has one); anything else gets `otherwise` from the view."""
+    return 400 if "%00" in url or "\x00" in url else otherwise
+
+
+# Path segments naming no story, topic or audio (never 5xx; 404 after routing, 400 for
+# NUL: see refused_status). "%00" is the one PostgreSQL refuses in text; the rest probe
+# quoting, length and Unicode.
 HOSTILE_SEGMENTS = [
     ("nul", "%00"),
     ("nul-inside", "1169464713%00"),
