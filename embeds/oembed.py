@@ -87,7 +87,10 @@ def match_oembed_url(url: str | None, registry: ProviderRegistry) -> UrlMatch:
     """What `url` names: 400 when it is missing or not an http(s) URL, 404 when unknown."""
     if not url:
         raise UrlInvalid("the url parameter is required")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unbalanced IPv6 bracket, as in "https://[host/"
+        raise UrlInvalid("url has an invalid host (an unclosed or stray [ ])") from None
     if len(url) > MAX_URL or parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         raise UrlInvalid(f"url must be an absolute http(s) URL of at most {MAX_URL} characters")
     try:

@@ -205,7 +205,10 @@ def parse_player_url(url: str, registry: ProviderRegistry, *, players_only: bool
         raise SnippetRefused(f"{scheme_name}: URLs are not players; only http(s) players are embedded")
     if "\\" in cleaned or any(c.isspace() or ord(c) < 32 for c in cleaned):
         raise SnippetRefused("the URL contains backslashes, spaces or control characters")
-    parts = urlsplit(cleaned)
+    try:
+        parts = urlsplit(cleaned)
+    except ValueError:  # an unbalanced IPv6 bracket, as in "https://[::1/"
+        raise SnippetRefused("the URL has an invalid host (an unclosed or stray [ ])") from None
     if not cleaned[len(scheme.group(0)):].startswith("//"):
         raise SnippetRefused("the URL has no host")
     if parts.username is not None or parts.password is not None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request
+from markupsafe import Markup
 
 from stories.store import InvalidCursor
+from stories.validate import clean_body_html
 
 from .context import current_links, current_render_cache, current_store
 from .moves import listed_topics
@@ -17,6 +19,14 @@ PAGE_SIZE = 20
 @bp.app_context_processor
 def inject_links():
     return {"links": current_links()}
+
+
+@bp.app_template_filter("clean_html")
+def clean_html(html: str) -> Markup:
+    """Stored HTML, cleaned again as it is shown: validation cleans it on the way in, but
+    a record may predate that or reach the store another way, and the page is where it
+    would run (feeds clean it again too)."""
+    return Markup(clean_body_html(html))
 
 
 @bp.get("/")
