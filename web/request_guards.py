@@ -41,8 +41,9 @@ def _is_date(value: str) -> bool:
         return False
 
 
-def drop_unreadable_dates() -> None:
-    environ = request.environ
+def drop_unreadable_dates(environ: dict | None = None) -> None:
+    """The before_request hook (on Flask's request), and the same for the WSGI fast path."""
+    environ = request.environ if environ is None else environ
     for key in CONDITIONAL_DATES:
         if key in environ and not _is_date(environ[key]):
             del environ[key]
