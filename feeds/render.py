@@ -360,8 +360,9 @@ def _podcast_item(fe, topic: Topic, story: Story, audio, url: str, links: Links,
         fe.itunes.itunes_author(", ".join(name for name in names if name))
     if _is_episode_artwork(story) and media_url(links, story.image.url):
         fe.itunes.itunes_image(media_url(links, story.image.url))
-    if http_url(audio.transcript_url):
-        fe.podcast.transcript(http_url(audio.transcript_url), TRANSCRIPT_TYPE)
+    transcript = http_url(audio.transcript_url)
+    if transcript:
+        fe.podcast.transcript(transcript, TRANSCRIPT_TYPE)
 
 
 def render_opml(topics: Iterable[Topic], links: Links, title: str = "storyfeed topics") -> bytes:
