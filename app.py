@@ -10,6 +10,7 @@ from flask import Flask, Request
 from werkzeug.exceptions import BadHost
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from serving import fastpath
 from sources.config import load_sources
 from stories.store import StoryStore, stories_changed
 from web import request_guards, security_headers
@@ -47,6 +48,8 @@ ENV_SETTINGS = {
     "OEMBED_CACHE_AGE": None,
     "PLAYER_PROVIDERS": None,
     "BENCH_BASELINE": None,
+    # Warm feed and oEmbed answers from the render cache before Flask (serving/fastpath.py).
+    "FAST_PATH": "on",
     # Upstream sources (sources/) and the ingest API (web/ingest.py).
     "SOURCES_FILE": None,
     "SOURCES_CACHE_PATH": None,
@@ -83,6 +86,10 @@ def parse_trusted_hosts(value) -> list[str] | None:
         value = value.split(",")
     hosts = [h.strip().lower() for h in value or () if h.strip()]
     return hosts or None
+
+
+def is_on(value) -> bool:
+    return str(value or "").lower() in ("1", "true", "yes", "on")
 
 
 def create_store(config) -> StoryStore:
@@ -131,6 +138,8 @@ def create_app(config: dict | None = None) -> Flask:
     if not app.config["DATABASE_URL"]:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'storyfeed.sqlite3'}"
+    if is_on(app.config["FAST_PATH"]):
+        fastpath.install(app)  # inside ProxyFix: it needs the scheme and Host clients used
     if app.config["PROXY_HOPS"]:
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(request_guards.OnlyWebSchemes(app.wsgi_app),
@@ -169,7 +178,7 @@ def create_app(config: dict | None = None) -> Flask:
     export.register(app)
     sources_cli.register(app)
     feeds_check_cli.register(app)
-    if str(app.config["BENCH_BASELINE"] or "").lower() in ("1", "true", "yes", "on"):
+    if is_on(app.config["BENCH_BASELINE"]):
         from bench.common import baseline_bp  # the constant-bytes endpoint benchmarks compare to
 
         app.register_blueprint(baseline_bp)

@@ -7,6 +7,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from markupsafe import Markup
 
+from serving import fastpath
 from stories.model import Audio, Story
 from web.api import parse_limit
 from web.context import (
@@ -105,10 +106,11 @@ def serve_oembed(url: str | None, fmt: str):
         abort(exc.status, description=exc.message)
     options = options_for_match(match, player_options(url or "", request.args.get("theme")),
                                 store.get_story)
-    key = None
+    key = version = None
     # By what the URL names, not how it is spelled: one entry per story or player.
     if {maxwidth, maxheight} <= CACHED_SIZES | {None}:
-        key = cache_key("oembed", fmt, current_version(), match.provider.name, match.story_id,
+        version = current_version()
+        key = cache_key("oembed", fmt, version, match.provider.name, match.story_id,
                         match.audio_id or "", maxwidth, maxheight, options.theme, options.start)
 
     def render() -> Rendered:
@@ -123,6 +125,7 @@ def serve_oembed(url: str | None, fmt: str):
         return Rendered.of(render_oembed(response, fmt), CONTENT_TYPES[fmt])
 
     rendered = current_render_cache().get_or_render(key, render)
+    fastpath.remember(key, None, version, current_app.config["OEMBED_CACHE_AGE"])
     return send_rendered(rendered, max_age=current_app.config["OEMBED_CACHE_AGE"])
 
 

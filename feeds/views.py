@@ -12,6 +12,7 @@ from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
+from serving import fastpath
 from stories.model import Topic
 from stories.store import InvalidCursor, StoryStore, decode_cursor, encode_cursor
 from web.api import DEFAULT_LIMIT, parse_limit
@@ -115,10 +116,11 @@ def serve_feed(slug: str | None, fmt: FeedFormat, cursor: str | None = None):
     paging = Paging(limit=parse_limit(request.args.get("limit")), cursor=parse_cursor(cursor))
     links = current_links()
     hub = current_app.config.get("WEBSUB_HUB") or None
-    key = None
+    key = version = None
     # Other page sizes are answered but not kept: a key per `limit` value adds up.
     if paging.limit == DEFAULT_LIMIT and is_story_position(store, slug, paging.cursor):
-        key = cache_key("feed", fmt.name, slug or "", current_version(slug), paging.limit,
+        version = current_version(slug)
+        key = cache_key("feed", fmt.name, slug or "", version, paging.limit,
                         paging.cursor or "", hub or "")
     try:
         rendered = current_render_cache().get_or_render(
@@ -127,6 +129,7 @@ def serve_feed(slug: str | None, fmt: FeedFormat, cursor: str | None = None):
     except PodcastSettingsIncomplete as exc:
         # Plain text: podcast apps and validators show it as it is.
         return Response(f"{exc}\n", 404, content_type="text/plain; charset=utf-8")
+    fastpath.remember(key, slug, version, current_app.config["FEED_MAX_AGE"])
     return send_rendered(rendered, max_age=current_app.config["FEED_MAX_AGE"])
 
 

@@ -24,6 +24,9 @@ from .embeds_support import (
     add_extra_stories,
 )
 
+# Warm answers come from the WSGI fast path (serving/fastpath.py) or from Flask: alike.
+pytestmark = pytest.mark.usefixtures("both_paths")
+
 SITE = "http://storyfeed.test/"
 NPR_PLAYER = f"https://www.npr.org/player/embed/{SAMPLE_STORY}/{SAMPLE_AUDIO}"
 OWN_PLAYER = f"{SITE}player/{SAMPLE_STORY}/{SAMPLE_AUDIO}"

@@ -45,8 +45,9 @@ def _is_date(value: str, *, not_after: datetime | None = None) -> bool:
     return parsed is not None and (not_after is None or parsed <= not_after)
 
 
-def drop_unreadable_dates() -> None:
-    environ = request.environ
+def drop_unreadable_dates(environ: dict | None = None) -> None:
+    """The before_request hook (on Flask's request), and the same for the WSGI fast path."""
+    environ = request.environ if environ is None else environ
     now = datetime.now(timezone.utc)
     for key in CONDITIONAL_DATES:
         not_after = now if key == "HTTP_IF_MODIFIED_SINCE" else None

@@ -31,13 +31,25 @@ REFERRER_POLICY = "strict-origin-when-cross-origin"
 HSTS = "max-age=31536000"
 
 
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", PAGE_POLICY),
+    ("Referrer-Policy", REFERRER_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+)
+SECURE_SECURITY_HEADERS = (*SECURITY_HEADERS, ("Strict-Transport-Security", HSTS))
+
+
+def security_headers(environ: dict) -> tuple[tuple[str, str], ...]:
+    """What every response carries unless it set its own (the player sets its policy);
+    for Flask's responses and for the WSGI fast path (`serving.fastpath`) alike."""
+    secure = environ.get("wsgi.url_scheme") in ("https", "wss")  # as `request.is_secure`
+    return SECURE_SECURITY_HEADERS if secure else SECURITY_HEADERS
+
+
 def add_security_headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", PAGE_POLICY)
-    headers.setdefault("Referrer-Policy", REFERRER_POLICY)
-    headers["X-Content-Type-Options"] = "nosniff"
-    if request.is_secure:
-        headers.setdefault("Strict-Transport-Security", HSTS)
+    for name, value in security_headers(request.environ):
+        headers.setdefault(name, value)
     return response
 
 
