@@ -7,6 +7,9 @@ PORT ?= 8000
 # Test processes (pytest-xdist); `auto` is one per CPU.
 WORKERS ?= auto
 PYTEST := $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup
+NPM ?= $(shell command -v npm 2>/dev/null)
+# axe-core, which the browser tests inject, pinned by tests/js/package-lock.json.
+JS_TOOLS := $(if $(NPM),tests/js/node_modules/.package-lock.json)
 
 .PHONY: run test test-fast bench clean
 
@@ -27,9 +30,13 @@ run: $(VENV)/.run-installed
 	$(BIN)/flask --app app stories sample --if-empty
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn app:app
 
+tests/js/node_modules/.package-lock.json: tests/js/package.json tests/js/package-lock.json
+	$(NPM) ci --prefix tests/js --no-audit --no-fund
+	touch $@
+
 # Everything; PostgreSQL, Redis and Chromium tests run when TEST_DATABASE_URL,
 # TEST_REDIS_URL and /usr/bin/chromium are there (CI: .ci/run), else they are skipped.
-test: $(VENV)/.dev-installed
+test: $(VENV)/.dev-installed $(JS_TOOLS)
 	$(PYTEST) $(PYTEST_ARGS)
 
 # While working: SQLite only; no real processes, no browser, no long property runs.
@@ -40,4 +47,4 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .hypothesis test-artifacts
+	rm -rf $(VENV) instance .pytest_cache .hypothesis test-artifacts tests/js/node_modules

@@ -19,7 +19,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from embeds.config import EmbedSettings
 from feeds.websub import WebSubPublisher, publisher_for
-from serving import request_guards, security_headers
+from serving import fastpath, request_guards, security_headers
 from serving.redis_cache import RedisChangeNotices, RedisRenderCache
 from serving.rendered import MemoryRenderCache, RenderCache, VersionMemo
 from serving.settings import Settings, load_settings
@@ -27,7 +27,7 @@ from serving.state import AppState
 from sources.config import SourcesConfig
 from stories.errors import StoryfeedError
 from stories.store import StoryStore, stories_changed
-from web import api, embeds, errors, feeds, ingest, media, openapi, pages
+from web import api, embeds, errors, feeds, ingest, media, moves, openapi, pages, transcripts
 from web.cli import embeds as embeds_cli
 from web.cli import export as export_cli
 from web.cli import feeds as feeds_cli
@@ -37,7 +37,7 @@ from web.cli import stories as stories_cli
 # Each module that hooks into the app, in the order its hooks must run: init_app(app).
 PARTS = (
     request_guards, security_headers,
-    pages, api, ingest, openapi, media, feeds, embeds, errors,
+    moves, pages, api, ingest, openapi, media, transcripts, feeds, embeds, errors,
     stories_cli, sources_cli, embeds_cli, export_cli, feeds_cli,
 )
 
@@ -63,7 +63,8 @@ def create_render_cache(settings: Settings) -> RenderCache:
     return MemoryRenderCache()
 
 
-def create_state(settings: Settings, instance_path: str) -> AppState:
+def create_state(settings: Settings, instance_path: str,
+                 fast_path: fastpath.FastPath | None = None) -> AppState:
     """Everything the app keeps for its life, built now: a bad setting or sources file
     stops start-up here, and no request has to build anything."""
     store = create_store(settings)
@@ -81,7 +82,7 @@ def create_state(settings: Settings, instance_path: str) -> AppState:
     if publisher is not None:
         areas[WebSubPublisher] = publisher
     return AppState(settings=settings, store=store, render_cache=create_render_cache(settings),
-                    versions=versions, change_notices=notices, areas=areas)
+                    versions=versions, change_notices=notices, fast_path=fast_path, areas=areas)
 
 
 class StoryfeedFlask(Flask):
@@ -117,11 +118,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Inside ProxyFix: the fast path needs the scheme and Host clients used.
+    fast_path = fastpath.install(app) if settings["FAST_PATH"] else None
     if settings["PROXY_HOPS"]:
         hops = settings["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(request_guards.OnlyWebSchemes(app.wsgi_app),
                                 x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
-    create_state(settings, app.instance_path).install(app)
+    create_state(settings, app.instance_path, fast_path).install(app)
     for part in PARTS:
         part.init_app(app)
     return app

@@ -5,6 +5,8 @@
   `render_player_iframe` (rebuilt with markupsafe), `SnippetRefused`.
 - `oembed`: `build_oembed_response`, `match_oembed_url`, `oembed_for_match`,
   `oembed_for_snippet`, `oembed_to_xml`.
+- `player`: `player_page`, what the embeddable player shows of one audio (sources best
+  first, captions, chapters, transcript, share, Media Session).
 - `config`: `EmbedSettings`, built by the app factory from the settings table.
 
 The blueprint is `web.embeds`; the command, `web.cli.embeds` (`flask --app app embeds convert`).

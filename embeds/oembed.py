@@ -10,7 +10,7 @@ iframe itself says `width="100%"`; `type: "link"` rather than a frame taller tha
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from math import floor
 from typing import Callable
@@ -27,6 +27,7 @@ from stories.model import Audio, Story
 from .providers import ProviderRegistry, UrlMatch, iter_forms
 from .snippets import (
     MAX_URL,
+    PlayerOptions,
     PlayerRef,
     SnippetRefused,
     parse_player_snippet,
@@ -88,7 +89,10 @@ def match_oembed_url(url: str | None, registry: ProviderRegistry) -> UrlMatch:
     """What `url` names: 400 when it is missing or not an http(s) URL, 404 when unknown."""
     if not url:
         raise UrlInvalid("the url parameter is required")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unbalanced IPv6 bracket, as in "https://[host/"
+        raise UrlInvalid("url has an invalid host (an unclosed or stray [ ])") from None
     if len(url) > MAX_URL or parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         raise UrlInvalid(f"url must be an absolute http(s) URL of at most {MAX_URL} characters")
     try:
@@ -108,10 +112,14 @@ def recorded_player(audio: Audio, registry: ProviderRegistry) -> PlayerRef | Non
 
 
 def player_for_audio(story: Story, audio: Audio, registry: ProviderRegistry, *,
-                     prefer_own: bool) -> PlayerRef | None:
-    """storyfeed's player (it needs an audio file) or the recorded one, in preferred order."""
+                     prefer_own: bool, options: PlayerOptions | None = None) -> PlayerRef | None:
+    """storyfeed's player (it needs an audio file) or the recorded one, in preferred order.
+
+    `options` (theme, start) go to storyfeed's player, the start only within the audio."""
     own = registry.own
-    own_ref = PlayerRef(UrlMatch(own, story.id, audio.id)) if own and audio.url else None
+    options = (options or PlayerOptions()).within(audio.duration)
+    own_ref = (PlayerRef(UrlMatch(own, story.id, audio.id), options=options)
+               if own and audio.url else None)
     recorded = recorded_player(audio, registry)
     order = (own_ref, recorded) if prefer_own else (recorded, own_ref)
     return next((p for p in order if p is not None), None)
@@ -178,31 +186,49 @@ def build_oembed_response(*, title: str, story: Story | None, player: PlayerRef 
     return response
 
 
+def audio_for_match(match: UrlMatch, story: Story) -> Audio | None:
+    """The audio a URL names: a player's own, or a story page's first embeddable one."""
+    if match.is_player:
+        return story.find_audio(match.audio_id or "")
+    return story.embeddable_audio[0] if story.embeddable_audio else None
+
+
+def options_for_match(match: UrlMatch, options: PlayerOptions, find_story: FindStory) -> PlayerOptions:
+    """`options` as the answer for `match` will use them: a start only within the audio's
+    duration. The story is read only when a start is given, the rare case."""
+    if options.start is None:
+        return options
+    story = find_story(match.story_id)
+    audio = audio_for_match(match, story) if story is not None else None
+    return options.within(audio.duration if audio is not None else None)
+
+
 def oembed_for_match(match: UrlMatch, find_story: FindStory, *, registry: ProviderRegistry,
                      links: Links, settings: OEmbedSettings, maxwidth: int | None = None,
-                     maxheight: int | None = None) -> dict:
+                     maxheight: int | None = None, options: PlayerOptions | None = None) -> dict:
     """The response for what a story page or player URL (storyfeed's, or a provider's)
-    names (`match_oembed_url`): it depends on the match, not on how the URL was spelled."""
+    names (`match_oembed_url`): it depends on the match and the player options (theme,
+    start), not on how the URL was spelled."""
     story = find_story(match.story_id)
     if story is None:
         raise NotFound("storyfeed holds no story with this id")
+    audio = audio_for_match(match, story)
     if match.is_player:
-        audio = story.find_audio(match.audio_id or "")
         if audio is None:
             raise NotFound("the story has no audio with this id")
         _check_embeddable(audio)
         if match.provider.own:
-            player = player_for_audio(story, audio, registry, prefer_own=True)
+            player = player_for_audio(story, audio, registry, prefer_own=True, options=options)
         else:
             recorded = recorded_player(audio, registry)
             player = recorded if recorded is not None and recorded.match == match else PlayerRef(match)
     elif not story.audio:
         player = None  # a story without audio is still a link
     else:
-        if not story.embeddable_audio:
+        if audio is None:
             raise NotEmbeddable("the publisher does not allow this story's audio to be embedded")
-        audio = story.embeddable_audio[0]
-        player = player_for_audio(story, audio, registry, prefer_own=match.provider.own)
+        player = player_for_audio(story, audio, registry, prefer_own=match.provider.own,
+                                  options=options)
     return build_oembed_response(title=story.title, story=story, player=player, links=links,
                                  settings=settings, maxwidth=maxwidth, maxheight=maxheight)
 
@@ -225,6 +251,7 @@ def oembed_for_snippet(snippet: str, find_story: FindStory, *, registry: Provide
     _check_embeddable(audio)
     if player.provider.own and not audio.url:
         raise NotFound("storyfeed's player has no audio file to play for this audio")
+    player = replace(player, options=player.options.within(audio.duration))
     return build_oembed_response(title=story.title, story=story, player=player, links=links,
                                  settings=settings, maxwidth=maxwidth, maxheight=maxheight)
 

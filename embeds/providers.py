@@ -237,8 +237,7 @@ def provider_from_config(raw: Any, where: str) -> PlayerProvider:
     player_url = raw.get("player_url")
     if (
         not isinstance(player_url, str)
-        or urlsplit(player_url).scheme != "https"
-        or not urlsplit(player_url).hostname
+        or not _is_https_url(player_url)
         or player_url.count("{story_id}") != 1
         or player_url.count("{audio_id}") != 1
     ):
@@ -312,6 +311,14 @@ def load_providers(extra: Any = None) -> ProviderRegistry:
                 )
             seen[host] = p.name
     return ProviderRegistry(tuple(providers))
+
+
+def _is_https_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unbalanced IPv6 bracket: a config problem, not a traceback
+        return False
+    return parts.scheme == "https" and bool(parts.hostname)
 
 
 def own_provider(site_url: str) -> PlayerProvider:

@@ -10,9 +10,9 @@ WordPress keeps for untrusted providers, every value escaped by markupsafe.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from markupsafe import Markup
 
@@ -28,6 +28,53 @@ _HEIGHT_RE = re.compile(r"\s*([0-9]{1,5})\s*(px)?\s*")
 # WHATWG URL parsing drops these anywhere in a URL, so "java\nscript:" is "javascript:".
 _URL_IGNORED_RE = re.compile("[\t\n\r]")
 _SCHEME_RE = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
+# The themes storyfeed's player has besides following the reader's system ("auto").
+THEMES = ("light", "dark")
+# A start time in a URL fragment, as media fragments write it: `t=90`, `t=90.5`,
+# `t=npt:90`, `t=1:30`, `t=0:01:30` (a `,end` after it is ignored). WordPress appends
+# `#?secret=...` to the src, so the time may be followed by more of the fragment.
+_START_RE = re.compile(
+    r"(?:^|[&?#])t=(?:npt:)?(?:([0-9]{1,2}):)??(?:([0-9]{1,2}):)?([0-9]{1,6})(?:\.[0-9]*)?(?=$|[,&#])"
+)
+
+
+@dataclass(frozen=True)
+class PlayerOptions:
+    """What storyfeed's own player takes besides its ids: `?theme=` and `#t=` (seconds).
+
+    Only a theme of `THEMES` and a whole number of seconds are kept, so that answers
+    (and the cache keys naming them) come in a bounded number of kinds.
+    """
+
+    theme: str | None = None
+    start: int | None = None
+
+    def applied_to(self, src: str) -> str:
+        if self.theme:
+            src += "?" + urlencode({"theme": self.theme})
+        if self.start:
+            src += f"#t={self.start}"
+        return src
+
+    def within(self, duration: int | None) -> PlayerOptions:
+        """The start kept only from 1 s to the audio's duration (dropped when unknown)."""
+        keep = self.start is not None and duration is not None and 1 <= self.start <= duration
+        return replace(self, start=self.start if keep else None)
+
+
+def player_options(url: str, theme: str | None = None) -> PlayerOptions:
+    """The options a pasted URL carries (its `?theme=`, its `#t=`); `theme`, given to the
+    oEmbed endpoint as a provider parameter, wins over the URL's."""
+    parts = urlsplit(_URL_IGNORED_RE.sub("", url or "").strip())
+    if theme not in THEMES:
+        given = parse_qs(parts.query).get("theme", [])
+        theme = given[0] if len(given) == 1 and given[0] in THEMES else None
+    found = _START_RE.search(parts.fragment)
+    start = None
+    if found:
+        hours, minutes, seconds = (int(g) if g else 0 for g in found.groups())
+        start = hours * 3600 + minutes * 60 + seconds
+    return PlayerOptions(theme=theme, start=start or None)
 
 
 class SnippetRefused(InvalidInput):
@@ -45,6 +92,7 @@ class PlayerRef:
     match: UrlMatch
     height: int | None = None  # the snippet's pixel height, before clamping
     title: str = ""  # the snippet's iframe title, cleaned of control characters
+    options: PlayerOptions = field(default_factory=PlayerOptions)  # storyfeed's player only
 
     @property
     def provider(self) -> PlayerProvider:
@@ -61,6 +109,9 @@ class PlayerRef:
 
     @property
     def src(self) -> str:
+        # Other providers' players take no options of ours: theirs would be guesses.
+        if self.provider.own:
+            return self.options.applied_to(self.match.player_src)
         return self.match.player_src
 
     @property
@@ -109,7 +160,8 @@ def parse_player_snippet(snippet: str, registry: ProviderRegistry) -> PlayerRef:
     collector.close()
     if not collector.iframes:
         if "<" not in text and not any(c.isspace() for c in text):
-            return PlayerRef(parse_player_url(text, registry, players_only=True))
+            return PlayerRef(parse_player_url(text, registry, players_only=True),
+                             options=player_options(text))
         raise SnippetRefused("no iframe found (paste the whole <iframe ...> snippet or a player URL)")
     if len(collector.iframes) > 1:
         raise SnippetRefused("more than one iframe: paste one player at a time")
@@ -121,7 +173,7 @@ def parse_player_snippet(snippet: str, registry: ProviderRegistry) -> PlayerRef:
         raise SnippetRefused("the iframe has no src")
     match = parse_player_url(src, registry, players_only=True)
     return PlayerRef(match, height=_pixel_height(_first(attrs, "height")),
-                     title=clean_title(_first(attrs, "title") or ""))
+                     title=clean_title(_first(attrs, "title") or ""), options=player_options(src))
 
 
 def _pixel_height(value: str | None) -> int | None:
@@ -154,7 +206,10 @@ def parse_player_url(url: str, registry: ProviderRegistry, *, players_only: bool
         raise SnippetRefused(f"{scheme_name}: URLs are not players; only http(s) players are embedded")
     if "\\" in cleaned or any(c.isspace() or ord(c) < 32 for c in cleaned):
         raise SnippetRefused("the URL contains backslashes, spaces or control characters")
-    parts = urlsplit(cleaned)
+    try:
+        parts = urlsplit(cleaned)
+    except ValueError:  # an unbalanced IPv6 bracket, as in "https://[::1/"
+        raise SnippetRefused("the URL has an invalid host (an unclosed or stray [ ])") from None
     if not cleaned[len(scheme.group(0)):].startswith("//"):
         raise SnippetRefused("the URL has no host")
     if parts.username is not None or parts.password is not None:

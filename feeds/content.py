@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import functools
 import html
+import re
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from markupsafe import escape
 
 from serving.links import Links
-from stories.model import Audio, Story
+from stories.model import Audio, Chapters, Story
 from stories.validate import XML_ILLEGAL_RE, clean_body_html
 
 # Ids are UUIDv5 names under this namespace, so they never change when the site moves,
@@ -25,6 +27,10 @@ ID_NAMESPACE = uuid.UUID("96b2c0ad-2624-43e9-84e8-5cd21fde0303")
 # What lastBuildDate/updated say when a feed has no story: a fixed time, never "now",
 # so the same data always gives the same bytes.
 EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# The type the Podcast Index namespace gives JSON chapters (`podcast:chapters`).
+CHAPTERS_TYPE = "application/json+chapters"
+# The older `transcript_url` of a record links a page (NPR's transcripts are HTML).
+TRANSCRIPT_PAGE_TYPE = "text/html"
 
 
 def xml_text(value: str) -> str:
@@ -54,21 +60,30 @@ def html_text(value: str, max_bytes: int | None = None) -> str:
     return "".join(kept).rstrip() + "..."
 
 
+@functools.lru_cache(maxsize=16_384)
 def http_url(url: str) -> str:
     """`url` when it is an absolute http(s) URL fit for XML, else "".
 
     Every URL a feed emits passes here, whatever the record holds: validation refuses
     other URLs on the way in, but a record may predate it or come from elsewhere, and a
     `javascript:` link in a feed runs in every reader that shows the feed as a page.
+    Kept per process like `media_url`: each story's URLs are checked in every format,
+    on every render after every write, three times per podcast episode.
     """
+    if _UNFIT_IN_URL_RE.search(url):
+        return ""
     try:
         parts = urlsplit(url)
     except ValueError:  # e.g. an unclosed IPv6 bracket
         return ""
-    if (parts.scheme not in ("http", "https") or not parts.hostname
-            or any(c.isspace() for c in url) or xml_text(url) != url):
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         return ""
     return url
+
+
+# Whitespace (what str.isspace calls so: `\s` of a str pattern) or what XML forbids. One
+# search in C: testing each character in Python was a third of a podcast feed's render.
+_UNFIT_IN_URL_RE = re.compile(r"\s|" + XML_ILLEGAL_RE.pattern)
 
 
 @functools.lru_cache(maxsize=16_384)
@@ -138,6 +153,93 @@ def feed_enclosures(story: Story, links: Links) -> tuple[tuple[Audio, str], ...]
     """`feed_audio` with each file's absolute URL, without those whose URL is not http(s)."""
     found = ((audio, media_url(links, audio.url)) for audio in feed_audio(story))
     return tuple((audio, url) for audio, url in found if url)
+
+
+def decimal_text(value: float) -> str:
+    """Seconds or bits per second as the namespace writes them: a plain decimal to the
+    millisecond, never an exponent (`1e-05`), no trailing zeros (`12`, `11.403`)."""
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def story_file_url(links: Links, story_id: str, audio_id: str, name: str) -> str:
+    """A file this service serves for one audio of a story (its chapters, its transcript
+    files), under the story's own path: one podcast item per audio, each its own file."""
+    return links.absolute(f"stories/{quote(story_id, safe='')}/audio/{quote(audio_id, safe='')}/{name}")
+
+
+@dataclass(frozen=True)
+class Companion:
+    """A file that goes with one audio: a transcript, or the chapters."""
+
+    url: str  # absolute http(s)
+    type: str
+    title: str  # what a reader shows for the link: "Transcript (en-US)", "Chapters"
+    language: str = ""
+    captions: bool = False
+
+
+def audio_transcripts(audio: Audio, links: Links, label: str = "") -> tuple[Companion, ...]:
+    """The audio's transcripts with absolute URLs, in the record's order, then its older
+    `transcript_url`; those whose URL is not http(s) are left out.
+
+    Transcripts in one language share their title, so JSON Feed readers take them for
+    the same thing in other formats, as the JSON Feed spec says titles mean.
+    """
+    found: list[Companion] = []
+    for transcript in audio.transcripts:
+        url = media_url(links, transcript.url)
+        if url:
+            language = xml_text(transcript.language)
+            title = f"Transcript ({language})" if language else "Transcript"
+            found.append(Companion(url, transcript.type, title + label, language, transcript.captions))
+    legacy = http_url(audio.transcript_url)
+    if legacy and all(c.url != legacy for c in found):
+        found.append(Companion(legacy, TRANSCRIPT_PAGE_TYPE, "Transcript" + label))
+    return tuple(found)
+
+
+def audio_chapters(story: Story, audio: Audio, links: Links, label: str = "") -> Companion | None:
+    """The audio's chapters file: its own URL, or ours when the record holds them inline."""
+    chapters = audio.chapters
+    if chapters is None:
+        return None
+    if chapters.url:
+        url = media_url(links, chapters.url)
+    elif chapters.chapters:
+        url = story_file_url(links, story.id, audio.id, "chapters.json")
+    else:
+        url = ""
+    return Companion(url, CHAPTERS_TYPE, "Chapters" + label) if url else None
+
+
+def part_label(number: int, count: int) -> str:
+    """What tells one audio of a story from the others in titles: "" when it is alone."""
+    return "" if count == 1 else f" (part {number} of {count})"
+
+
+def chapters_document(story: Story, chapters: Chapters, links: Links) -> dict:
+    """Inline chapters as the Podcast Index JSON chapters file apps fetch: the record's
+    form, with picture paths made absolute and URLs that are not http(s) left out."""
+    items = []
+    for chapter in chapters.chapters:
+        item: dict = {"startTime": chapter.start_time}
+        if chapter.end_time is not None:
+            item["endTime"] = chapter.end_time
+        if xml_text(chapter.title):
+            item["title"] = xml_text(chapter.title)
+        if chapter.img and media_url(links, chapter.img):
+            item["img"] = media_url(links, chapter.img)
+        if http_url(chapter.url):
+            item["url"] = http_url(chapter.url)
+        if not chapter.toc:
+            item["toc"] = False
+        items.append(item)
+    document: dict = {"version": chapters.version or "1.2.0"}
+    if xml_text(story.title).strip():
+        document["title"] = xml_text(story.title)
+    document["chapters"] = items
+    return document
 
 
 def newest_update(stories) -> datetime:

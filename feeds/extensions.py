@@ -5,12 +5,13 @@ wrong or lacks (see the README, "Feeds"):
 
 - RSS keeps just the first `atom:link rel="self"`, so hub and paging links vanish:
   `ChannelLinksExtension` writes the others.
-- Atom entry links lose `rel`, `type` and `length` (feedgen issues #135, #143):
+- Atom entry links lose `rel`, `type`, `hreflang` and `length` (feedgen issues #135, #143):
   `AtomEntryLinksExtension` writes entry links whole.
 - `itunes:explicit` only takes yes/no/clean and `itunes:image` drops URLs that do not
   end in .jpg/.png (query strings): `ItunesExtension`/`ItunesEntryExtension` write
   `true|false` and any URL, and keep the rest of feedgen's podcast extension.
-- No `podcast:` namespace: `PodcastIndexExtension`/`PodcastIndexEntryExtension`.
+- No `podcast:` namespace (Podcasting 2.0): `PodcastIndexExtension` (channel) and
+  `PodcastIndexEntryExtension` (item) write the tags docs/feeds.md lists.
 - Media RSS without `media:credit`: `MediaRSSEntryExtension`.
 
 Elements are built with lxml, so every value is escaped by the library.
@@ -64,8 +65,10 @@ class AtomEntryLinksExtension(BaseEntryExtension):
         self._links: list[dict[str, str]] = []
 
     def add(self, href: str, rel: str = "alternate", type: str | None = None,
-            length: int | None = None, title: str | None = None) -> None:
-        self._links.append(_attributes(href=href, rel=rel, type=type, length=length, title=title))
+            length: int | None = None, title: str | None = None,
+            hreflang: str | None = None) -> None:
+        self._links.append(_attributes(href=href, rel=rel, type=type, hreflang=hreflang,
+                                       length=length, title=title))
 
     def extend_atom(self, entry):
         # feedgen builds Atom elements without a namespace under a root that declares
@@ -124,12 +127,36 @@ class ItunesEntryExtension(_ItunesFixes, PodcastEntryExtension):
         return entry
 
 
-class PodcastIndexExtension(BaseExtension):
-    """Channel tags of the Podcast Index namespace: `podcast:guid`, `podcast:locked`."""
+class _PodcastPersons:
+    """`podcast:person`, which channel and item alike may carry."""
 
     def __init__(self):
+        super().__init__()
+        self._persons: list[tuple[str, dict[str, str]]] = []
+
+    def person(self, name: str, *, role: str | None = None, group: str | None = None,
+               img: str | None = None, href: str | None = None) -> None:
+        self._persons.append((name, _attributes(role=role, group=group, img=img, href=href)))
+
+    def _append_persons(self, element) -> None:
+        for name, attributes in self._persons:
+            etree.SubElement(element, f"{{{PODCAST_NS}}}person", attributes).text = name
+
+
+class PodcastIndexExtension(_PodcastPersons, BaseExtension):
+    """Channel tags of the Podcast Index namespace: `podcast:guid`, `podcast:locked`,
+    `podcast:medium`, `podcast:license`, `podcast:funding`, `podcast:location`,
+    `podcast:person` and `podcast:trailer`."""
+
+    def __init__(self):
+        super().__init__()
         self._guid: str | None = None
         self._locked: tuple[bool, str] | None = None
+        self._medium: str | None = None
+        self._license: tuple[str, dict[str, str]] | None = None
+        self._funding: list[tuple[str, str]] = []
+        self._locations: list[tuple[str, dict[str, str]]] = []
+        self._trailers: list[tuple[str, dict[str, str]]] = []
 
     def guid(self, guid: str | None = None):
         if guid is not None:
@@ -139,33 +166,116 @@ class PodcastIndexExtension(BaseExtension):
     def locked(self, locked: bool, owner: str = "") -> None:
         self._locked = (locked, owner)
 
+    def medium(self, medium: str) -> None:
+        self._medium = medium
+
+    def license(self, name: str, url: str | None = None) -> None:
+        self._license = (name, _attributes(url=url))
+
+    def funding(self, url: str, text: str) -> None:
+        self._funding.append((url, text))
+
+    def location(self, name: str, *, geo: str | None = None, osm: str | None = None) -> None:
+        self._locations.append((name, _attributes(geo=geo, osm=osm)))
+
+    def trailer(self, title: str, *, url: str, pubdate: str, length: int | None = None,
+                type: str | None = None, season: int | None = None) -> None:
+        """`pubdate` is RFC 2822, as the namespace asks."""
+        self._trailers.append(
+            (title, _attributes(url=url, pubdate=pubdate, length=length, type=type, season=season)))
+
     def extend_ns(self):
         return {"podcast": PODCAST_NS}
 
     def extend_rss(self, rss_feed):
         channel = rss_feed[0]
+
+        def add(tag: str, text: str | None = None, attributes: dict[str, str] | None = None):
+            element = etree.SubElement(channel, f"{{{PODCAST_NS}}}{tag}", attributes or {})
+            element.text = text
+            return element
+
         if self._locked is not None:
             locked, owner = self._locked
-            element = etree.SubElement(channel, f"{{{PODCAST_NS}}}locked", _attributes(owner=owner))
-            element.text = "yes" if locked else "no"
+            add("locked", "yes" if locked else "no", _attributes(owner=owner))
         if self._guid:
-            etree.SubElement(channel, f"{{{PODCAST_NS}}}guid").text = self._guid
+            add("guid", self._guid)
+        if self._medium:
+            add("medium", self._medium)
+        if self._license is not None:
+            add("license", *self._license)
+        for url, text in self._funding:
+            add("funding", text, {"url": url})
+        for name, attributes in self._locations:
+            add("location", name, attributes)
+        self._append_persons(channel)
+        for title, attributes in self._trailers:
+            add("trailer", title, attributes)
         return rss_feed
 
 
-class PodcastIndexEntryExtension(BaseEntryExtension):
-    """Item tags of the Podcast Index namespace: `podcast:transcript`."""
+class PodcastIndexEntryExtension(_PodcastPersons, BaseEntryExtension):
+    """Item tags of the Podcast Index namespace: `podcast:transcript`, `podcast:chapters`,
+    `podcast:soundbite`, `podcast:person`, `podcast:season`, `podcast:episode` and
+    `podcast:alternateEnclosure` with its `podcast:source`s.
+
+    Numbers that may have fractions (times, bitrates) come as text, already written the
+    way the namespace reads them (`feeds.content.decimal_text`).
+    """
 
     def __init__(self):
+        super().__init__()
         self._transcripts: list[dict[str, str]] = []
+        self._chapters: dict[str, str] | None = None
+        self._soundbites: list[tuple[str, dict[str, str]]] = []
+        self._season: int | None = None
+        self._episode: int | None = None
+        self._alternates: list[tuple[dict[str, str], tuple[str, ...]]] = []
 
     def transcript(self, url: str, type: str, language: str | None = None,
                    rel: str | None = None) -> None:
         self._transcripts.append(_attributes(url=url, type=type, language=language, rel=rel))
 
+    def chapters(self, url: str, type: str) -> None:
+        self._chapters = _attributes(url=url, type=type)
+
+    def soundbite(self, start_time: str, duration: str, title: str = "") -> None:
+        self._soundbites.append((title, {"startTime": start_time, "duration": duration}))
+
+    def season(self, number: int) -> None:
+        self._season = number
+
+    def episode(self, number: int) -> None:
+        self._episode = number
+
+    def alternate_enclosure(self, type: str, sources: tuple[str, ...], *, length: int | None = None,
+                            bitrate: str | None = None, codecs: str | None = None,
+                            title: str | None = None, default: bool = False) -> None:
+        attributes = _attributes(type=type, length=length, bitrate=bitrate, codecs=codecs,
+                                 title=title, default="true" if default else None)
+        self._alternates.append((attributes, sources))
+
     def extend_rss(self, entry):
+        def add(parent, tag: str, attributes: dict[str, str], text: str | None = None):
+            element = etree.SubElement(parent, f"{{{PODCAST_NS}}}{tag}", attributes)
+            element.text = text or None
+            return element
+
         for transcript in self._transcripts:
-            etree.SubElement(entry, f"{{{PODCAST_NS}}}transcript", transcript)
+            add(entry, "transcript", transcript)
+        if self._chapters is not None:
+            add(entry, "chapters", self._chapters)
+        for title, attributes in self._soundbites:
+            add(entry, "soundbite", attributes, title)
+        self._append_persons(entry)
+        if self._season is not None:
+            add(entry, "season", {}, str(self._season))
+        if self._episode is not None:
+            add(entry, "episode", {}, str(self._episode))
+        for attributes, sources in self._alternates:
+            alternate = add(entry, "alternateEnclosure", attributes)
+            for uri in sources:
+                add(alternate, "source", {"uri": uri})
         return entry
 
 

@@ -8,6 +8,7 @@ always give the same bytes: dates come from the stories, never from the clock.
 from __future__ import annotations
 
 import json
+from email.utils import format_datetime as rfc2822_datetime
 from typing import Iterable, Mapping
 
 from feedgen.ext.base import BaseExtension
@@ -15,10 +16,14 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from serving.links import Links
-from stories.model import Story, Topic, format_datetime
+from stories.model import Audio, Person, Story, Topic, format_datetime
 from stories.store import StoryPage
 
 from .content import (
+    Companion,
+    audio_chapters,
+    audio_transcripts,
+    decimal_text,
     episode_guid,
     feed_enclosures,
     feed_id,
@@ -27,6 +32,7 @@ from .content import (
     item_html,
     media_url,
     newest_update,
+    part_label,
     story_guid,
     xml_text,
 )
@@ -47,8 +53,6 @@ SITE_TITLE = "storyfeed: all stories"
 SITE_DESCRIPTION = "Every story on storyfeed, newest first."
 # Apple Podcasts reads at most 4000 bytes of a channel's or an episode's description.
 PODCAST_DESCRIPTION_BYTES = 4000
-# Transcript links in records point at pages (NPR's transcripts are HTML).
-TRANSCRIPT_TYPE = "text/html"
 
 
 def _title(topic: Topic | None) -> str:
@@ -165,15 +169,44 @@ def _serialize(fg: FeedGenerator, fmt: FeedFormat) -> bytes:
     return fg.rss_str(pretty=True, encoding="UTF-8")
 
 
+def _companions(story: Story, links: Links) -> list[Companion]:
+    """The transcripts and chapters of every audio a feed encloses, titled by part when
+    the story has several."""
+    enclosures = feed_enclosures(story, links)
+    found: list[Companion] = []
+    for number, (audio, _url) in enumerate(enclosures, 1):
+        label = part_label(number, len(enclosures))
+        found.extend(audio_transcripts(audio, links, label))
+        chapters = audio_chapters(story, audio, links, label)
+        if chapters is not None:
+            found.append(chapters)
+    return found
+
+
+def _podcast_transcripts_and_chapters(fe, story: Story, audio: Audio, links: Links) -> None:
+    """`podcast:transcript` (every format; `rel="captions"` for captions files) and
+    `podcast:chapters` of the audio an RSS item encloses."""
+    for transcript in audio_transcripts(audio, links):
+        fe.podcast.transcript(transcript.url, transcript.type, language=transcript.language,
+                              rel="captions" if transcript.captions else None)
+    chapters = audio_chapters(story, audio, links)
+    if chapters is not None:
+        fe.podcast.chapters(chapters.url, chapters.type)
+
+
 def render_rss_feed(topic: Topic | None, page: StoryPage, links: Links,
                     paging: Paging = Paging(), *, hub: str | None = None,
                     topic_titles: Mapping[str, str] | None = None) -> bytes:
-    """RSS 2.0 with content:encoded, dc:creator, Media RSS and one enclosure per item."""
+    """RSS 2.0 with content:encoded, dc:creator, Media RSS and one enclosure per item,
+    with that audio's transcripts and chapters (`podcast:transcript`, `podcast:chapters`)."""
     page_links = _page_links(topic, links, RSS, page, paging, hub)
     # Readers take RSS descriptions (channel and item) for HTML; ours are plain text.
     fg = _channel(topic, page, links, RSS, page_links, html_text(_description(topic)))
     fg.load_extension("dc", atom=False, rss=True)
     fg.register_extension("media_rss", MediaRSSExtension, MediaRSSEntryExtension,
+                          atom=False, rss=True)
+    # Transcripts and chapters in the namespace podcast apps read them from.
+    fg.register_extension("podcast", PodcastIndexExtension, PodcastIndexEntryExtension,
                           atom=False, rss=True)
     if _topic_image(topic, links):
         fg.image(_topic_image(topic, links), title=_title(topic), link=_home(topic, links))
@@ -195,6 +228,7 @@ def render_rss_feed(topic: Topic | None, page: StoryPage, links: Links,
         if enclosures:  # RSS has room for one enclosure; Atom and JSON Feed list them all
             audio, url = enclosures[0]
             fe.enclosure(url, audio.length, audio.type)
+            _podcast_transcripts_and_chapters(fe, story, audio, links)
     return _serialize(fg, RSS)
 
 
@@ -228,6 +262,9 @@ def render_atom_feed(topic: Topic | None, page: StoryPage, links: Links,
             fe.atom_links.add(http_url(story.url), "alternate", type="text/html")
         for audio, url in feed_enclosures(story, links):
             fe.atom_links.add(url, "enclosure", type=audio.type, length=audio.length)
+        for companion in _companions(story, links):
+            fe.atom_links.add(companion.url, "related", type=companion.type,
+                              hreflang=companion.language, title=companion.title)
         _media_image(fe, story, links)
     return _serialize(fg, ATOM)
 
@@ -285,6 +322,9 @@ def _json_item(story: Story, links: Links, titles: Mapping[str, str] | None) -> 
         if audio.duration is not None:
             attachment["duration_in_seconds"] = audio.duration
         attachments.append(attachment)
+    for companion in _companions(story, links):
+        attachments.append({"url": companion.url, "mime_type": companion.type,
+                            "title": companion.title})
     if attachments:
         item["attachments"] = attachments
     return item
@@ -298,9 +338,13 @@ def _is_episode_artwork(story: Story) -> bool:
 
 
 def render_podcast_feed(topic: Topic, page: StoryPage, links: Links,
-                        paging: Paging = Paging(), *, hub: str | None = None) -> bytes:
+                        paging: Paging = Paging(), *, hub: str | None = None,
+                        guid: str | None = None, new_feed_url: str | None = None) -> bytes:
     """Podcast RSS as Apple Podcasts, PSP-1 and the Podcast Index namespace ask for:
     one item per downloadable audio of the page's stories.
+
+    `guid` is the podcast:guid of a feed that moved here (else that of this feed's URL);
+    `new_feed_url` is where a moved feed now lives (`itunes:new-feed-url`).
 
     Raises `PodcastSettingsIncomplete` when the topic lacks what Apple requires.
     """
@@ -328,22 +372,56 @@ def render_podcast_feed(topic: Topic, page: StoryPage, links: Links,
     fg.itunes.itunes_explicit(topic.explicit)
     fg.itunes.itunes_type(topic.type)
     fg.podcast.locked(True, owner=xml_text(topic.owner_email))
-    fg.podcast.guid(podcast_guid(page_links.canonical))
+    fg.podcast.guid(guid or podcast_guid(page_links.canonical))
+    if new_feed_url:
+        fg.itunes.itunes_new_feed_url(new_feed_url)
+    _podcast_channel(fg.podcast, topic, links)
     enclosed: set[str] = set()  # no two items may share an enclosure URL
     for story in page.stories:
         audio = [(a, url) for a, url in feed_enclosures(story, links) if url not in enclosed]
         for number, (clip, url) in enumerate(audio, 1):
             enclosed.add(url)
-            _podcast_item(fg.add_entry(order="append"), topic, story, clip, url, links,
-                          part=(number, len(audio)))
+            part = (number, len(audio))
+            _podcast_item(fg.add_entry(order="append"), topic, story, clip, url, links, part)
+            if story.episode_type == "trailer":
+                fg.podcast.trailer(_part_title(story, part), url=url, length=clip.length,
+                                   pubdate=rfc2822_datetime(story.published), type=clip.type,
+                                   season=story.season)
     return _serialize(fg, PODCAST)
 
 
-def _podcast_item(fe, topic: Topic, story: Story, audio, url: str, links: Links,
-                  part: tuple[int, int]) -> None:
+def _part_title(story: Story, part: tuple[int, int]) -> str:
     number, count = part
     title = _story_title(story)
-    fe.title(title if count == 1 else f"{title} (part {number} of {count})")
+    return title if count == 1 else f"{title} (part {number} of {count})"
+
+
+def _podcast_persons(ext, persons: tuple[Person, ...], links: Links) -> None:
+    for person in persons:
+        name = xml_text(person.name)
+        if name.strip():  # the namespace: "This value cannot be blank"
+            ext.person(name, role=xml_text(person.role), group=xml_text(person.group),
+                       img=media_url(links, person.img) if person.img else None,
+                       href=http_url(person.href))
+
+
+def _podcast_channel(ext, topic: Topic, links: Links) -> None:
+    """The topic's Podcasting 2.0 settings: medium, license, funding, location, people."""
+    ext.medium(xml_text(topic.medium) or "podcast")
+    if topic.license is not None and xml_text(topic.license.name).strip():
+        ext.license(xml_text(topic.license.name), http_url(topic.license.url))
+    for funding in topic.funding:
+        if http_url(funding.url):
+            ext.funding(http_url(funding.url), xml_text(funding.text))
+    location = topic.location
+    if location is not None and xml_text(location.name).strip():
+        ext.location(xml_text(location.name), geo=xml_text(location.geo), osm=xml_text(location.osm))
+    _podcast_persons(ext, topic.persons, links)
+
+
+def _podcast_item(fe, topic: Topic, story: Story, audio: Audio, url: str, links: Links,
+                  part: tuple[int, int]) -> None:
+    fe.title(_part_title(story, part))
     _story_link(fe, story)
     fe.guid(episode_guid(story, audio), permalink=False)
     fe.published(story.published)
@@ -354,14 +432,40 @@ def _podcast_item(fe, topic: Topic, story: Story, audio, url: str, links: Links,
     if audio.duration is not None:
         fe.itunes.itunes_duration(audio.duration)
     fe.itunes.itunes_explicit(topic.explicit)
-    fe.itunes.itunes_episode_type("full")
+    fe.itunes.itunes_episode_type(story.episode_type)
+    if story.season is not None:
+        fe.itunes.itunes_season(story.season)
+        fe.podcast.season(story.season)
+    if story.episode is not None:
+        fe.itunes.itunes_episode(story.episode)
+        fe.podcast.episode(story.episode)
     names = [xml_text(b) for b in story.bylines]
     if any(names):
         fe.itunes.itunes_author(", ".join(name for name in names if name))
     if _is_episode_artwork(story) and media_url(links, story.image.url):
         fe.itunes.itunes_image(media_url(links, story.image.url))
-    if http_url(audio.transcript_url):
-        fe.podcast.transcript(http_url(audio.transcript_url), TRANSCRIPT_TYPE)
+    _podcast_transcripts_and_chapters(fe, story, audio, links)
+    for soundbite in audio.soundbites:
+        fe.podcast.soundbite(decimal_text(soundbite.start), decimal_text(soundbite.duration),
+                             xml_text(soundbite.title))
+    # A story's people replace the topic's (the channel's) in apps.
+    _podcast_persons(fe.podcast, story.persons, links)
+    _alternate_enclosures(fe, audio, url, links)
+
+
+def _alternate_enclosures(fe, audio: Audio, url: str, links: Links) -> None:
+    """The audio in other formats as `podcast:alternateEnclosure`, after the enclosure
+    itself marked `default="true"`, as the namespace's own example lists it."""
+    alternates = [(a, media_url(links, a.url)) for a in audio.alternates]
+    alternates = [(a, source) for a, source in alternates if source and source != url]
+    if not alternates:
+        return
+    fe.podcast.alternate_enclosure(audio.type, (url,), length=audio.length, default=True)
+    for alternate, source in alternates:
+        fe.podcast.alternate_enclosure(
+            xml_text(alternate.type), (source,), length=alternate.length,
+            bitrate=decimal_text(alternate.bitrate) if alternate.bitrate else None,
+            codecs=xml_text(alternate.codecs), title=xml_text(alternate.title))
 
 
 def render_opml(topics: Iterable[Topic], links: Links, title: str = "storyfeed topics") -> bytes:

@@ -1,0 +1,1 @@
+"""Serving infrastructure: what answers requests around and before the Flask views."""

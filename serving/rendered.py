@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Callable, Protocol
 
 from flask import Response, request
-from werkzeug.http import http_date, is_resource_modified, quote_etag
+from werkzeug.http import http_date, is_resource_modified, parse_accept_header, quote_etag
 
 
 @dataclass(frozen=True)
@@ -142,16 +142,18 @@ class VersionMemo:
         return value
 
 
-def send_rendered(rendered: Rendered, *, max_age: int, cors: bool = True) -> Response:
-    """A response with a strong ETag per encoding, Last-Modified, gzip when accepted,
-    and 304 for a matching If-None-Match or If-Modified-Since.
+def rendered_answer(rendered: Rendered, environ: dict, *, max_age: int,
+                    cors: bool = True) -> tuple[int, list[tuple[str, str]], bytes | None]:
+    """(status, headers, body) of `rendered` for the request in `environ`: a strong ETag per
+    encoding, Last-Modified, gzip when accepted, and 304 for a matching If-None-Match or
+    If-Modified-Since. The headers are the ones sent, so that the Flask view
+    (`send_rendered`) and the WSGI fast path (`serving.fastpath`) answer alike.
 
     Headers are written as plain values rather than through Response's header objects:
     a warm feed or oEmbed answer is mostly this function, and parsing its own headers
     back (as `make_conditional` does) cost more than the cache lookup.
     """
-    environ = request.environ
-    use_gzip = "HTTP_ACCEPT_ENCODING" in environ and request.accept_encodings["gzip"] > 0
+    use_gzip = accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING"))
     identity_etag, gzip_etag, last_modified = rendered.validators
     etag = gzip_etag if use_gzip else identity_etag
     headers = [
@@ -159,18 +161,32 @@ def send_rendered(rendered: Rendered, *, max_age: int, cors: bool = True) -> Res
         ("Vary", "Accept-Encoding"),
         ("Cache-Control", f"public, max-age={max_age}"),
     ]
-    if last_modified is not None:
-        headers.append(("Last-Modified", last_modified))
     if cors:
         headers.append(("Access-Control-Allow-Origin", "*"))
     if_none_match = environ.get("HTTP_IF_NONE_MATCH")
-    if (if_none_match or "HTTP_IF_MODIFIED_SINCE" in environ) and request.method in ("GET", "HEAD"):
+    if (if_none_match or "HTTP_IF_MODIFIED_SINCE" in environ) and environ["REQUEST_METHOD"] in ("GET", "HEAD"):
         # A poller sends back the exact ETag it got; anything else is parsed properly.
         if if_none_match == etag or not is_resource_modified(
             environ, etag=etag, last_modified=rendered.last_modified
         ):
-            return Response(status=304, headers=headers)
+            # Without Last-Modified: werkzeug drops it from every 304 (an entity header).
+            return 304, headers, None
+    if last_modified is not None:
+        headers.insert(3, ("Last-Modified", last_modified))
+    body = rendered.gzipped if use_gzip else rendered.body
     headers.append(("Content-Type", rendered.content_type))
     if use_gzip:
         headers.append(("Content-Encoding", "gzip"))
-    return Response(rendered.gzipped if use_gzip else rendered.body, headers=headers)
+    headers.append(("Content-Length", str(len(body))))
+    return 200, headers, body
+
+
+@functools.lru_cache(maxsize=256)  # clients send a handful of distinct values
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    return accept_encoding is not None and parse_accept_header(accept_encoding)["gzip"] > 0
+
+
+def send_rendered(rendered: Rendered, *, max_age: int, cors: bool = True) -> Response:
+    """`rendered` as the response to the current request (see `rendered_answer`)."""
+    status, headers, body = rendered_answer(rendered, request.environ, max_age=max_age, cors=cors)
+    return Response(body, status=status, headers=headers)

@@ -7,7 +7,9 @@ decoder) where no view could answer it well:
 - NUL in the path or the query: PostgreSQL refuses it in text (a DataError, a 500); no
   id, slug, cursor or URL of ours holds one. 400.
 - Conditional date headers that do not parse (a year past 9999 overflows inside
-  `email.utils`): ignored, as if not sent. An If-Range that cannot match makes the Range
+  `email.utils`): ignored, as if not sent. So is an If-Modified-Since later than our
+  clock (RFC 9110, 13.1.3: such a date is invalid), which would otherwise make every
+  feed and file "not modified" for a client that sends year 9999. An If-Range that cannot match makes the Range
   void too (RFC 9110, 13.1.5): the whole file is sent.
 - A forwarded scheme other than http or https (`X-Forwarded-Proto: javascript`): ignored,
   so absolute links are never `javascript://host/`.
@@ -17,6 +19,7 @@ decoder) where no view could answer it well:
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Callable, Iterable
 
 from flask import Flask, abort, request
@@ -34,17 +37,21 @@ def refuse_nul() -> None:
         abort(400, description="A URL may not contain NUL characters.")
 
 
-def _is_date(value: str) -> bool:
+def _is_date(value: str, *, not_after: datetime | None = None) -> bool:
     try:
-        return parse_date(value) is not None
+        parsed = parse_date(value)
     except (OverflowError, ValueError):
         return False
+    return parsed is not None and (not_after is None or parsed <= not_after)
 
 
-def drop_unreadable_dates() -> None:
-    environ = request.environ
+def drop_unreadable_dates(environ: dict | None = None) -> None:
+    """The before_request hook (on Flask's request), and the same for the WSGI fast path."""
+    environ = request.environ if environ is None else environ
+    now = datetime.now(timezone.utc)
     for key in CONDITIONAL_DATES:
-        if key in environ and not _is_date(environ[key]):
+        not_after = now if key == "HTTP_IF_MODIFIED_SINCE" else None
+        if key in environ and not _is_date(environ[key], not_after=not_after):
             del environ[key]
     if_range = environ.get("HTTP_IF_RANGE")
     if if_range is not None and not if_range.lstrip().startswith(('"', "W/")) and not _is_date(if_range):

@@ -25,7 +25,8 @@ SCRIPTS_AND_STYLES = (
     "form-action 'self'",
 )
 PAGE_POLICY = "; ".join((*SCRIPTS_AND_STYLES, "frame-ancestors 'self'"))
-FRAMEABLE_POLICY = "; ".join(SCRIPTS_AND_STYLES)
+# The player also fetches the transcript and chapters files records name, wherever they are.
+FRAMEABLE_POLICY = "; ".join((*SCRIPTS_AND_STYLES, "connect-src 'self' https: http:"))
 
 REFERRER_POLICY = "strict-origin-when-cross-origin"
 # Only said over https (behind ProxyFix, when the proxy said https): over plain http the
@@ -46,14 +47,27 @@ def _is_frameable() -> bool:
     return getattr(view, "frameable", False)
 
 
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", PAGE_POLICY),
+    ("Referrer-Policy", REFERRER_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+)
+SECURE_SECURITY_HEADERS = (*SECURITY_HEADERS, ("Strict-Transport-Security", HSTS))
+
+
+def security_headers(environ: dict) -> tuple[tuple[str, str], ...]:
+    """What every response carries unless it set its own (the player sets its policy);
+    for Flask's responses and for the WSGI fast path (`serving.fastpath`) alike."""
+    secure = environ.get("wsgi.url_scheme") in ("https", "wss")  # as `request.is_secure`
+    return SECURE_SECURITY_HEADERS if secure else SECURITY_HEADERS
+
+
 def add_security_headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault("Content-Security-Policy",
-                       FRAMEABLE_POLICY if _is_frameable() else PAGE_POLICY)
-    headers.setdefault("Referrer-Policy", REFERRER_POLICY)
-    headers["X-Content-Type-Options"] = "nosniff"
-    if request.is_secure:
-        headers.setdefault("Strict-Transport-Security", HSTS)
+    if _is_frameable():
+        headers.setdefault("Content-Security-Policy", FRAMEABLE_POLICY)
+    for name, value in security_headers(request.environ):
+        headers.setdefault(name, value)
     return response
 
 

@@ -97,6 +97,17 @@ def host_names(value: Any) -> tuple[str, ...] | None:
     return tuple(name.lower() for name in names(value)) or None
 
 
+def switch(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = text(value).strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be on or off")
+
+
 def log_level(value: Any) -> str:
     level = text(value).strip().upper()
     if level not in LOG_LEVELS:
@@ -210,6 +221,13 @@ SETTINGS: tuple[Setting, ...] = (
         "FEED_MAX_AGE", 300, whole_number(0),
         "seconds in the feeds' `Cache-Control: public, max-age=N`",
         shown="`300`",
+    ),
+    Setting(
+        "FAST_PATH", True, switch,
+        "`off` sends every request through Flask; on, a warm or conditional request for a "
+        "feed or oEmbed URL already answered is answered from the render cache before "
+        "Flask, with the same headers (`serving/fastpath.py`)",
+        shown="`on`",
     ),
     Setting(
         "WEBSUB_HUB", None, optional_web_url,

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask, current_app
 
@@ -21,6 +21,9 @@ from stories.store import StoryStore
 from .redis_cache import RedisChangeNotices
 from .rendered import RenderCache, VersionMemo
 from .settings import BY_NAME, Settings, parse_setting
+
+if TYPE_CHECKING:  # fastpath imports this module
+    from .fastpath import FastPath
 
 EXTENSION = "storyfeed"
 
@@ -34,6 +37,7 @@ class AppState:
     render_cache: RenderCache
     versions: VersionMemo
     change_notices: RedisChangeNotices | None = None
+    fast_path: FastPath | None = None  # answers warm feeds and oEmbed before Flask (FAST_PATH)
     # What each area keeps for the app's life, by its type (embeds.config.EmbedSettings,
     # sources.config.SourcesConfig, feeds.websub.WebSubPublisher...): this layer knows
     # none of them, and each area asks for its own with `area(kind)`.

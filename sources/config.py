@@ -183,7 +183,10 @@ def _parse_source(table: Any, location: str) -> tuple[Source | None, list[Proble
 
 
 def _is_http_url(value: str) -> bool:
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # an unbalanced IPv6 bracket: a problem to report, not a traceback
+        return False
     return (
         parts.scheme in ("http", "https")
         and bool(parts.hostname)

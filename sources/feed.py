@@ -154,7 +154,7 @@ def _is_image(el: etree._Element) -> bool:
     mime = el.get("type") or ""
     if medium or mime:
         return medium == "image" or mime.startswith("image/")
-    return urlsplit(el.get("url") or "").path.lower().endswith(IMAGE_EXTENSIONS)
+    return _url_path(el.get("url") or "").lower().endswith(IMAGE_EXTENSIONS)
 
 
 def _first(item: etree._Element, *paths: str) -> etree._Element | None:
@@ -218,7 +218,10 @@ def map_entry(entry: Any, extras: ItemExtras, is_atom: bool) -> dict:
 
 def story_id(link: str, guid: str) -> str:
     for url in (link, guid):
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # an upstream's broken link must not fail the whole feed
+            continue
         if parts.scheme in ("http", "https") and (parts.hostname or "") in NPR_HOSTS:
             found = NPR_STORY_PATH_RE.match(parts.path)
             if found:
@@ -301,8 +304,19 @@ def _image(extras: ItemExtras, content_html: str) -> dict | None:
 
 
 def _query_number(url: str, key: str) -> int | None:
-    values = parse_qs(urlsplit(url).query).get(key)
+    try:
+        values = parse_qs(urlsplit(url).query).get(key)
+    except ValueError:  # an unbalanced IPv6 bracket in an upstream URL
+        return None
     return positive_int(values[0]) if values else None
+
+
+def _url_path(url: str) -> str:
+    """The path of an upstream URL, "" when it cannot be split (an unbalanced [ ])."""
+    try:
+        return urlsplit(url).path
+    except ValueError:
+        return ""
 
 
 def _audio(entry: Any, extras: ItemExtras) -> list[dict]:

@@ -34,6 +34,7 @@ from .model import (
     topic_from_record,
     topic_to_record,
 )
+from .moves import TopicMoves
 from .validate import ID_RE, MAX_ID
 
 # Sent after a committed write with `topics=frozenset(slugs)`: what caches and push
@@ -239,6 +240,21 @@ class StoryStore:
             rows = conn.execute(sa.select(t.c.record).order_by(t.c.slug)).scalars().all()
         return sorted((_load_topic(r) for r in rows), key=lambda topic: topic.title.lower())
 
+    def topic_moves(self) -> TopicMoves:
+        """Every topic that moved (`moved_to`), old slug to new."""
+        with self.engine.connect() as conn:
+            return TopicMoves(self._moves(conn))
+
+    def _moves(self, conn: Connection) -> dict[str, str]:
+        t = schema.topics
+        # Records are written with sort_keys and no spaces, and leave out an empty
+        # `moved_to`: the LIKE skips the unmoved topics without parsing them.
+        rows = conn.execute(
+            sa.select(t.c.record).where(t.c.record.like('%"moved_to":%'))
+        ).scalars()
+        topics = (_load_topic(text) for text in rows)
+        return {topic.slug: topic.moved_to for topic in topics if topic.moved_to}
+
     def count_stories(self, topic: str | None = None) -> int:
         if topic is None:
             query = sa.select(sa.func.count()).select_from(schema.stories)
@@ -386,6 +402,7 @@ class StoryStore:
         with self.engine.begin() as conn:
             added, updated, unchanged, touched = self._write_stories(conn, by_id, now)
             touched |= self._sharing_topics(conn, described)
+            touched |= self._moved_into_topics(conn, described)
             named = {slug for s in by_id.values() for slug in s.topics}
             added_topics, changed_topics = self._write_topics(conn, described, named, touched, now)
             if added or updated or changed_topics:
@@ -502,6 +519,27 @@ class StoryStore:
             .join(st, st.c.story_id == other.c.story_id)
             .where(st.c.topic.in_(renamed))
         ).scalars())
+
+    def _moved_into_topics(self, conn: Connection, described: dict[str, Topic]) -> set[str]:
+        """Topics a moved topic led to before this write or leads to after it: their
+        podcast feeds take their guid from the start of the chain (`TopicMoves.origin`),
+        so their versions must move too."""
+        t = schema.topics
+        if not described:
+            return set()
+        stored = dict(conn.execute(
+            sa.select(t.c.slug, t.c.record).where(t.c.slug.in_(sorted(described)))
+        ).all())
+        changed = {slug for slug, topic in described.items()
+                   if topic.moved_to != (_load_topic(stored[slug]).moved_to if slug in stored else "")}
+        if not changed:
+            return set()
+        before = self._moves(conn)
+        after = {**before, **{slug: described[slug].moved_to for slug in changed}}
+        after = TopicMoves({old: new for old, new in after.items() if new})
+        before = TopicMoves(before)
+        return {slug for old in changed for moves in (before, after)
+                for slug in moves.downstream(old)}
 
     def _write_topics(self, conn: Connection, described: dict[str, Topic], named: set[str],
                       touched: set[str], now: datetime) -> tuple[list[str], set[str]]:

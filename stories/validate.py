@@ -306,6 +306,10 @@ class _Reader:
             raise RecordInvalid(self.problems)
 
 
+# The year of an RFC 822 date as written ("02 Jan 2024", day first).
+RFC822_YEAR_RE = re.compile(r"\b\d{1,2}\s+[A-Za-z]{3}\s+(\d+)\b")
+
+
 def parse_datetime(value: str) -> datetime | None:
     """RFC 3339 (and its ISO 8601 cousins) or RFC 822; None when it is neither."""
     text = value.strip()
@@ -319,6 +323,15 @@ def parse_datetime(value: str) -> datetime | None:
         parsed = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
+    written = RFC822_YEAR_RE.search(text)
+    if written and len(written.group(1)) > 2 and int(written.group(1)) != parsed.year:
+        # email.utils reads any year below 100 as a two-digit one, even written in four
+        # digits: "0001" became 2001 and was stored. Keep the year as written, so the
+        # range check sees it.
+        try:
+            parsed = parsed.replace(year=int(written.group(1)))
+        except ValueError:  # year 0, or past 9999
+            return None
     # parsedate_to_datetime gives a naive datetime for "-0000" and for no zone at all;
     # only a zone-less string is really zone-less.
     if parsed.tzinfo is None and re.search(r"(-0000|GMT|UT|UTC|Z)\s*$", text):
@@ -367,7 +380,10 @@ def _clean_once(html: str) -> str:
 
 
 def guess_audio_type(url: str) -> str:
-    path = urlsplit(url).path.lower()
+    try:
+        path = urlsplit(url).path.lower()
+    except ValueError:  # an unbalanced IPv6 bracket (an upstream's enclosure URL)
+        return ""
     for ext, mime in EXTRA_AUDIO_TYPES.items():
         if path.endswith(ext):
             return mime

@@ -260,6 +260,14 @@ def make_app(database_url: str, **config):
     return create_app(settings)
 
 
+@pytest.fixture(params=["on", "off"], ids=["fast-path", "flask"])
+def both_paths(request, monkeypatch):
+    """Warm feed and oEmbed answers from the WSGI fast path (serving/fastpath.py), and
+    from Flask alone: the HTTP tests of feeds and oEmbed run on both (`pytestmark`)."""
+    monkeypatch.setenv("FAST_PATH", request.param)
+    return request.param
+
+
 @pytest.fixture
 def app(sqlite_url):
     app = make_app(sqlite_url)

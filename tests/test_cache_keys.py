@@ -22,6 +22,9 @@ from stories.validate import parse_story
 
 from .conftest import make_app, story_record
 
+# Warm answers come from the WSGI fast path (serving/fastpath.py) or from Flask: alike.
+pytestmark = pytest.mark.usefixtures("both_paths")
+
 TOPIC = "north-korean-defectors"
 STORY = "1169464713"
 AUDIO = "1169825816"

@@ -24,6 +24,9 @@ from stories.validate import parse_story
 from .conftest import ROOT, make_app, story_record
 from .feeds_support import NS, SAMPLE_SLUG, SITE_FEEDS, TOPIC_FEEDS, check_json_feed
 
+# Warm answers come from the WSGI fast path (serving/fastpath.py) or from Flask: alike.
+both_paths = pytest.mark.usefixtures("both_paths")
+
 CONTENT_TYPES = {
     "rss": "application/rss+xml; charset=utf-8",
     "atom": "application/atom+xml; charset=utf-8",
@@ -41,6 +44,7 @@ def json_error(client, path):
 
 # -- headers --------------------------------------------------------------------------
 
+@both_paths
 @pytest.mark.parametrize("fmt, path", ALL_FEEDS)
 def test_feeds_answer_like_a_cdn(sample_client, fmt, path):
     response = sample_client.get(path)
@@ -59,6 +63,7 @@ def test_feeds_answer_like_a_cdn(sample_client, fmt, path):
     assert head.headers["ETag"] == response.headers["ETag"]
 
 
+@both_paths
 def test_opml_lists_every_topic_feed(sample_app, sample_client):
     store = app_state(sample_app).store
     store.write([Story("w1", "https://e.example/w1", "W", datetime(2024, 1, 1, tzinfo=timezone.utc),
@@ -77,6 +82,7 @@ def test_opml_lists_every_topic_feed(sample_app, sample_client):
         assert feedparser.parse(sample_client.get(path).data).bozo == 0
 
 
+@both_paths
 def test_feed_max_age_comes_from_the_setting(sqlite_url):
     app = make_app(sqlite_url, FEED_MAX_AGE="60")
     response = app.test_client().get("/rss.xml")
@@ -86,6 +92,7 @@ def test_feed_max_age_comes_from_the_setting(sqlite_url):
 
 # -- conditional GET and gzip ----------------------------------------------------------
 
+@both_paths
 def test_matching_etag_gets_304_and_no_body(sample_client):
     first = sample_client.get(TOPIC_FEEDS["podcast"])
     again = sample_client.get(TOPIC_FEEDS["podcast"], headers={"If-None-Match": first.headers["ETag"]})
@@ -96,6 +103,7 @@ def test_matching_etag_gets_304_and_no_body(sample_client):
     assert other.status_code == 200
 
 
+@both_paths
 def test_last_modified_gets_304(sample_client):
     first = sample_client.get(TOPIC_FEEDS["rss"])
     since = first.headers["Last-Modified"]
@@ -104,6 +112,7 @@ def test_last_modified_gets_304(sample_client):
     assert sample_client.get(TOPIC_FEEDS["rss"], headers={"If-Modified-Since": older}).status_code == 200
 
 
+@both_paths
 def test_an_import_changes_the_etag(sample_app, sample_client, tmp_path):
     before = {path: sample_client.get(path).headers["ETag"] for _, path in ALL_FEEDS}
     record = story_record(id="2000", topics=[SAMPLE_SLUG],
@@ -121,6 +130,7 @@ def test_an_import_changes_the_etag(sample_app, sample_client, tmp_path):
         assert parsedate_to_datetime(response.headers["Last-Modified"]) >= imported
 
 
+@both_paths
 def test_gzip_has_its_own_etag_and_decompresses_to_the_same_feed(sample_client):
     plain = sample_client.get(TOPIC_FEEDS["atom"])
     zipped = sample_client.get(TOPIC_FEEDS["atom"], headers={"Accept-Encoding": "gzip"})
@@ -136,6 +146,7 @@ def test_gzip_has_its_own_etag_and_decompresses_to_the_same_feed(sample_client):
     assert crossed.status_code == 200 and crossed.data == plain.data
 
 
+@both_paths
 @pytest.mark.slow
 def test_a_write_by_another_process_reaches_the_feeds(sample_app, sample_client, tmp_path):
     """The render cache is per process; its keys carry the store's version, read at most
@@ -160,6 +171,7 @@ def test_a_write_by_another_process_reaches_the_feeds(sample_app, sample_client,
     assert b"From another process" in fresh.data
 
 
+@both_paths
 def test_the_store_is_read_at_most_once_per_interval(sample_app, sample_client, monkeypatch):
     sample_client.get("/feeds.opml")  # the first versioned request makes the memo
     versions = app_state(sample_app).versions
@@ -170,7 +182,11 @@ def test_the_store_is_read_at_most_once_per_interval(sample_app, sample_client, 
     monkeypatch.setattr(versions, "ttl", 60.0)  # the whole loop falls in one interval
     for _ in range(20):
         assert sample_client.get(TOPIC_FEEDS["rss"], headers={"If-None-Match": '"x"'}).status_code == 200
-    assert reads == [SAMPLE_SLUG]
+    # Each version at most once: the topic's, and the store's (which topics moved,
+    # web/moves.py) when a request reaches Flask rather than the fast path.
+    assert SAMPLE_SLUG in reads and set(reads) <= {SAMPLE_SLUG, None}
+    assert len(reads) == len(set(reads))
+    reads.clear()
     # A write through another store object, as another process would make it, is seen
     # once the interval has passed.
     other = StoryStore.from_url(sample_app.config["DATABASE_URL"])
@@ -179,11 +195,13 @@ def test_the_store_is_read_at_most_once_per_interval(sample_app, sample_client, 
     monkeypatch.setattr(versions, "ttl", 0.05)
     time.sleep(0.05)
     assert b"Seen soon" in sample_client.get(TOPIC_FEEDS["rss"]).data
-    assert reads == [SAMPLE_SLUG, SAMPLE_SLUG]
+    # Once more each, once the interval has passed.
+    assert SAMPLE_SLUG in reads and len(reads) == len(set(reads))
 
 
 # -- errors -----------------------------------------------------------------------------
 
+@both_paths
 @pytest.mark.parametrize("query, words", [
     ("?limit=abc", ["limit", "1 to 500"]),
     ("?limit=0", ["limit", "1 to 500"]),
@@ -203,6 +221,7 @@ def test_bad_limit_or_cursor_is_a_400_that_says_why(sample_client, path, query, 
         assert word in message
 
 
+@both_paths
 @pytest.mark.parametrize("name", ["rss.xml", "atom.xml", "feed.json", "podcast.xml"])
 def test_unknown_topic_is_a_404(sample_client, name):
     status, message = json_error(sample_client, f"/topics/no-such-topic/{name}")

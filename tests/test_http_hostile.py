@@ -21,6 +21,9 @@ from serving.state import app_state
 from .conftest import make_app
 from .servers import InThread
 
+# Warm answers come from the WSGI fast path (serving/fastpath.py) or from Flask: alike.
+both_paths = pytest.mark.usefixtures("both_paths")
+
 TOPIC = "north-korean-defectors"
 STORY = "1169464713"
 AUDIO = "1169825816"
@@ -96,6 +99,7 @@ def cursor_urls(cursor: str) -> list[str]:
     ]
 
 
+@both_paths
 @pytest.mark.parametrize("name", sorted(CURSORS))
 def test_a_cursor_we_did_not_make_is_a_400_everywhere(client, name):
     for url in cursor_urls(CURSORS[name]):
@@ -141,6 +145,7 @@ NUL_GETS = [
 ]
 
 
+@both_paths
 @pytest.mark.parametrize("url", NUL_GETS)
 def test_nul_in_a_url_is_a_400(client, url):
     response = client.get(url)
@@ -160,6 +165,7 @@ def test_nul_in_a_write_url_is_a_400_and_writes_nothing(hostile_app, client, met
     assert export(hostile_app) == before
 
 
+@both_paths
 def test_nul_inside_an_oembed_url_names_nothing(client):
     # Percent-encoded inside the parameter: the id pattern never matches it.
     response = client.get("/oembed", query_string={"url": "http://storyfeed.test/stories/%00"})
@@ -187,10 +193,12 @@ CONDITIONAL_URLS = [
 ]
 
 
+@both_paths
 @pytest.mark.parametrize("header", ["If-Modified-Since", "If-Unmodified-Since"])
 @pytest.mark.parametrize("date", ABSURD_DATES)
 def test_an_unreadable_conditional_date_is_ignored(client, header, date):
     for url in CONDITIONAL_URLS:
+        client.get(url)  # warm: with the fast path on, it answers the next one
         response = client.get(url, headers={header: date})
         assert response.status_code == 200, (url, response.status_code)
 
@@ -229,6 +237,7 @@ def test_deeply_nested_json_to_convert_is_a_400(client, body):
 LONG_LABEL = "a" * 64 + ".example.org"
 
 
+@both_paths
 @pytest.mark.parametrize("site_url", ["http://storyfeed.test/", None])
 @pytest.mark.parametrize("url,json_answer", [
     ("/", False), ("/no/such/page", False), (f"/stories/{STORY}", False), ("/rss.xml", False),
@@ -245,6 +254,7 @@ def test_a_host_that_is_no_host_name_is_a_400_with_a_working_error_page(
         assert response.get_data(as_text=True).startswith("400 Bad Request: The Host header")
 
 
+@both_paths
 def test_trusted_hosts_refuse_others(sqlite_url, monkeypatch):
     monkeypatch.setenv("TRUSTED_HOSTS", "storyfeed.test, www.storyfeed.test")
     app = create_app({"TESTING": True, "DATABASE_URL": sqlite_url})
@@ -256,6 +266,7 @@ def test_trusted_hosts_refuse_others(sqlite_url, monkeypatch):
     assert client.get("/api/stories/1", headers={"Host": "evil.example"}).status_code == 400
 
 
+@both_paths
 def test_with_site_url_no_url_comes_from_host(sample_client):
     for url in ("/rss.xml", "/feeds.opml", f"/oembed?url=http://storyfeed.test/stories/{STORY}",
                 f"/stories/{STORY}", f"/topics/{TOPIC}", f"/player/{STORY}/{AUDIO}"):
@@ -267,6 +278,7 @@ def test_with_site_url_no_url_comes_from_host(sample_client):
 
 # -- forwarded scheme -------------------------------------------------------------------
 
+@both_paths
 @pytest.mark.parametrize("proto,scheme", [
     ("javascript", "http"), ("data", "http"), ("https", "https"), ("HTTPS", "https"),
     ("http", "http"), ("", "http"), ("https, javascript", "http"), ("javascript:alert(1)//", "http"),
@@ -283,6 +295,7 @@ def test_only_http_and_https_are_taken_from_x_forwarded_proto(sqlite_url, proto,
         assert f"{scheme}://localhost/" in text, url
 
 
+@both_paths
 @pytest.mark.parametrize("site_url", ["http://storyfeed.test/", None])
 def test_a_host_whose_punycode_does_not_decode_is_a_400(sqlite_url, site_url):
     """Over a real socket: werkzeug's test client itself cannot send this Host."""

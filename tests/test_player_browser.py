@@ -240,7 +240,7 @@ def test_pages_and_player_work_under_their_content_security_policy(storyfeed, br
 
 def test_clicking_every_link_of_a_hostile_story_opens_no_dialog(tmp_path, browser):
     from .conftest import make_app, migrated_sqlite
-    from .embeds_support import serve
+    from .servers import InThread
     from .test_security_headers import IMAGE_SCRIPT, MEDIA_SCRIPT, SCRIPT, hostile_story
 
     app = make_app(migrated_sqlite(tmp_path / "hostile.sqlite3"), SITE_URL=None)
@@ -248,7 +248,8 @@ def test_clicking_every_link_of_a_hostile_story_opens_no_dialog(tmp_path, browse
     story = hostile_story(MEDIA_SCRIPT, IMAGE_SCRIPT, transcript_url=SCRIPT, url=SCRIPT)
     app_state(app).store.write([story])
     dialogs = []
-    with serve(app) as base:
+    with InThread(app) as server:
+        base = server.base + "/"
         page = browser.new_page()
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
         try:

@@ -23,10 +23,14 @@ from embeds.oembed import (
     oembed_for_match,
     oembed_for_snippet,
     oembed_to_json,
+    options_for_match,
     player_for_audio,
     registry_entry,
     render_oembed,
 )
+from embeds.player import player_page
+from embeds.snippets import THEMES, player_options
+from serving import fastpath
 from serving.context import (
     cache_key,
     current_links,
@@ -48,7 +52,6 @@ bp = Blueprint("embeds", __name__)
 MAX_CONVERT_BODY = 64 * 1024
 MAX_DIMENSION = 100_000  # a bound for parsing; sizes are clamped far below it
 PLAYER_MAX_AGE = 300
-THEMES = ("light", "dark")
 DISCOVERY_ENDPOINTS = {"pages.story", "embeds.player"}
 # Answers for these maxwidth/maxheight values (and for none) are kept in the render
 # cache; any other value is answered exactly as asked but rendered each time, so that a
@@ -103,20 +106,25 @@ def serve_oembed(url: str | None, fmt: str):
     settings = embed_settings()
     registry = settings.registry(links)
     match = match_oembed_url(url, registry)
-    key = None
+    options = options_for_match(match, player_options(url or "", request.args.get("theme")),
+                                store.get_story)
+    key = version = None
     # By what the URL names, not how it is spelled: one entry per story or player.
     if {maxwidth, maxheight} <= CACHED_SIZES | {None}:
-        key = cache_key("oembed", fmt, current_version(), match.provider.name, match.story_id,
-                        match.audio_id or "", maxwidth, maxheight)
+        version = current_version()
+        key = cache_key("oembed", fmt, version, match.provider.name, match.story_id,
+                        match.audio_id or "", maxwidth, maxheight, options.theme, options.start)
 
     def render() -> Rendered:
         response = oembed_for_match(
             match, store.get_story, registry=registry, links=links,
             settings=settings.oembed(links), maxwidth=maxwidth, maxheight=maxheight,
+            options=options,
         )
         return Rendered.of(render_oembed(response, fmt), CONTENT_TYPES[fmt])
 
     rendered = current_render_cache().get_or_render(key, render)
+    fastpath.remember(key, None, version, settings.cache_age)
     return send_rendered(rendered, max_age=settings.cache_age)
 
 
@@ -184,11 +192,11 @@ def player(story_id: str, audio_id: str):
         media_url = links.media(audio.url) if audio.url else ""
         if not media_url:
             abort(404, description="There is no audio file to play for this audio.")
-        html = render_template(
-            "player.html", story=story, audio=audio, theme=theme,
-            media_url=media_url,
-            oembed_page_url=player_page_url(links, story_id, audio_id),
-        )
+        settings = embed_settings()
+        html = render_template("player.html", theme=theme, **player_page(
+            story, audio, links, registry=settings.registry(links),
+            page_url=player_page_url(links, story_id, audio_id),
+            site_name=settings.provider_name))
         return Rendered.of(html.encode("utf-8"), "text/html; charset=utf-8")
 
     rendered = current_render_cache().get_or_render(key, render)

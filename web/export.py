@@ -1,6 +1,7 @@
 """Static export: every topic's feeds (every page), the OPML file, the oEmbed answers of
-every story and the media, as files under the live service's own paths, with a manifest
-of content types — ready to sync to object storage behind a CDN.
+every story, its transcript page, transcript files and chapters, and the media, as files
+under the live service's own paths, with a manifest of content types — ready to sync to
+object storage behind a CDN.
 
 Bodies are taken from the app itself (through its test client), so an exported file is
 byte for byte what the live service answers. Files whose bytes did not change are left
@@ -18,11 +19,14 @@ from urllib.parse import urlsplit
 from flask import Flask
 from lxml import etree
 
-from feeds.urls import SITE_FORMATS, TOPIC_FORMATS, feed_url, opml_url
+from feeds.urls import PODCAST, SITE_FORMATS, TOPIC_FORMATS, feed_url, opml_url
 from serving.files import regular_file_in
 from serving.links import Links
 from serving.state import app_state
 from stories.errors import StoryfeedError
+
+from .moves import SiteMoves
+from .transcripts import served_paths
 
 MANIFEST = "manifest.json"
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -60,6 +64,7 @@ class _Exporter:
         self.links = links
         self.report = ExportReport()
         self.manifest: dict[str, dict] = {}
+        self.redirects: list[dict] = []
 
     def path_of(self, url: str) -> str:
         if not url.startswith(self.links.site_url) or urlsplit(url).query:
@@ -97,6 +102,21 @@ class _Exporter:
             url = next_page_url(response.get_data(), response.content_type)
             required = True
 
+    def moved(self, old: str, new: str) -> None:
+        """A moved topic: the redirects a host must answer for its feeds, and its old
+        podcast feed (with itunes:new-feed-url) as a file, for hosts that cannot."""
+        for fmt in TOPIC_FORMATS:
+            self.redirects.append({"from": self.path_of(feed_url(self.links, fmt, old)),
+                                   "to": self.path_of(feed_url(self.links, fmt, new)),
+                                   "status": 301})
+        # Pages of a feed share their cursors across topics: one prefix rule covers them.
+        self.redirects.append({"from": f"topics/{old}/", "to": f"topics/{new}/",
+                               "status": 301, "prefix": True})
+        path = self.path_of(feed_url(self.links, PODCAST, old))
+        response = self.client.get("/" + path, headers={"Accept-Encoding": "identity"})
+        if response.status_code == 301 and response.mimetype == "application/rss+xml":
+            self.save(path, response.get_data(), response.content_type)
+
     def media(self, media_dir: Path) -> None:
         if self.links.media_base_url != self.links.absolute("media/"):
             return  # media live elsewhere (MEDIA_BASE_URL): nothing of ours to export
@@ -133,7 +153,12 @@ def export_site(app: Flask, target: Path) -> ExportReport:
     exporter.fetch(exporter.path_of(opml_url(links)))
     for fmt in SITE_FORMATS:
         exporter.feed(feed_url(links, fmt), required=True)
+    moves = SiteMoves.load(store)
+    for old, new in sorted(moves.redirects().items()):
+        exporter.moved(old, new)
     for topic in store.list_topics():
+        if moves.answer(topic.slug) != topic.slug:
+            continue  # moved: redirected above; in a loop of moves: 404, nothing to write
         for fmt in TOPIC_FORMATS:
             # A topic without complete podcast settings has no podcast feed (404).
             exporter.feed(feed_url(links, fmt, topic.slug), required=fmt.name != "podcast")
@@ -142,9 +167,13 @@ def export_site(app: Flask, target: Path) -> ExportReport:
             for fmt in ("json", "xml"):
                 # 401/404 answers (audio that may not be embedded) are not files.
                 exporter.fetch(f"stories/{story.id}/oembed.{fmt}", required=False)
+        # The story's own paths for its transcripts and chapters (the feeds link them).
+        for path in served_paths(story, state.settings["MEDIA_DIR"]):
+            exporter.fetch(path)
     exporter.media(Path(state.settings["MEDIA_DIR"]))
     exporter.remove_stale(previous)
 
-    body = json.dumps({"site_url": links.site_url, "files": exporter.manifest}, indent=1, sort_keys=True)
+    body = json.dumps({"site_url": links.site_url, "files": exporter.manifest,
+                       "redirects": exporter.redirects}, indent=1, sort_keys=True)
     exporter.save(MANIFEST, body.encode(), "application/json")
     return exporter.report

@@ -40,6 +40,7 @@ from feeds.urls import (
     opml_url,
     url_without_scheme,
 )
+from serving import fastpath
 from serving.context import (
     cache_key,
     current_links,
@@ -53,6 +54,8 @@ from serving.rendered import Rendered, send_rendered
 from serving.state import app_state
 from stories.model import Topic
 from stories.store import StoryStore
+
+from .moves import current_moves, listed_topics
 
 bp = Blueprint("feeds", __name__)
 
@@ -71,7 +74,8 @@ def _render(store: StoryStore, slug: str | None, fmt: FeedFormat, paging: Paging
         if missing:
             raise PodcastSettingsIncomplete(topic, missing)
         page = store.latest(slug, limit=paging.limit, cursor=paging.cursor, keep=is_episode)
-        body = render_podcast_feed(topic, page, links, paging, hub=hub)
+        body = render_podcast_feed(topic, page, links, paging, hub=hub,
+                                   guid=current_moves().podcast_guid(links, slug))
     else:
         page = store.latest(slug, limit=paging.limit, cursor=paging.cursor)
         titles = {t.slug: t.title for t in store.list_topics()}
@@ -86,10 +90,11 @@ def serve_feed(slug: str | None, fmt: FeedFormat, cursor: str | None = None):
     links = current_links()
     settings = app_state().settings
     hub = settings["WEBSUB_HUB"]
-    key = None
+    key = version = None
     # Other page sizes are answered but not kept: a key per `limit` value adds up.
     if paging.limit == DEFAULT_LIMIT and store.is_story_position(slug, paging.cursor):
-        key = cache_key("feed", fmt.name, slug or "", current_version(slug), paging.limit,
+        version = current_version(slug)
+        key = cache_key("feed", fmt.name, slug or "", version, paging.limit,
                         paging.cursor or "", hub or "")
     try:
         rendered = current_render_cache().get_or_render(
@@ -98,6 +103,7 @@ def serve_feed(slug: str | None, fmt: FeedFormat, cursor: str | None = None):
     except PodcastSettingsIncomplete as exc:
         # Plain text: podcast apps and validators show it as it is.
         return Response(f"{exc}\n", 404, content_type="text/plain; charset=utf-8")
+    fastpath.remember(key, slug, version, settings["FEED_MAX_AGE"])
     return send_rendered(rendered, max_age=settings["FEED_MAX_AGE"])
 
 
@@ -149,7 +155,7 @@ def opml():
     links = current_links()
     key = cache_key("opml", current_version())
     rendered = current_render_cache().get_or_render(
-        key, lambda: Rendered.of(render_opml(store.list_topics(), links), OPML_CONTENT_TYPE)
+        key, lambda: Rendered.of(render_opml(listed_topics(store), links), OPML_CONTENT_TYPE)
     )
     return send_rendered(rendered, max_age=app_state().settings["FEED_MAX_AGE"])
 

@@ -17,9 +17,14 @@ def media(filename: str):
     path = regular_file_in(app_state().settings["MEDIA_DIR"], filename)
     if path is None:
         abort(404, description="There is no such media file.")
-    if "," in request.environ.get("HTTP_RANGE", ""):
-        # Werkzeug answers one range only and refuses a list with 416; the whole file
-        # with 200 is what RFC 9110 allows instead, and what every client can use.
+    requested = request.environ.get("HTTP_RANGE")
+    if requested is not None and (
+        "," in requested or requested.partition("=")[0].strip().lower() != "bytes"
+    ):
+        # Werkzeug answers one bytes range only, and refuses a list or another unit
+        # ("items=0-1") with 416. RFC 9110 (14.2) says to ignore a unit the server does
+        # not know and allows ignoring a list: the whole file with 200, which every
+        # client can use.
         del request.environ["HTTP_RANGE"]
     # Werkzeug answers Range with 206, a bad range with 416, and sets Accept-Ranges,
     # Content-Length, ETag and Last-Modified.

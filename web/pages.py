@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, Flask, abort, current_app, jsonify, redirect, render_template, request
+from markupsafe import Markup
 
 from serving.context import current_links, current_render_cache, current_store
 from stories.store import InvalidCursor
+from stories.validate import clean_body_html
+
+from .moves import listed_topics
 
 bp = Blueprint("pages", __name__)
 
@@ -17,10 +21,18 @@ def inject_links():
     return {"links": current_links()}
 
 
+@bp.app_template_filter("clean_html")
+def clean_html(html: str) -> Markup:
+    """Stored HTML, cleaned again as it is shown: validation cleans it on the way in, but
+    a record may predate that or reach the store another way, and the page is where it
+    would run (feeds clean it again too)."""
+    return Markup(clean_body_html(html))
+
+
 @bp.get("/")
 def index():
     store = current_store()
-    topics = [(topic, store.count_stories(topic.slug)) for topic in store.list_topics()]
+    topics = [(topic, store.count_stories(topic.slug)) for topic in listed_topics(store)]
     return render_template("index.html", topics=topics)
 
 
@@ -45,6 +57,12 @@ def story(story_id: str):
         abort(404, description=f"There is no story {story_id!r}.")
     topics = [store.get_topic(slug) for slug in found.topics]
     return render_template("story.html", story=found, topics=[t for t in topics if t])
+
+
+@bp.get("/stories/<story_id>/")
+def story_with_slash(story_id: str):
+    """A pasted `/stories/<id>/` reaches the one canonical URL (308 keeps the method)."""
+    return redirect(current_links().story(story_id), 308)
 
 
 @bp.get("/healthz")

@@ -122,8 +122,16 @@ HOSTILE_CURSORS = [
     ("very-long", cursor('["older", "2020-01-01T00:00:00", "' + "9" * 20_000 + '"]')),
 ]
 
-# Path segments naming no story, topic or audio (never 5xx; 404 after routing). "%00" is
-# the one PostgreSQL refuses in text; the rest probe quoting, length and Unicode.
+def refused_status(url: str, otherwise: int = 404) -> int:
+    """NUL anywhere in a URL's path or query is refused with 400 by one request guard
+    before any view (PostgreSQL cannot hold it in text, and no id, slug or cursor of ours
+    has one); anything else gets `otherwise` from the view."""
+    return 400 if "%00" in url or "\x00" in url else otherwise
+
+
+# Path segments naming no story, topic or audio (never 5xx; 404 after routing, 400 for
+# NUL: see refused_status). "%00" is the one PostgreSQL refuses in text; the rest probe
+# quoting, length and Unicode.
 HOSTILE_SEGMENTS = [
     ("nul", "%00"),
     ("nul-inside", "1169464713%00"),
@@ -245,10 +253,24 @@ URL_METAS = ("og:image", "og:url", "og:audio", "og:video", "twitter:image", "twi
              "twitter:player:stream")
 
 
-def html_problems(html: str, *, expected_scripts: tuple[str, ...] = ()) -> list[str]:
-    """What makes `html` unsafe: scripts other than ours, event handler attributes,
-    frames, and URLs that are not http(s) or our own paths (in attributes, meta tags
-    and the embed code shown as text)."""
+def is_own_script(element) -> bool:
+    """<script src="/static/..."> with no inline body: a file this site serves itself,
+    which the CSP's script-src 'self' allows. Anything inline, elsewhere, or reaching
+    out of /static/ is not ours."""
+    parts = urlsplit(as_browsers_read(element.get("src", "")))
+    return (
+        not parts.scheme and not parts.netloc and not parts.query
+        and parts.path.startswith("/static/") and "\\" not in parts.path
+        and ".." not in parts.path.split("/")
+        and not (element.text or "").strip() and len(element) == 0
+    )
+
+
+def html_problems(html: str, *, own_scripts: bool = True) -> list[str]:
+    """What makes `html` unsafe: scripts other than ours (none at all when `own_scripts`
+    is false, as in a feed's HTML field), event handler attributes, frames, and URLs
+    that are not http(s) or our own paths (in attributes, meta tags and the embed code
+    shown as text)."""
     problems = []
     if not html.strip():
         return problems
@@ -258,8 +280,7 @@ def html_problems(html: str, *, expected_scripts: tuple[str, ...] = ()) -> list[
             continue
         tag = element.tag.lower()
         if tag == "script":
-            src = element.get("src", "")
-            if not src or not any(src.endswith(ok) for ok in expected_scripts):
+            if not (own_scripts and is_own_script(element)):
                 problems.append(f"a <script> element: {lxml.html.tostring(element)[:120]!r}")
         if tag in ("iframe", "object", "embed", "frame", "base", "form"):
             problems.append(f"a <{tag}> element")
@@ -301,7 +322,7 @@ def fragment_problems(html: str, where: str) -> list[str]:
     if not html or not html.strip():
         return []
     wrapped = f"<!doctype html><html><body><div>{html}</div></body></html>"
-    return [f"{where}: {p}" for p in html_problems(wrapped)]
+    return [f"{where}: {p}" for p in html_problems(wrapped, own_scripts=False)]
 
 
 XML_URL_ELEMENTS = {"link", "url", "docs", "comments", "logo", "icon"}

@@ -13,19 +13,20 @@ from .payloads import (
     SAMPLE_STORY,
     SLUG,
     cursor,
+    refused_status,
 )
 
 
 @pytest.mark.parametrize("name, segment", HOSTILE_SEGMENTS, ids=[s[0] for s in HOSTILE_SEGMENTS])
 def test_a_hostile_story_id_is_404(backend_client, name, segment):
     response = backend_client.get(f"/api/stories/{segment}")
-    assert response.status_code == 404
+    assert response.status_code == refused_status(segment)
 
 
 @pytest.mark.parametrize("name, segment", HOSTILE_SEGMENTS, ids=[s[0] for s in HOSTILE_SEGMENTS])
 def test_a_hostile_topic_slug_is_404(backend_client, name, segment):
     response = backend_client.get(f"/api/topics/{segment}/stories")
-    assert response.status_code == 404
+    assert response.status_code == refused_status(segment)
 
 
 @pytest.mark.parametrize("name, value", HOSTILE_CURSORS, ids=[c[0] for c in HOSTILE_CURSORS])

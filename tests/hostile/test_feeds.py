@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .payloads import HOSTILE_CURSORS, HOSTILE_SEGMENTS, SLUG
+from .payloads import HOSTILE_CURSORS, HOSTILE_SEGMENTS, SLUG, refused_status
 
 TOPIC_FEEDS = ["rss.xml", "atom.xml", "feed.json", "podcast.xml"]
 SITE_FEEDS = ["rss.xml", "atom.xml", "feed.json"]
@@ -37,7 +37,7 @@ def test_a_bad_limit_is_400(client, path, value):
 @pytest.mark.parametrize("name, segment", HOSTILE_SEGMENTS, ids=[s[0] for s in HOSTILE_SEGMENTS])
 @pytest.mark.parametrize("feed", TOPIC_FEEDS)
 def test_a_feed_of_a_hostile_slug_is_404(backend_client, feed, name, segment):
-    assert backend_client.get(f"/topics/{segment}/{feed}").status_code == 404
+    assert backend_client.get(f"/topics/{segment}/{feed}").status_code == refused_status(segment)
 
 
 def test_a_podcast_of_a_topic_without_settings_is_a_plain_404(sqlite_app, client):

@@ -14,7 +14,7 @@ import pytest
 
 from ..conftest import story_record
 from .conftest import build_app, dispose
-from .payloads import AUTH, TOKEN, json_body, store_unchanged
+from .payloads import AUTH, TOKEN, json_body, refused_status, store_unchanged
 
 RAW = "@RAW@"  # replaced by raw JSON text the json module would not write (NaN, 5,000 digits)
 
@@ -161,6 +161,25 @@ def problem_fields(response) -> list[str]:
     return [p["field"] for p in response.get_json()["problems"]]
 
 
+# Raw numbers the JSON reader refuses before any record is validated (RFC 8259 has no NaN
+# or Infinity; no field holds 5,000 digits): the whole body is a 400 naming the number.
+JSON_LEVEL_REASONS = {
+    "NaN": "not valid JSON: NaN is not a number",
+    "Infinity": "not valid JSON: Infinity is not a number",
+    "9" * 5000: "not accepted: a number has 5000 digits",
+}
+
+
+def assert_refused(response, field: str, location: str, raw: str | None = None) -> None:
+    """A 422 naming `field` at `location`, or for a raw number the JSON reader refuses,
+    a 400 that says which number it was."""
+    if raw in JSON_LEVEL_REASONS:
+        assert response.status_code == 400, response.get_data()[:300]
+        assert JSON_LEVEL_REASONS[raw] in response.get_json()["message"]
+    else:
+        assert_problem(response, field, location)
+
+
 def assert_problem(response, field: str, location: str) -> None:
     assert response.status_code == 422, response.get_data()[:300]
     body = response.get_json()
@@ -181,7 +200,7 @@ def test_an_invalid_story_in_a_batch_writes_nothing(sqlite_app, client, case):
     with store_unchanged(sqlite_app):
         response = client.post("/api/stories", data=body, content_type="application/json",
                                headers=AUTH)
-    assert_problem(response, field, "record 2")
+    assert_refused(response, field, "record 2", *raw)
 
 
 @pytest.mark.parametrize("case", INVALID_STORIES, ids=case_id)
@@ -193,7 +212,7 @@ def test_an_invalid_story_put_by_id_is_422(sqlite_app, client, case):
     with store_unchanged(sqlite_app):
         response = client.put("/api/stories/put-target", data=raw_json(record, *raw),
                               content_type="application/json", headers=AUTH)
-    assert_problem(response, field, "story put-target")
+    assert_refused(response, field, "story put-target", *raw)
 
 
 # Dates at the ends of the calendar broke the store and later every page that showed the
@@ -416,13 +435,13 @@ def test_put_topic_with_a_hostile_slug_is_422(sqlite_app, client, name, slug):
 ])
 def test_nul_in_an_ingest_path_is_refused_on_every_backend(backend_app, backend_client, method,
                                                            path):
-    """NUL is the one character PostgreSQL refuses in text (DataError, 500). DELETE must be a
-    404; a PUT may equally be refused by validation (422) — never a 5xx."""
+    """NUL is the one character PostgreSQL refuses in text (DataError, 500): one request
+    guard refuses it with 400 before any view, for every method (see refused_status)."""
     body = None if method == "delete" else (
         story_record(id=None) if "stories" in path else {"title": "T"})
     with store_unchanged(backend_app):
         response = getattr(backend_client, method)(path, json=body, headers=AUTH)
-    assert response.status_code == 404 if method == "delete" else response.status_code in (404, 422)
+    assert response.status_code == refused_status(path)
 
 
 def test_deleting_an_unknown_story_is_404(sqlite_app, client):
@@ -495,4 +514,4 @@ def test_json_nan_in_a_topic_is_refused(sqlite_app, client):
     with store_unchanged(sqlite_app):
         response = client.put("/api/topics/world", data=body, content_type="application/json",
                               headers=AUTH)
-    assert_problem(response, "image.width", "topic world")
+    assert_refused(response, "image.width", "topic world", "NaN")

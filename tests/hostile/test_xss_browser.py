@@ -13,7 +13,7 @@ from serving.state import app_state
 from stories.model import story_from_record, topic_from_record
 
 from ..conftest import migrated_sqlite, story_record
-from ..embeds_support import serve
+from ..servers import InThread
 from .conftest import build_app, dispose
 
 CHROMIUM = "/usr/bin/chromium"
@@ -55,8 +55,8 @@ def hostile_site(tmp_path_factory):
     app_state(app).store.write(stories=[story_from_record(story)],
                                             topics=[topic_from_record(topic)])
     try:
-        with serve(app) as base:
-            yield base
+        with InThread(app) as server:
+            yield server.base + "/"
     finally:
         dispose(app)
 

@@ -19,7 +19,8 @@ from ..export import export_site
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--site-url", help="Public base URL of the exported files (default: SITE_URL).")
 def export_command(directory: Path, site_url: str | None) -> None:
-    """Write feeds, OPML, oEmbed answers and media under DIRECTORY, as the live paths."""
+    """Write feeds, OPML, oEmbed answers, transcripts, chapters and media under DIRECTORY,
+    as the live paths."""
     app = current_app._get_current_object()
     try:
         if site_url:

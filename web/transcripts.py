@@ -1,0 +1,320 @@
+"""A story's transcripts and chapters under its own paths, and what its page says of them.
+
+- `/stories/<id>/transcript`: the transcript as a page (like NPR's), each cue's time a
+  link into the player at that time, chapter titles as headings;
+- `/stories/<id>/audio/<audio_id>/transcript.vtt|.srt|.json`: the audio's transcript
+  files, the first one of each type that lives under `/media/`;
+- `/stories/<id>/audio/<audio_id>/chapters.json`: its chapters as a Podcast Index JSON
+  chapters file (`application/json+chapters`), the file the feeds' `podcast:chapters`
+  link for inline chapters;
+- the story page's structured data (`story_structured_data`, schema.org JSON-LD).
+
+Transcripts are read from MEDIA_DIR only: a remote transcript is linked, never fetched
+while a request waits. `served_paths` lists what a story has here, for the export.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from urllib.parse import quote, unquote, urlsplit
+
+from flask import Blueprint, Flask, abort, render_template, send_file
+
+from feeds.content import (
+    CHAPTERS_TYPE,
+    Companion,
+    audio_transcripts,
+    chapters_document,
+    decimal_text,
+    story_file_url,
+)
+from feeds.cues import MAX_TRANSCRIPT_BYTES, Cue, TranscriptUnreadable, cues_text, read_cues
+from feeds.podcast import has_podcast
+from feeds.schema_org import AudioExtras, Series, iso_duration, podcast_episode
+from feeds.urls import PODCAST, feed_url
+from serving.context import current_links, current_store
+from serving.files import regular_file_in
+from serving.links import Links
+from serving.rendered import Rendered, send_rendered
+from serving.state import app_state
+from stories.model import Audio, Chapter, Story, Topic, Transcript
+
+from .embeds import player_page_url
+from .media import MEDIA_MAX_AGE
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("transcripts", __name__)
+
+# The transcript files a story serves, by the extension of their path.
+FILE_EXTENSIONS = {"text/vtt": "vtt", "application/x-subrip": "srt", "application/json": "json"}
+# Which transcript the page is read from when an audio has several: WebVTT first, as the
+# namespace recommends it and the player shows it as captions.
+PAGE_SOURCES = ("text/vtt", "application/x-subrip", "application/json")
+TYPE_NAMES = {"text/vtt": "WebVTT", "application/x-subrip": "SubRip",
+              "application/json": "JSON", "text/html": "Web page"}
+
+
+# -- which files a story has ------------------------------------------------------------
+
+def media_file(media_dir: str, url: str) -> str | None:
+    """The local file of a record's `/media/...` URL, if it is one we serve; else None."""
+    if not url.startswith("/media/"):
+        return None
+    return regular_file_in(media_dir, unquote(urlsplit(url).path[len("/media/"):]))
+
+
+def served_transcripts(audio: Audio, media_dir: str) -> dict[str, tuple[Transcript, str]]:
+    """{extension: (transcript, local path)}: the first transcript of each type whose file
+    is ours; another of the same type (a translation) is linked by its own URL."""
+    found: dict[str, tuple[Transcript, str]] = {}
+    for transcript in audio.transcripts:
+        extension = FILE_EXTENSIONS.get(transcript.type)
+        if extension and extension not in found:
+            path = media_file(media_dir, transcript.url)
+            if path is not None:
+                found[extension] = (transcript, path)
+    return found
+
+
+def has_transcript_page(story: Story) -> bool:
+    return any(audio.transcripts for audio in story.audio)
+
+
+def _chapters_served(audio: Audio, media_dir: str) -> bool:
+    chapters = audio.chapters
+    if chapters is None:
+        return False
+    return bool(chapters.chapters) if not chapters.url else media_file(media_dir, chapters.url) is not None
+
+
+def served_paths(story: Story, media_dir: str) -> list[str]:
+    """The paths (without the leading "/") this module answers 200 for, for the export."""
+    paths = [f"stories/{story.id}/transcript"] if has_transcript_page(story) else []
+    for audio in story.audio:
+        base = f"stories/{story.id}/audio/{audio.id}/"
+        paths += [f"{base}transcript.{ext}" for ext in served_transcripts(audio, media_dir)]
+        if _chapters_served(audio, media_dir):
+            paths.append(base + "chapters.json")
+    return paths
+
+
+# -- reading transcripts ------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=256)
+def _cues_of(path: str, type: str, mtime_ns: int, size: int) -> tuple[Cue, ...]:
+    # Keyed by the file's time and size too, so an edited file is read again.
+    with open(path, "rb") as file:
+        return read_cues(file.read(MAX_TRANSCRIPT_BYTES + 1), type)
+
+
+def file_cues(path: str, type: str) -> tuple[Cue, ...]:
+    """The cues of a local transcript file; raises `TranscriptUnreadable`."""
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        raise TranscriptUnreadable(f"cannot be read ({exc.strerror})") from None
+    return _cues_of(path, type, stat.st_mtime_ns, stat.st_size)
+
+
+def _page_cues(audio: Audio, media_dir: str) -> tuple[Transcript | None, tuple[Cue, ...], str]:
+    """(the transcript read, its cues, "") from the best local timed transcript, or
+    (None, (), why none could be read)."""
+    problems = []
+    for type in PAGE_SOURCES:
+        for transcript in audio.transcripts:
+            path = media_file(media_dir, transcript.url) if transcript.type == type else None
+            if path is None:
+                continue
+            try:
+                cues = file_cues(path, type)
+            except TranscriptUnreadable as exc:
+                log.warning("transcript %s of audio %s: %s", transcript.url, audio.id, exc)
+                problems.append(f"The {TYPE_NAMES[type]} transcript {exc}.")
+                continue
+            if cues:
+                return transcript, cues, ""
+            problems.append(f"The {TYPE_NAMES[type]} transcript has no cues.")
+    return None, (), " ".join(problems)
+
+
+def player_url(story: Story, audio: Audio, links: Links) -> str:
+    """storyfeed's player of the audio, when it may be embedded and has a file to play."""
+    if audio.embeddable and audio.url and links.media(audio.url):
+        return player_page_url(links, story.id, audio.id)
+    return ""
+
+
+def listen_url(story: Story, audio: Audio, links: Links) -> str:
+    """Where the audio plays from a `#t=SECONDS` start: the player, else the audio file
+    itself (browsers take the same media fragment), else ""."""
+    if player_url(story, audio, links):
+        return player_url(story, audio, links)
+    if audio.downloadable and audio.url:
+        return links.media(audio.url)
+    return ""
+
+
+# -- the transcript page ------------------------------------------------------------------
+
+@dataclass
+class Row:
+    cue: Cue
+    chapter: Chapter | None = None  # the chapter that starts with this cue
+
+
+@dataclass
+class Section:
+    """One audio's transcript on the page."""
+
+    audio: Audio
+    heading: str
+    listen_url: str
+    language: str
+    rows: list[Row] = field(default_factory=list)
+    problem: str = ""
+    files: list[tuple[str, Companion]] = field(default_factory=list)  # (url, transcript)
+
+
+def _rows(cues: tuple[Cue, ...], audio: Audio) -> list[Row]:
+    """The cues, each table-of-contents chapter's title before the first cue it holds."""
+    rows = [Row(cue) for cue in cues]
+    chapters = [c for c in audio.chapters.chapters if c.toc] if audio.chapters is not None else []
+    for chapter in chapters:
+        # A cue that starts a hair before its chapter (rounding) still belongs to it.
+        row = next((r for r in rows if r.cue.start >= chapter.start_time - 0.0005), None)
+        if row is not None and row.chapter is None:
+            row.chapter = chapter
+    return rows
+
+
+def _sections(story: Story, topic_language: str, links: Links, media_dir: str) -> list[Section]:
+    with_transcripts = [a for a in story.audio if a.transcripts]
+    sections = []
+    for number, audio in enumerate(with_transcripts, 1):
+        transcript, cues, problem = _page_cues(audio, media_dir)
+        served = {ext: t.url for ext, (t, _) in served_transcripts(audio, media_dir).items()}
+        files = []
+        for companion in audio_transcripts(audio, links):
+            extension = FILE_EXTENSIONS.get(companion.type)
+            ours = extension in served and links.media(served[extension]) == companion.url
+            url = story_file_url(links, story.id, audio.id, f"transcript.{extension}") if ours else companion.url
+            files.append((url, companion))
+        sections.append(Section(
+            audio=audio,
+            heading=f"Part {number} of {len(with_transcripts)}" if len(with_transcripts) > 1 else "",
+            listen_url=listen_url(story, audio, links),
+            language=(transcript.language if transcript else "") or topic_language,
+            rows=_rows(cues, audio),
+            problem=problem,
+            files=files,
+        ))
+    return sections
+
+
+def clock(seconds: float) -> str:
+    """A cue's time as people read it: 0:05, 12:34, 1:02:03."""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _story_or_404(story_id: str) -> Story:
+    story = current_store().get_story(story_id)
+    if story is None:
+        abort(404, description=f"There is no story {story_id!r}.")
+    return story
+
+
+def _audio_or_404(story_id: str, audio_id: str) -> tuple[Story, Audio]:
+    story = _story_or_404(story_id)
+    audio = story.find_audio(audio_id)
+    if audio is None:
+        abort(404, description=f"The story {story_id!r} has no audio {audio_id!r}.")
+    return story, audio
+
+
+def _topics(story: Story) -> list[Topic]:
+    store = current_store()
+    return [t for t in (store.get_topic(slug) for slug in story.topics) if t is not None]
+
+
+@bp.get("/stories/<story_id>/transcript")
+def transcript_page(story_id: str):
+    story = _story_or_404(story_id)
+    if not has_transcript_page(story):
+        abort(404, description="This story has no transcript.")
+    topics = _topics(story)
+    language = topics[0].language if topics else ""
+    sections = _sections(story, language, current_links(), app_state().settings["MEDIA_DIR"])
+    return render_template("transcript.html", story=story, topics=topics, sections=sections,
+                           clock=clock, at=decimal_text, iso_duration=iso_duration,
+                           type_names=TYPE_NAMES)
+
+
+@bp.get("/stories/<story_id>/audio/<audio_id>/transcript.<extension>")
+def transcript_file(story_id: str, audio_id: str, extension: str):
+    _story, audio = _audio_or_404(story_id, audio_id)
+    found = served_transcripts(audio, app_state().settings["MEDIA_DIR"]).get(extension)
+    if found is None:
+        abort(404, description=f"This audio has no .{extension} transcript served here.")
+    transcript, path = found
+    # send_file adds "; charset=utf-8" to text/vtt itself.
+    response = send_file(path, mimetype=transcript.type,
+                         max_age=MEDIA_MAX_AGE, conditional=True)
+    # Browser players on other sites read transcripts (the namespace asks for CORS).
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.get("/stories/<story_id>/audio/<audio_id>/chapters.json")
+def chapters_file(story_id: str, audio_id: str):
+    story, audio = _audio_or_404(story_id, audio_id)
+    chapters = audio.chapters
+    if chapters is not None and chapters.url:
+        path = media_file(app_state().settings["MEDIA_DIR"], chapters.url)
+        if path is None:
+            abort(404, description="This audio's chapters file is not served here.")
+        response = send_file(path, mimetype=CHAPTERS_TYPE, max_age=MEDIA_MAX_AGE, conditional=True)
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        return response
+    if chapters is None or not chapters.chapters:
+        abort(404, description="This audio has no chapters.")
+    document = chapters_document(story, chapters, current_links())
+    body = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+    return send_rendered(Rendered.of(body, CHAPTERS_TYPE, story.updated),
+                         max_age=app_state().settings["FEED_MAX_AGE"])
+
+
+# -- what the story page says -----------------------------------------------------------
+
+@bp.app_template_global()
+def transcript_page_url(story: Story) -> str:
+    """The story's transcript page, "" when it has none."""
+    if not has_transcript_page(story):
+        return ""
+    return current_links().absolute(f"stories/{quote(story.id, safe='')}/transcript")
+
+
+@bp.app_template_global()
+def story_structured_data(story: Story, topics: list[Topic]) -> dict | None:
+    """The story page's schema.org `PodcastEpisode` (see feeds/schema_org.py)."""
+    links = current_links()
+    media_dir = app_state().settings["MEDIA_DIR"]
+    series = tuple(Series(t.title, links.topic(t.slug), feed_url(links, PODCAST, t.slug))
+                   for t in topics if has_podcast(t))
+    extras = {}
+    for audio in story.audio:
+        _, cues, _ = _page_cues(audio, media_dir)
+        extras[audio.id] = AudioExtras(listen_url=listen_url(story, audio, links),
+                                       embed_url=player_url(story, audio, links),
+                                       transcript=cues_text(cues))
+    return podcast_episode(story, links, series=series, extras=extras)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
