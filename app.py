@@ -33,6 +33,7 @@ from web.cli import export as export_cli
 from web.cli import feeds as feeds_cli
 from web.cli import sources as sources_cli
 from web.cli import stories as stories_cli
+from web.moves import SiteMovesMemo
 
 # Each module that hooks into the app, in the order its hooks must run: init_app(app).
 PARTS = (
@@ -78,6 +79,7 @@ def create_state(settings: Settings, instance_path: str,
         EmbedSettings: EmbedSettings.from_settings(settings),
         SourcesConfig: SourcesConfig.from_settings(settings, instance_path),
     }
+    areas[SiteMovesMemo] = SiteMovesMemo.of(versions, store)
     publisher = publisher_for(settings, store)
     if publisher is not None:
         areas[WebSubPublisher] = publisher

@@ -17,7 +17,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Protocol
+from typing import Callable, Generic, Protocol, TypeVar
 
 from flask import Response, request
 from werkzeug.http import http_date, is_resource_modified, parse_accept_header, quote_etag
@@ -184,6 +184,26 @@ def rendered_answer(rendered: Rendered, environ: dict, *, max_age: int,
 @functools.lru_cache(maxsize=256)  # clients send a handful of distinct values
 def accepts_gzip(accept_encoding: str | None) -> bool:
     return accept_encoding is not None and parse_accept_header(accept_encoding)["gzip"] > 0
+
+
+T = TypeVar("T")
+
+
+class PerVersion(Generic[T]):
+    """A value made from the store (the topic moves, say), made again when the store's
+    version moves, as seen through `versions`. Built by the app factory, like the memo."""
+
+    def __init__(self, versions: VersionMemo, make: Callable[[], T]):
+        self.versions = versions
+        self.make = make
+        self._held: tuple[int, T] | None = None
+
+    def get(self) -> T:
+        version = self.versions.version()
+        held = self._held
+        if held is None or held[0] != version:
+            held = self._held = (version, self.make())
+        return held[1]
 
 
 def send_rendered(rendered: Rendered, *, max_age: int, cors: bool = True) -> Response:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import quote, quote_from_bytes
 
-from flask import Flask, Response, abort, current_app, request
+from flask import Flask, Response, abort, request
 from werkzeug.utils import redirect
 
 from feeds.podcast import PodcastSettingsIncomplete, has_podcast, is_episode, podcast_guid
@@ -24,7 +24,7 @@ from feeds.render import render_podcast_feed
 from feeds.urls import PODCAST, Paging, feed_url
 from serving.context import cache_key, current_links, current_render_cache, current_store, current_version
 from serving.links import Links
-from serving.rendered import Rendered
+from serving.rendered import PerVersion, Rendered, VersionMemo
 from serving.state import app_state
 from stories.model import Topic
 from stories.moves import MoveProblem, TopicMoves
@@ -80,15 +80,17 @@ class SiteMoves:
         return podcast_guid(feed_url(links, PODCAST, self.moves.origin(slug)))
 
 
+class SiteMovesMemo(PerVersion[SiteMoves]):
+    """The site's moves, made again when the store's version moves (remembered as briefly
+    as the version is, `serving.context.current_version`); kept in the app state."""
+
+    @classmethod
+    def of(cls, versions: VersionMemo, store: StoryStore) -> "SiteMovesMemo":
+        return cls(versions, lambda: SiteMoves.load(store))
+
+
 def current_moves() -> SiteMoves:
-    """The moves, reloaded when the store's version moves (remembered as briefly as the
-    version is, `serving.context.current_version`)."""
-    version = current_version()
-    found = current_app.extensions.get("storyfeed.moves")
-    if found is None or found[0] != version:
-        found = (version, SiteMoves.load(current_store()))
-        current_app.extensions["storyfeed.moves"] = found
-    return found[1]
+    return app_state().area(SiteMovesMemo).get()
 
 
 def listed_topics(store: StoryStore) -> list[Topic]:
