@@ -1,17 +1,28 @@
 """gunicorn settings from the environment (PaaS convention: PORT, WEB_CONCURRENCY).
 
+Read through the settings table (`serving/settings.py`), like the app's: the master
+checks every setting before any worker starts, and stops with a line naming a bad one.
 Anything else is overridden the way gunicorn reads after this file: GUNICORN_CMD_ARGS
 (e.g. "--worker-connections 500") or the command line.
 """
 
 import os
+import sys
 
 from gunicorn.config import ControlSocket
 
-host = os.environ.get("HOST", "0.0.0.0")
-port = os.environ.get("PORT", "8000")
+from serving.settings import load_settings
+from stories.errors import SettingsError
+
+try:
+    settings = load_settings(gunicorn=True)
+except SettingsError as exc:
+    sys.exit(f"storyfeed cannot start: {exc}")
+
+host = settings["HOST"]
+port = settings["PORT"]
 bind = f"{host}:{port}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+workers = settings["WEB_CONCURRENCY"]
 # gevent: one worker holds up to worker_connections (1,000) connections, and a request
 # whose headers are not complete within `keepalive` seconds is dropped. A sync worker
 # facing clients directly is held by one idle or slow connection (30 s, then killed); a
@@ -35,13 +46,13 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gevent"
 accesslog = "-"
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
-logger_class = "web.access_log.JSONAccessLogger"
+loglevel = settings["LOG_LEVEL"].lower()
+logger_class = "serving.access_log.JSONAccessLogger"
 # A PaaS router gives a stopping process about 30 s: finish what is in flight within that.
 graceful_timeout = 25
 timeout = 30
 keepalive = 5
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+forwarded_allow_ips = settings["FORWARDED_ALLOW_IPS"]
 # No --preload: the app opens database and Redis pools in create_app, and connections
 # made before the fork would be shared by every worker. Each worker builds its own.
 preload_app = False

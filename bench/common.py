@@ -33,28 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from flask import Blueprint
-
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN_CONF = ROOT / "gunicorn.conf.py"
 # Answers the baselines replay: a JSON file named by this variable (see record_answers).
 ANSWERS_VARIABLE = "BENCH_ANSWERS"
 WRK_THREADS = 2
 WRK_CONNECTIONS = 16
-
-# app.py still registers this blueprint when BENCH_BASELINE is set; no benchmark uses
-# it any more (the baselines above replaced it), and it goes once app.py stops asking.
-baseline_bp = Blueprint("bench_baseline", __name__)
-
-
-@baseline_bp.get("/_bench/constant/<int:size>")
-def constant(size: int):
-    from web.rendered import Rendered, send_rendered
-
-    if not 0 < size <= 10_000_000:
-        return "size out of range", 400
-    return send_rendered(Rendered.of(b"x" * size, "application/json"), max_age=60)
-
 
 # -- servers --------------------------------------------------------------------------
 
@@ -71,7 +55,7 @@ def flask_cli(env: dict, *args: str) -> None:
 
 def bench_env(**settings: str) -> dict[str, str]:
     env = dict(os.environ, LOG_LEVEL="warning", **settings)
-    for name in ("WEBSUB_HUB", "BENCH_BASELINE", "REDIS_URL"):
+    for name in ("WEBSUB_HUB", "REDIS_URL"):
         if name not in settings:
             env.pop(name, None)
     return env

@@ -16,11 +16,11 @@ from datetime import datetime, timedelta, timezone
 from feedgen.feed import FeedGenerator
 
 from feeds import Paging, render_podcast_feed
-from stories.cli import SAMPLE_FILE
+from serving.links import Links
 from stories.files import read_records
 from stories.model import Audio, Image, Story, Topic, TopicImage
+from stories.sample import SAMPLE_FILE
 from stories.store import StoryPage
-from web.links import Links
 
 from .common import load_average, print_table
 

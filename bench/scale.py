@@ -17,7 +17,7 @@ import contextlib
 import os
 import sys
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import redis
@@ -25,8 +25,7 @@ import sqlalchemy as sa
 
 from stories.store import create_engine
 
-from .common import (APP, baselines, bench_env, flask_cli, gunicorn, load_average, measure,
-                     record, report)
+from .common import APP, baselines, bench_env, flask_cli, gunicorn, load_average, measure, record, report
 from .memory import redis_prefix
 from .warm import cases
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from requests_cache.backends import SQLiteCache
 
 from app import create_app
+from serving.state import app_state
 from sources.fetch import FetchSettings, HTTPRetriever
 from sources.model import Source
 from sources.state import SourceStates
@@ -145,7 +146,7 @@ def main() -> None:
 
             results.setdefault("ingest POST of 500 (new)", []).append(timed(push))
             results.setdefault("ingest POST of 500 (repeat)", []).append(timed(push))
-            app.extensions["storyfeed.store"].engine.dispose()
+            app_state(app).store.engine.dispose()
             app_store.engine.dispose()
     finally:
         upstream.close()

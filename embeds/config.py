@@ -1,54 +1,45 @@
-"""The embeds settings (README, "Configuration") and the provider registry of the running app."""
+"""The embeds area's settings and provider registry, built once by the app factory."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Mapping
 
-from flask import Flask, current_app
-
-from web.links import Links
+from serving.links import Links
+from serving.settings import Settings
 
 from .oembed import OEmbedSettings
 from .providers import ProviderRegistry, load_providers, registry_for_site
 
-DEFAULTS = {
-    "OEMBED_PROVIDER_NAME": "storyfeed",
-    "OEMBED_PROVIDER_URL": None,  # the site URL
-    "OEMBED_CACHE_AGE": 3600,
-    "PLAYER_PROVIDERS": None,
-}
-REGISTRY_KEY = "storyfeed.player_providers"
 
+@dataclass(frozen=True)
+class EmbedSettings:
+    provider_name: str
+    provider_url: str | None  # None: the site URL
+    cache_age: int
+    providers: ProviderRegistry  # the configured providers, without the site's own player
 
-def configure(app: Flask) -> None:
-    """Fill defaults and check the settings once, so a bad one stops the app at start."""
-    for key, default in DEFAULTS.items():
-        if app.config.get(key) in (None, ""):
-            app.config[key] = default
-    try:
-        cache_age = int(app.config["OEMBED_CACHE_AGE"])
-    except (TypeError, ValueError):
-        raise ValueError("OEMBED_CACHE_AGE must be a whole number of seconds") from None
-    if cache_age < 0:
-        raise ValueError("OEMBED_CACHE_AGE must be a whole number of seconds")
-    app.config["OEMBED_CACHE_AGE"] = cache_age
-    app.extensions[REGISTRY_KEY] = load_providers(app.config["PLAYER_PROVIDERS"])
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "EmbedSettings":
+        """Raises ProviderConfigInvalid (a SettingsError) for an unusable PLAYER_PROVIDERS."""
+        return cls(
+            provider_name=settings["OEMBED_PROVIDER_NAME"],
+            provider_url=settings["OEMBED_PROVIDER_URL"],
+            cache_age=settings["OEMBED_CACHE_AGE"],
+            providers=load_providers(settings["PLAYER_PROVIDERS"]),
+        )
 
+    def oembed(self, links: Links) -> OEmbedSettings:
+        return OEmbedSettings(
+            provider_name=self.provider_name,
+            provider_url=self.provider_url or links.site_url,
+            cache_age=self.cache_age,
+        )
 
-def oembed_settings(config: Mapping, links: Links) -> OEmbedSettings:
-    return OEmbedSettings(
-        provider_name=config["OEMBED_PROVIDER_NAME"],
-        provider_url=config["OEMBED_PROVIDER_URL"] or links.site_url,
-        cache_age=config["OEMBED_CACHE_AGE"],
-    )
+    def registry(self, links: Links) -> ProviderRegistry:
+        """The configured providers plus storyfeed's own player at this site's URL."""
+        return _registry_for_site(self.providers, links.site_url)
 
 
 # Bounded: without SITE_URL the site URL comes from the request's Host header.
 _registry_for_site = lru_cache(maxsize=32)(registry_for_site)
-
-
-def site_registry(links: Links, app: Flask | None = None) -> ProviderRegistry:
-    """The configured providers plus storyfeed's own player at this site's URL."""
-    base = (app or current_app).extensions[REGISTRY_KEY]
-    return _registry_for_site(base, links.site_url)

@@ -1,6 +1,6 @@
 """oEmbed responses (oembed.com, version 1.0) for stored audio and pasted player snippets.
 
-Everything here takes records, a `web.links.Links` and the provider registry, and returns
+Everything here takes records, a `serving.links.Links` and the provider registry, and returns
 dicts or bytes; the blueprint only maps `OEmbedError.status` to HTTP. What real consumers
 need shaped the rules (see the README): integer `width`/`height` in the JSON while the
 iframe itself says `width="100%"`; `type: "link"` rather than a frame taller than
@@ -19,8 +19,10 @@ from urllib.parse import urlencode, urlsplit
 from lxml import etree
 from markupsafe import Markup
 
+from serving.links import Links
+from stories import errors
+from stories.errors import InvalidInput, NotAllowed, StoryfeedError
 from stories.model import Audio, Story
-from web.links import Links
 
 from .providers import ProviderRegistry, UrlMatch, iter_forms
 from .snippets import (
@@ -50,29 +52,29 @@ class OEmbedSettings:
     cache_age: int  # seconds; also the Cache-Control max-age of responses
 
 
-class OEmbedError(Exception):
+class OEmbedError(StoryfeedError):
     """An answer the oEmbed spec gives a status for; `message` never repeats the input."""
 
-    status = 500
+    status: int | None = 500
 
     def __init__(self, message: str):
         self.message = message
         super().__init__(message)
 
 
-class UrlInvalid(OEmbedError):
+class UrlInvalid(OEmbedError, InvalidInput):
     status = 400
 
 
-class NotFound(OEmbedError):
+class NotFound(OEmbedError, errors.NotFound):
     status = 404
 
 
-class NotEmbeddable(OEmbedError):
+class NotEmbeddable(OEmbedError, NotAllowed):
     status = 401
 
 
-class FormatNotSupported(OEmbedError):
+class FormatNotSupported(OEmbedError, InvalidInput):
     status = 501
 
 
@@ -259,7 +261,7 @@ def _check_embeddable(audio: Audio) -> None:
         raise NotEmbeddable("the publisher does not allow this audio to be embedded")
 
 
-def oembed_to_json(response: dict) -> bytes:
+def oembed_to_json(response: dict | list[dict]) -> bytes:
     return json.dumps(response, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 

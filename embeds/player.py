@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from serving.links import Links
 from stories.model import Alternate, Audio, Story, Transcript
-from web.links import Links
 
 from .oembed import embed_iframe
 from .providers import ProviderRegistry

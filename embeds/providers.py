@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import parse_qs, quote, urlsplit
 
+from stories.errors import SettingsError
+
 ID_PATTERN = "[a-z0-9-]+"
 # What a placeholder in a URL form may stand for. Ids are what records allow; the rest
 # are the date and slug segments of story page URLs.
@@ -60,7 +62,7 @@ OWN_PLAYER_HEIGHT = {"default": 180, "min": 60, "max": 400}
 OWN_PROVIDER_NAME = "storyfeed"
 
 
-class ProviderConfigInvalid(ValueError):
+class ProviderConfigInvalid(SettingsError):
     """A PLAYER_PROVIDERS entry that cannot be used; the message names entry and field."""
 
 

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from markupsafe import Markup
 
+from stories.errors import InvalidInput
 from stories.validate import XML_ILLEGAL_RE
 
 from .providers import PlayerProvider, ProviderRegistry, UrlMatch
@@ -76,7 +77,7 @@ def player_options(url: str, theme: str | None = None) -> PlayerOptions:
     return PlayerOptions(theme=theme, start=start or None)
 
 
-class SnippetRefused(ValueError):
+class SnippetRefused(InvalidInput):
     """A snippet or URL storyfeed will not embed; `reason` says why, for people."""
 
     def __init__(self, reason: str):

@@ -1,6 +1,6 @@
 """Feeds: RSS 2.0, Atom 1.0, JSON Feed 1.1, podcast RSS and OPML, built with feedgen.
 
-The renderers take records and a `web.links.Links` and return bytes; `feeds.views` is
+The renderers take records and a `serving.links.Links` and return bytes; `web.feeds` is
 the blueprint that serves them.
 """
 

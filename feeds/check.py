@@ -9,7 +9,7 @@ length and type as the feed says, a file extension, short redirect chains, and a
 that Apple takes.
 
 Problems name the topic, the story and the record field to fix. Nothing here knows of
-Flask or the command line: `feeds.check_cli` is the command.
+Flask or the command line: `web.cli.feeds` is the command.
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ import requests
 from lxml import etree
 from PIL import Image
 
-from sources.fetch import (
+from serving.files import regular_file_in
+from serving.links import Links, is_web_url
+from serving.outbound import (
     USER_AGENT,
     AddressGuard,
     AddressRefused,
@@ -41,8 +43,6 @@ from sources.fetch import (
 )
 from stories.model import Audio, Story, Topic
 from stories.store import StoryPage, StoryStore
-from web.links import Links, is_web_url
-from web.media import regular_file_in
 
 from .content import episode_guid, media_url, story_guid
 from .podcast import ARTWORK_MAX, ARTWORK_MIN, PodcastSettingsIncomplete

@@ -17,9 +17,9 @@ from urllib.parse import quote, urlsplit
 
 from markupsafe import escape
 
+from serving.links import Links
 from stories.model import Audio, Chapters, Story
 from stories.validate import XML_ILLEGAL_RE, clean_body_html
-from web.links import Links
 
 # Ids are UUIDv5 names under this namespace, so they never change when the site moves,
 # a story's URL is corrected or the story joins another topic. Never change it.

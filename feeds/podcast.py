@@ -1,11 +1,12 @@
-"""What a topic needs to be a podcast, the podcast's guid, and its pages of episodes."""
+"""What a topic needs to be a podcast, the podcast's guid, and which stories are episodes
+(the store pages through them: `StoryStore.latest(..., keep=is_episode)`)."""
 
 from __future__ import annotations
 
 import uuid
 
+from stories.errors import NotFound
 from stories.model import Story, Topic
-from stories.store import StoryPage, StoryStore, decode_cursor, encode_cursor
 
 from .content import feed_audio
 from .urls import url_without_scheme
@@ -18,7 +19,7 @@ ARTWORK_MIN = 1400
 ARTWORK_MAX = 3000
 
 
-class PodcastSettingsIncomplete(Exception):
+class PodcastSettingsIncomplete(NotFound):
     """A topic whose podcast settings lack what Apple Podcasts requires."""
 
     def __init__(self, topic: Topic, missing: list[str]):
@@ -68,46 +69,3 @@ def is_episode(story: Story) -> bool:
     # By the record alone (no Links here): a story whose only audio URL is not http(s),
     # which validation refuses, counts, and its page shows one episode fewer.
     return bool(feed_audio(story))
-
-
-def latest_episodes(store: StoryStore, slug: str, limit: int = 50,
-                    cursor: str | None = None) -> StoryPage:
-    """Like `StoryStore.latest`, counting only stories a podcast can enclose.
-
-    A podcast app reads the first page only, so it must hold `limit` episodes even when
-    stories without audio sit between them. Cursors are the store's own, pointing at the
-    last episode shown, so page 100 still costs a few keyset reads.
-    """
-    direction = decode_cursor(cursor)[0] if cursor else "older"
-    batch = min(max(2 * limit, 20), 1000)
-    found: list[Story] = []
-    at = cursor
-    changed_at = None
-    while len(found) <= limit:
-        page = store.latest(slug, limit=batch, cursor=at)
-        changed_at = changed_at or page.changed_at  # the first read's: never past what was read
-        episodes = [s for s in page.stories if is_episode(s)]
-        if direction == "older":
-            found.extend(episodes)
-            at = page.next_cursor
-        else:  # walking towards newer stories: each batch is newer than the last
-            found[:0] = episodes
-            at = page.previous_cursor
-        if at is None:
-            break
-    more = len(found) > limit
-    if direction == "older":
-        stories = found[:limit]
-    else:
-        stories = found[-limit:]
-    if not stories:
-        return StoryPage((), None, None)
-    first, last = stories[0], stories[-1]
-    has_older = more if direction == "older" else True
-    has_newer = bool(cursor) if direction == "older" else more
-    return StoryPage(
-        tuple(stories),
-        encode_cursor("older", last.published, last.id) if has_older else None,
-        encode_cursor("newer", first.published, first.id) if has_newer else None,
-        changed_at,
-    )

@@ -15,9 +15,9 @@ from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from serving.links import Links
 from stories.model import Audio, Person, Story, Topic, format_datetime
 from stories.store import StoryPage
-from web.links import Links
 
 from .content import (
     Companion,

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from serving.links import Links
 from stories.model import Audio, Person, Story, format_datetime
-from web.links import Links
 
 from .content import audio_transcripts, decimal_text, http_url, media_url, xml_text
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urlsplit
 
-from web.api import DEFAULT_LIMIT
-from web.links import Links
+from serving.links import Links
+from serving.params import DEFAULT_LIMIT
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ import logging
 from typing import Iterable
 
 import requests
-from flask import Flask
 
+from serving.links import Links
+from serving.settings import Settings
 from stories.store import StoryStore, stories_changed
-from web.links import Links
 
 from .podcast import has_podcast
 from .urls import PODCAST, SITE_FORMATS, TOPIC_FORMATS, feed_url
@@ -82,11 +82,12 @@ class WebSubPublisher:
             log.exception("WebSub: announcing the change to %s failed", ", ".join(sorted(topics)))
 
 
-def register(app: Flask, store: StoryStore) -> None:
-    hub = app.config.get("WEBSUB_HUB")
+def publisher_for(settings: Settings, store: StoryStore) -> WebSubPublisher | None:
+    """A publisher listening to `store`'s writes when WEBSUB_HUB is set; the caller keeps
+    it (blinker holds receivers weakly) for as long as the store."""
+    hub = settings["WEBSUB_HUB"]
     if not hub:
-        return
-    publisher = WebSubPublisher(hub, app.config.get("SITE_URL"), app.config.get("MEDIA_BASE_URL"))
-    # blinker holds receivers weakly; the app keeps the publisher alive as long as itself.
-    app.extensions["storyfeed.websub"] = publisher
+        return None
+    publisher = WebSubPublisher(hub, settings["SITE_URL"], settings["MEDIA_BASE_URL"])
     stories_changed.connect(publisher.stories_changed, sender=store)
+    return publisher

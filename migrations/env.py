@@ -1,10 +1,10 @@
 """Alembic environment: runs on the connection `stories.migrate` hands over, or on
 DATABASE_URL when alembic is called directly (e.g. `alembic revision --autogenerate`)."""
 
-import os
-
 from alembic import context
 
+import sources.schema  # noqa: F401  (puts the sources' table on the metadata)
+from serving.settings import load_settings
 from stories.schema import metadata
 from stories.store import create_engine
 
@@ -21,6 +21,7 @@ connection = config.attributes.get("connection")
 if connection is not None:
     run_on(connection)
 else:
-    engine = create_engine(os.environ.get("DATABASE_URL", "sqlite:///instance/storyfeed.sqlite3"))
+    # The app's own default when DATABASE_URL is unset (create_app's instance folder).
+    engine = create_engine(load_settings()["DATABASE_URL"] or "sqlite:///instance/storyfeed.sqlite3")
     with engine.begin() as conn:
         run_on(conn)

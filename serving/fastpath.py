@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, NamedTuple
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 
-from web.rendered import rendered_answer
-from web.request_guards import drop_unreadable_dates
-from web.security_headers import security_headers
+from .rendered import rendered_answer
+from .request_guards import drop_unreadable_dates
+from .security_headers import security_headers
+from .state import app_state
 
 STATUS_LINES = {200: "200 OK", 304: "304 NOT MODIFIED"}  # as werkzeug writes them
 
@@ -72,25 +73,25 @@ class FastPath:
         return [body] if body is not None and method == "GET" else []
 
     def _cached(self, answer: Answer):
-        extensions = self.app.extensions
-        memo = extensions.get("storyfeed.version_memo")
+        state = app_state(self.app)
         try:
-            if memo is None or memo.version(answer.topic) != answer.version:
+            if state.versions.version(answer.topic) != answer.version:
                 return None
         except Exception:  # noqa: BLE001 (the store failing: Flask answers it as it answers errors)
             return None
-        return extensions["storyfeed.render_cache"].get(answer.key)
+        return state.render_cache.get(answer.key)
 
 
 def remember(key: str | None, topic: str | None, version: int | None, max_age: int) -> None:
     """Called by a view that has just answered this request with `send_rendered` (CORS on,
     no header of its own): let the fast path answer the same URL while the version holds."""
-    fast_path = current_app.extensions.get("storyfeed.fast_path")
+    fast_path = app_state().fast_path
     if fast_path is not None and key is not None:
         fast_path.remember(request.environ, Answer(key, topic, version, max_age))
 
 
-def install(app: Flask) -> None:
+def install(app: Flask) -> FastPath:
+    """Puts the fast path in front of `app`'s views; the app state keeps it."""
     fast_path = FastPath(app, app.wsgi_app)
-    app.extensions["storyfeed.fast_path"] = fast_path
     app.wsgi_app = fast_path
+    return fast_path

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import re
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from stories.validate import ID_RE, MAX_ID, Problem, record_location, show
+from serving.settings import Settings
+from stories.validate import ID_RE, MAX_ID, Problem, RecordInvalid, record_location, show
 
+from .fetch import FetchSettings, HTTPRetriever, cache_backend
 from .model import KINDS, Source
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -22,12 +25,45 @@ KEYS = ("name", "url", "kind", "topics", "interval", "allow_private", "token_env
 MIN_INTERVAL = 1
 
 
-class SourcesFileError(Exception):
-    """A sources file that cannot be used; `problems` lists every reason."""
+# A sources file that cannot be used is a file of records that cannot be: one class, so
+# that the CLI, the factory and the tests treat both alike. `problems` lists every reason.
+SourcesFileError = RecordInvalid
 
-    def __init__(self, problems: list[Problem]):
-        self.problems = tuple(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
+
+@dataclass(frozen=True)
+class SourcesConfig:
+    """What `sync` needs, built by the app factory: the sources (read and checked at
+    start-up, so that a broken file stops the release, not a sync later) and how to
+    reach them."""
+
+    sources: tuple[Source, ...] | None  # None: SOURCES_FILE is not set
+    fetch: FetchSettings
+    redis_url: str | None
+    redis_prefix: str
+    cache_path: Path
+
+    @classmethod
+    def from_settings(cls, settings: Settings, instance_path: str | Path) -> "SourcesConfig":
+        """Raises SourcesFileError for a sources file that cannot be used."""
+        sources_file = settings["SOURCES_FILE"]
+        return cls(
+            sources=load_sources(sources_file) if sources_file else None,
+            fetch=FetchSettings(
+                connect_timeout=settings["SOURCES_CONNECT_TIMEOUT"],
+                read_timeout=settings["SOURCES_READ_TIMEOUT"],
+                retries=settings["SOURCES_RETRIES"],
+                max_bytes=settings["SOURCES_MAX_BYTES"],
+            ),
+            redis_url=settings["REDIS_URL"],
+            redis_prefix=settings["REDIS_PREFIX"],
+            cache_path=Path(settings["SOURCES_CACHE_PATH"]
+                            or Path(instance_path) / "http-cache.sqlite3"),
+        )
+
+    def retriever(self) -> HTTPRetriever:
+        """An HTTP retriever with the shared cache: Redis when REDIS_URL is set, else SQLite."""
+        return HTTPRetriever(cache_backend(self.redis_url, self.redis_prefix, self.cache_path),
+                             self.fetch)
 
 
 def load_sources(path: str | Path) -> tuple[Source, ...]:

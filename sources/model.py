@@ -7,6 +7,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from stories.errors import UpstreamError
+
 KINDS = ("records", "feed", "npr-cds")
 
 
@@ -46,7 +48,7 @@ class Retrieved:
     detail: str = ""
 
 
-class SourceError(Exception):
+class SourceError(UpstreamError):
     """Something that stops one source's update; its message is for people."""
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from stories.schema import source_state
+from .schema import source_state
 
 
 @dataclass(frozen=True)

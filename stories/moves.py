@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
+from .errors import NotFound
+
 # Renames rarely go past two or three; a longer chain is taken for a mistake.
 MAX_MOVES = 5
 
 
-class MoveProblem(ValueError):
+class MoveProblem(NotFound):
     """A topic whose moves cannot be followed: a loop, or a chain past MAX_MOVES."""
 
 

@@ -17,7 +17,7 @@ import binascii
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import blinker
 import sqlalchemy as sa
@@ -25,8 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from . import schema
-from .moves import TopicMoves
-from .validate import ID_RE, MAX_ID
+from .errors import InvalidInput
 from .model import (
     Story,
     Topic,
@@ -35,6 +34,8 @@ from .model import (
     topic_from_record,
     topic_to_record,
 )
+from .moves import TopicMoves
+from .validate import ID_RE, MAX_ID
 
 # Sent after a committed write with `topics=frozenset(slugs)`: what caches and push
 # notifications listen to. Writes made by other processes are seen through `version()`.
@@ -52,7 +53,7 @@ _TOPIC_VERSION = sa.select(schema.topics.c.version).where(
 )
 
 
-class InvalidCursor(ValueError):
+class InvalidCursor(InvalidInput):
     """A paging cursor that this store did not make."""
 
 
@@ -186,6 +187,12 @@ def decode_cursor(cursor: str) -> tuple[str, datetime, str]:
         raise InvalidCursor("cursor is not one this service made") from exc
 
 
+def normalize_cursor(cursor: str) -> str:
+    """The one spelling `encode_cursor` makes of what `cursor` says; InvalidCursor if it
+    is not a cursor of ours."""
+    return encode_cursor(*decode_cursor(cursor))
+
+
 class StoryStore:
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -268,11 +275,32 @@ class StoryStore:
                 value = conn.execute(_TOPIC_VERSION, {"slug": topic}).scalar()
         return value or 0
 
-    def latest(self, topic: str | None = None, limit: int = 50,
-               cursor: str | None = None) -> StoryPage:
-        """Newest first by `published` (then id), `limit` at a time, keyset paged."""
+    def is_story_position(self, topic: str | None, cursor: str | None) -> bool:
+        """Whether `cursor` points at a story of `topic` (or of any), as the pages' own
+        cursors do; a made-up position between stories is not one.
+
+        Keyset paging answers from any position, but a cache should keep only these pages:
+        a key per made-up position would let anyone grow it without end.
+        """
+        if cursor is None:
+            return True
+        _direction, at, story_id = decode_cursor(cursor)
+        story = self.get_story(story_id)
+        return (story is not None and (topic is None or topic in story.topics)
+                and _naive_utc(story.published) == at)
+
+    def latest(self, topic: str | None = None, limit: int = 50, cursor: str | None = None,
+               keep: Callable[[Story], bool] | None = None) -> StoryPage:
+        """Newest first by `published` (then id), `limit` at a time, keyset paged.
+
+        With `keep`, only the stories it accepts count (a podcast's episodes among a
+        topic's stories): the page still holds `limit` of them, and its cursors point at
+        the first and last one shown, so page 100 still costs a few keyset reads.
+        """
         if limit < 1:
             raise ValueError("limit must be at least 1")
+        if keep is not None:
+            return self._latest_kept(topic, limit, cursor, keep)
         direction = "older"
         if cursor:
             direction, at_published, at_id = decode_cursor(cursor)
@@ -317,6 +345,39 @@ class StoryStore:
             encode_cursor("older", last[1], last[2]) if has_older else None,
             encode_cursor("newer", first[1], first[2]) if has_newer else None,
             _aware(first[3]),
+        )
+
+    def _latest_kept(self, topic: str | None, limit: int, cursor: str | None,
+                     keep: Callable[[Story], bool]) -> StoryPage:
+        direction = decode_cursor(cursor)[0] if cursor else "older"
+        batch = min(max(2 * limit, 20), 1000)
+        found: list[Story] = []
+        at = cursor
+        changed_at = None
+        while len(found) <= limit:
+            page = self.latest(topic, limit=batch, cursor=at)
+            changed_at = changed_at or page.changed_at  # the first read's: never past what was read
+            kept = [s for s in page.stories if keep(s)]
+            if direction == "older":
+                found.extend(kept)
+                at = page.next_cursor
+            else:  # walking towards newer stories: each batch is newer than the last
+                found[:0] = kept
+                at = page.previous_cursor
+            if at is None:
+                break
+        more = len(found) > limit
+        stories = found[:limit] if direction == "older" else found[-limit:]
+        if not stories:
+            return StoryPage((), None, None)
+        first, last = stories[0], stories[-1]
+        has_older = more if direction == "older" else True
+        has_newer = bool(cursor) if direction == "older" else more
+        return StoryPage(
+            tuple(stories),
+            encode_cursor("older", last.published, last.id) if has_older else None,
+            encode_cursor("newer", first.published, first.id) if has_newer else None,
+            changed_at,
         )
 
     def iter_stories(self, topic: str | None = None, batch: int = 500) -> Iterator[Story]:

@@ -21,27 +21,26 @@ from urllib.parse import urlsplit
 import nh3
 
 from .apple_categories import APPLE_CATEGORIES
+from .errors import InvalidInput
 from .model import (
     AUDIO_FIELDS,
     IMAGE_FIELDS,
     STORY_FIELDS,
     TOPIC_FIELDS,
     TOPIC_IMAGE_FIELDS,
-    Audio,
-    Image,
-    Story,
-    Topic,
-    TopicImage,
-)
-from .model import (
     Alternate,
+    Audio,
     Chapter,
     Chapters,
     Funding,
+    Image,
     License,
     Location,
     Person,
     Soundbite,
+    Story,
+    Topic,
+    TopicImage,
     Transcript,
     record_keys,
 )
@@ -108,8 +107,9 @@ class Problem:
         return f"{prefix}{self.field}: {self.reason}"
 
 
-class RecordInvalid(Exception):
-    """A record that cannot be stored; `problems` lists every reason."""
+class RecordInvalid(InvalidInput):
+    """Records (or a file of them: stories, topics, sources) that cannot be used;
+    `problems` lists every reason."""
 
     def __init__(self, problems: list[Problem]):
         self.problems = tuple(problems)

@@ -29,6 +29,7 @@ import pytest
 import sqlalchemy as sa
 
 from app import create_app
+from serving.state import app_state
 from stories import migrate
 from stories.store import StoryStore, create_engine
 
@@ -271,7 +272,7 @@ def both_paths(request, monkeypatch):
 def app(sqlite_url):
     app = make_app(sqlite_url)
     yield app
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()
 
 
 @pytest.fixture

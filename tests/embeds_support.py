@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
+from serving.state import app_state
 from stories.validate import parse_story
 
 from .conftest import story_record
@@ -37,7 +38,7 @@ def extra_records() -> list[dict]:
 
 def add_extra_stories(app) -> None:
     stories = [parse_story(r)[0] for r in extra_records()]
-    app.extensions["storyfeed.store"].write(stories)
+    app_state(app).store.write(stories)
 
 
 @contextlib.contextmanager
@@ -56,4 +57,4 @@ def serve_sample(db_path, with_extra_stories: bool = False) -> Iterator[str]:
         with InThread(app) as server:
             yield server.base + "/"
     finally:
-        app.extensions["storyfeed.store"].engine.dispose()
+        app_state(app).store.engine.dispose()

@@ -8,8 +8,8 @@ import json
 import jsonschema
 from lxml import etree
 
-from stories.cli import SAMPLE_FILE
 from stories.files import read_records
+from stories.sample import SAMPLE_FILE
 
 from .conftest import FIXTURES
 

@@ -16,7 +16,11 @@ import uuid
 import pytest
 import redis
 
-from .conftest import make_app
+from serving.state import app_state
+from stories.model import Topic
+from stories.validate import parse_story
+
+from .conftest import make_app, story_record
 
 # Warm answers come from the WSGI fast path (serving/fastpath.py) or from Flask: alike.
 pytestmark = pytest.mark.usefixtures("both_paths")
@@ -31,7 +35,7 @@ STORY_PAGE = f"http://storyfeed.test/stories/{STORY}"
 def cache_config(request):
     """Settings for each render cache, and a function counting its render entries."""
     if request.param == "memory":
-        yield {}, lambda app: len(app.extensions["storyfeed.render_cache"]._entries)
+        yield {}, lambda app: len(app_state(app).render_cache._entries)
         return
     url = os.environ.get("TEST_REDIS_URL")
     if not url:
@@ -147,3 +151,24 @@ def test_without_site_url_no_entry_is_kept_for_a_host_nobody_named(sqlite_url, c
     named = client.get("/rss.xml", headers={"Host": "storyfeed.test"})
     assert named.status_code == 200
     assert count(app) == (1 if trusted else 0)
+
+
+@pytest.mark.parametrize("feed", ["rss.xml", "atom.xml", "feed.json"])
+def test_retitling_another_topic_changes_this_topics_cached_feed(sqlite_url, cache_config, feed):
+    """A feed names each story's topics by title, whichever topic the feed is about: its
+    cache key must change when any of those topics is retitled, not only its own."""
+    config, _count = cache_config
+    app = make_app(sqlite_url, **config)
+    store = app_state(app).store
+    story, _ = parse_story(story_record(id="shared", topics=["alpha", "bravo"]))
+    store.write(stories=[story], topics=[Topic(slug="alpha", title="Alpha"),
+                                         Topic(slug="bravo", title="Bravo before")])
+    client = app.test_client()
+    first = client.get(f"/topics/alpha/{feed}")
+    assert b"Bravo before" in first.data
+    assert client.get(f"/topics/alpha/{feed}").data == first.data  # kept, and served warm
+    store.write(topics=[Topic(slug="bravo", title="Bravo after")])
+    after = client.get(f"/topics/alpha/{feed}")
+    assert b"Bravo after" in after.data and b"Bravo before" not in after.data
+    assert after.headers["ETag"] != first.headers["ETag"]
+    store.engine.dispose()

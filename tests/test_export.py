@@ -10,6 +10,7 @@ import requests
 from werkzeug.exceptions import NotFound
 from werkzeug.middleware.shared_data import SharedDataMiddleware
 
+from serving.state import app_state
 from stories.validate import parse_story
 from web.export import MANIFEST, export_site, next_page_url
 
@@ -28,7 +29,7 @@ def exporting_app(sqlite_url):
     base = datetime(2010, 1, 1, tzinfo=timezone.utc)
     extra = [parse_story(story_record(id=f"x{i}", topics=[SLUG], published=(base + timedelta(days=i)).isoformat(),
                                       title=f"Extra {i}", audio=None, image=None))[0] for i in range(120)]
-    app.extensions["storyfeed.store"].write(extra)
+    app_state(app).store.write(extra)
     return app
 
 
@@ -82,7 +83,7 @@ def test_a_second_export_rewrites_only_what_changed(exporting_app, static_server
     root, _ = static_server
     first = export_site(exporting_app, root)
     assert not first.unchanged
-    store = exporting_app.extensions["storyfeed.store"]
+    store = app_state(exporting_app).store
     story = store.get_story("1022642030")
     changed = parse_story(story_record(
         id=story.id, url=story.url, title="A corrected headline", topics=[SLUG],
@@ -100,7 +101,7 @@ def test_a_second_export_rewrites_only_what_changed(exporting_app, static_server
 def test_a_deleted_story_leaves_the_export(exporting_app, static_server):
     root, _ = static_server
     export_site(exporting_app, root)
-    exporting_app.extensions["storyfeed.store"].delete_story("511745886")
+    app_state(exporting_app).store.delete_story("511745886")
     report = export_site(exporting_app, root)
     assert "stories/511745886/oembed.json" in report.removed
     assert not (root / "stories/511745886/oembed.json").exists()

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 import flask
 import pytest
 
+from serving.state import app_state
+
 from .conftest import make_app
 from .feeds_support import SAMPLE_SLUG, SITE_FEEDS, TOPIC_FEEDS
 
@@ -36,7 +38,7 @@ def apps(tmp_path):
     flask_only = make_app(url, PROXY_HOPS="1", FAST_PATH="off")
     yield fast, flask_only
     for app in (fast, flask_only):
-        app.extensions["storyfeed.store"].engine.dispose()
+        app_state(app).store.engine.dispose()
 
 
 @contextmanager
@@ -118,7 +120,7 @@ def test_a_write_sends_the_next_request_to_flask_and_the_new_feed_out(sqlite_url
     with flask_runs(app) as dispatched:
         assert client.get(feed).headers["ETag"] == before.headers["ETag"] and dispatched == []
         story = parse_story(story_record(id="5000", topics=[SAMPLE_SLUG], title="Just in"))[0]
-        app.extensions["storyfeed.store"].write([story])
+        app_state(app).store.write([story])
         after = client.get(feed, headers={"If-None-Match": before.headers["ETag"]})
         assert after.status_code == 200 and b"Just in" in after.data
         assert dispatched == ["feeds.topic_rss"]
@@ -134,4 +136,4 @@ def test_the_fast_path_keeps_a_bounded_number_of_urls(sqlite_url, monkeypatch):
     client = app.test_client()
     for i in range(50):  # SITE_URL is set: any Host is answered, each its own URL here
         assert client.get(SITE_FEEDS["rss"], headers={"Host": f"h{i}.example"}).status_code == 200
-    assert len(app.extensions["storyfeed.fast_path"].answers) == 10
+    assert len(app_state(app).fast_path.answers) == 10

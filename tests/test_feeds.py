@@ -16,10 +16,11 @@ from lxml import etree
 
 from feeds import Paging, render_atom_feed, render_json_feed, render_podcast_feed, render_rss_feed
 from feeds.podcast import PodcastSettingsIncomplete, podcast_guid
+from serving.links import Links
+from serving.state import app_state
 from stories.model import Audio, Image, Story, Topic, TopicImage
 from stories.store import StoryPage
 from stories.validate import parse_story
-from web.links import Links
 
 from .conftest import story_record
 from .feeds_support import (
@@ -318,7 +319,7 @@ def test_incomplete_podcast_settings_are_named(change, missing):
 
 
 def test_incomplete_podcast_is_a_plain_404_and_not_advertised(app, client):
-    store = app.extensions["storyfeed.store"]
+    store = app_state(app).store
     store.write([parse_story(story_record())[0]], [Topic("world", "World", description="News.")])
     response = client.get("/topics/world/podcast.xml")
     assert response.status_code == 404

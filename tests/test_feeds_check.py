@@ -28,9 +28,10 @@ from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
 from feeds.check import GuardedFetcher, Severity, plan_topic
+from serving.links import Links
+from serving.state import app_state
 from stories.model import Audio
 from stories.validate import parse_story, parse_topic
-from web.links import Links
 
 from .conftest import ROOT, make_app, migrated_sqlite
 from .servers import InThread, service_env
@@ -183,9 +184,9 @@ def broken_app(tmp_path, media_host, media_dir):
     app = make_app(migrated_sqlite(tmp_path / "test.sqlite3"), SITE_URL=SITE,
                    MEDIA_BASE_URL=f"{m.base}/media/", MEDIA_DIR=str(media_dir))
     topics = [parse_topic(topic("broken", "tiny.png"))[0], parse_topic(topic("warned", "good.jpg"))[0]]
-    app.extensions["storyfeed.store"].write(stories=[parse_story(r)[0] for r in records], topics=topics)
+    app_state(app).store.write(stories=[parse_story(r)[0] for r in records], topics=topics)
     yield app
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()
 
 
 def check(app, *args: str):
@@ -280,7 +281,7 @@ def test_other_local_hosts_are_refused_before_connecting(broken_app, media_host)
     port = media_host.base.rsplit(":", 1)[1]
     record = story("s-elsewhere", "x", topic="warned")
     record["audio"][0]["url"] = f"http://localhost:{port}/media/warned.mp3"
-    broken_app.extensions["storyfeed.store"].write(stories=[parse_story(record)[0]])
+    app_state(broken_app).store.write(stories=[parse_story(record)[0]])
     result = check(broken_app, "--topic", "warned")
     line = next(line for line in result.stdout.splitlines() if "s-elsewhere" in line)
     assert re.fullmatch(r"error: warned: story s-elsewhere: audio\[0\]\.url: refused: localhost "
@@ -386,7 +387,7 @@ def test_the_sample_served_on_127_0_0_1_has_no_problems_and_a_bar_on_a_terminal(
 def test_the_sample_durations_agree_with_its_files(sample_app):
     """Durations are read from the files under MEDIA_DIR: the sample's agree with them,
     and one that does not is told."""
-    store = sample_app.extensions["storyfeed.store"]
+    store = app_state(sample_app).store
     the_topic = store.get_topic("north-korean-defectors")
     stories = list(store.iter_stories("north-korean-defectors"))
     links = Links.build(SITE)

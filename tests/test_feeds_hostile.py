@@ -28,9 +28,10 @@ from feeds import (
     render_podcast_feed,
     render_rss_feed,
 )
+from serving.links import Links
+from serving.state import app_state
 from stories.model import Audio, Image, Story, Topic, TopicImage
 from stories.store import StoryPage
-from web.links import Links
 
 from .feeds_support import NS, check_json_feed, newest_first, sample_batch
 
@@ -281,7 +282,7 @@ def urls_in_json(body: bytes) -> list[str]:
 def assert_only_http_urls(body: bytes, fmt: str) -> None:
     text = body.decode("utf-8").lower()
     # As a scheme, that is: a `/media/` path naming one is joined under the media base
-    # (web.links.Links.media) and stays an http(s) URL there.
+    # (serving.links.Links.media) and stays an http(s) URL there.
     assert not SCHEME_ANYWHERE.search(text), (fmt, SCHEME_ANYWHERE.search(text))
     urls = urls_in_json(body) if fmt == "json" else urls_in_xml(body)
     assert urls, fmt
@@ -318,7 +319,7 @@ def test_a_podcast_whose_artwork_is_not_http_names_the_problem():
 
 
 def test_stories_written_straight_to_the_store_reach_no_feed_with_a_bad_url(app, client):
-    store = app.extensions["storyfeed.store"]
+    store = app_state(app).store
     podcast = podcast_topic()
     evil_topic = Topic("evil", "Evil", description="Hostile.",
                        image=TopicImage(JAVASCRIPT_URLS["topic_image"], 1400, 1400))

@@ -16,6 +16,7 @@ import feedparser
 import pytest
 from lxml import etree
 
+from serving.state import app_state
 from stories.model import Audio, Story, Topic, TopicImage
 from stories.store import StoryStore
 from stories.validate import parse_story
@@ -64,7 +65,7 @@ def test_feeds_answer_like_a_cdn(sample_client, fmt, path):
 
 @both_paths
 def test_opml_lists_every_topic_feed(sample_app, sample_client):
-    store = sample_app.extensions["storyfeed.store"]
+    store = app_state(sample_app).store
     store.write([Story("w1", "https://e.example/w1", "W", datetime(2024, 1, 1, tzinfo=timezone.utc),
                        datetime(2024, 1, 1, tzinfo=timezone.utc), topics=("world",))])
     response = sample_client.get("/feeds.opml")
@@ -86,7 +87,7 @@ def test_feed_max_age_comes_from_the_setting(sqlite_url):
     app = make_app(sqlite_url, FEED_MAX_AGE="60")
     response = app.test_client().get("/rss.xml")
     assert "max-age=60" in response.headers["Cache-Control"]
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()
 
 
 # -- conditional GET and gzip ----------------------------------------------------------
@@ -173,8 +174,8 @@ def test_a_write_by_another_process_reaches_the_feeds(sample_app, sample_client,
 @both_paths
 def test_the_store_is_read_at_most_once_per_interval(sample_app, sample_client, monkeypatch):
     sample_client.get("/feeds.opml")  # the first versioned request makes the memo
-    versions = sample_app.extensions["storyfeed.version_memo"]
-    store = sample_app.extensions["storyfeed.store"]
+    versions = app_state(sample_app).versions
+    store = app_state(sample_app).store
     reads = []
     original = store.version
     monkeypatch.setattr(store, "version", lambda topic=None: reads.append(topic) or original(topic))
@@ -283,9 +284,9 @@ def big_app(database_url):
     app = make_app(database_url)
     topic = Topic("big", "Big", description="Many stories.", owner_email="o@example.org",
                   category="News", image=TopicImage("/media/big.jpg", 1400, 1400))
-    app.extensions["storyfeed.store"].write(many_stories(1234), [topic])
+    app_state(app).store.write(many_stories(1234), [topic])
     yield app
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()
 
 
 def test_walking_next_visits_every_story_once_in_order_in_every_format(big_app):
@@ -312,7 +313,7 @@ def test_the_site_feeds_page_over_every_topic(big_app):
 
 def test_podcast_pages_hold_full_pages_of_episodes(app, client):
     stories = many_stories(30, topic="mixed", audio_every=3)
-    app.extensions["storyfeed.store"].write(stories, [Topic(
+    app_state(app).store.write(stories, [Topic(
         "mixed", "Mixed", description="Some with audio.", owner_email="o@example.org",
         category="News", image=TopicImage("/media/art.png", 3000, 3000))])
     seen, pages = walk(client, "podcast", "/topics/mixed/podcast.xml?limit=4")

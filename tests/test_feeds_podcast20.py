@@ -20,11 +20,11 @@ import pytest
 from lxml import etree
 
 from feeds import render_atom_feed, render_json_feed, render_podcast_feed, render_rss_feed
+from serving.links import Links
 from stories.model import Funding, License, Location, Person
 from stories.person_taxonomy import GROUPS, ROLES
 from stories.store import StoryPage
 from stories.validate import parse_story, parse_topic
-from web.links import Links
 
 from .conftest import story_record
 from .feeds_support import NS, SAMPLE_SLUG, TOPIC_FEEDS, check_atom, check_json_feed, newest_first, sample_batch

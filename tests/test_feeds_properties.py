@@ -18,9 +18,9 @@ from lxml import etree
 
 from feeds import render_atom_feed, render_json_feed, render_podcast_feed, render_rss_feed
 from feeds.content import feed_audio
+from serving.links import Links
 from stories.model import format_datetime, story_from_record
 from stories.store import StoryPage
-from web.links import Links
 
 from .feeds_support import check_atom, check_json_feed, sample_batch
 

@@ -10,6 +10,8 @@ import feedparser
 import pytest
 from werkzeug.wrappers import Request, Response
 
+from serving.state import app_state
+
 from .conftest import make_app, story_record
 from .feeds_support import SAMPLE_SLUG, TOPIC_FEEDS, check_json_feed
 from .servers import InThread
@@ -75,7 +77,7 @@ def test_an_import_pings_the_hub_for_every_changed_feed(sqlite_url, tmp_path, hu
     hub.pings.clear()
     import_records(app, tmp_path, [story_record(topics=["world"])])  # unchanged: no ping
     assert hub.pings == []
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()
 
 
 def test_feeds_name_the_hub_and_themselves(sqlite_url, hub):
@@ -88,7 +90,7 @@ def test_feeds_name_the_hub_and_themselves(sqlite_url, hub):
         assert [l.href for l in links if l.rel == "self"] == [f"http://storyfeed.test{TOPIC_FEEDS[fmt]}"]
     assert check_json_feed(client.get(TOPIC_FEEDS["json"]).data)["hubs"] == [
         {"type": "WebSub", "url": hub.url}]
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()
 
 
 @pytest.mark.parametrize("status", [500, None])
@@ -104,11 +106,11 @@ def test_a_failing_hub_is_logged_and_never_fails_the_write(sqlite_url, tmp_path,
         app = make_app(sqlite_url, WEBSUB_HUB=url)
         with caplog.at_level(logging.WARNING, logger="feeds.websub"):
             import_records(app, tmp_path, [story_record()])
-        assert app.extensions["storyfeed.store"].get_story("1001") is not None
+        assert app_state(app).store.get_story("1001") is not None
         assert any("WebSub hub" in r.getMessage() for r in caplog.records)
         if failing is not None:
             assert failing.pings  # it was asked, and refused
-        app.extensions["storyfeed.store"].engine.dispose()
+        app_state(app).store.engine.dispose()
     finally:
         if failing is not None:
             failing.__exit__(None, None, None)
@@ -120,4 +122,4 @@ def test_without_site_url_the_hub_is_not_pinged(sqlite_url, tmp_path, hub, caplo
         import_records(app, tmp_path, [story_record()])
     assert hub.pings == []
     assert any("SITE_URL" in r.getMessage() for r in caplog.records)
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import pytest
 
 from app import create_app
+from serving.state import app_state
 
 from .conftest import make_app
 from .servers import InThread
@@ -37,7 +38,7 @@ def hostile_app(database_url):
     result = app.test_cli_runner().invoke(args=["stories", "sample"])
     assert result.exit_code == 0, result.output
     yield app
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()
 
 
 @pytest.fixture
@@ -118,7 +119,7 @@ def test_the_cursors_we_make_still_page(client):
 
 def test_paging_does_not_depend_on_the_process_time_zone(hostile_app, monkeypatch):
     """Rows come back naive in UTC; a cursor made from one must not shift by the local offset."""
-    store = hostile_app.extensions["storyfeed.store"]
+    store = app_state(hostile_app).store
     monkeypatch.setenv("TZ", "America/New_York")
     time.tzset()
     try:
@@ -310,7 +311,7 @@ def test_a_host_whose_punycode_does_not_decode_is_a_400(sqlite_url, site_url):
             assert response.status == 400, url
             assert b"The Host header" in response.read()
             connection.close()
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()
 
 
 # -- numbers in parameters ----------------------------------------------------------------

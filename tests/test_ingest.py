@@ -10,6 +10,7 @@ import time
 import pytest
 import requests
 
+from serving.state import app_state
 from stories.store import stories_changed
 
 from .conftest import make_app, story_record
@@ -30,7 +31,7 @@ def build(sqlite_url, **config):
 def ingest_app(sqlite_url):
     app = build(sqlite_url, INGEST_TOKENS=TOKENS)
     yield app
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def test_without_configured_tokens_the_write_api_is_off(sqlite_url):
     response = post(app.test_client(), story_record())
     assert response.status_code == 403
     assert response.json["message"] == "The write API is off: set INGEST_TOKENS to enable it."
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()
 
 
 @pytest.mark.parametrize(
@@ -131,7 +132,7 @@ def test_a_body_over_the_limit_is_413(sqlite_url):
     assert response.status_code == 413
     assert "at most 1000 are accepted" in response.json["message"]
     assert client.get("/api/stories/1001").status_code == 404
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()
 
 
 def test_a_chunked_body_over_the_limit_is_413_on_a_real_server(sqlite_url):
@@ -157,7 +158,7 @@ def test_a_chunked_body_over_the_limit_is_413_on_a_real_server(sqlite_url):
         )
     finally:
         server.stop()
-        app.extensions["storyfeed.store"].engine.dispose()
+        app_state(app).store.engine.dispose()
     assert big.request.headers["Transfer-Encoding"] == "chunked"
     assert big.status_code == 413
     assert big.json()["message"] == "The body is over 1000 bytes; at most 1000 are accepted."
@@ -172,7 +173,7 @@ def test_a_bad_partial_flag_is_400(client):
 
 
 def test_invalid_records_are_422_with_every_problem_and_nothing_is_written(client, ingest_app):
-    store = ingest_app.extensions["storyfeed.store"]
+    store = app_state(ingest_app).store
     body = [
         story_record(id="1001"),
         story_record(id="1002", published="2024-01-02 10:00", url="ftp://example.org/x"),
@@ -201,7 +202,7 @@ def test_partial_writes_the_valid_records_and_reports_the_rest(client, ingest_ap
     assert [(p["location"], p["field"]) for p in response.json["problems"]] == [
         ("record 2 (id 1002)", "title")
     ]
-    assert ingest_app.extensions["storyfeed.store"].count_stories() == 1
+    assert app_state(ingest_app).store.count_stories() == 1
     # When nothing at all is valid, partial still answers 422.
     assert (
         post(client, [story_record(id="1003", title="")], path="/api/stories?partial=1").status_code
@@ -229,14 +230,14 @@ def test_repeating_a_post_changes_nothing(client, ingest_app):
     body = [story_record(id="1001"), story_record(id="1002")]
     first = post(client, body)
     assert first.json["added"] == ["1001", "1002"]
-    version = ingest_app.extensions["storyfeed.store"].version()
+    version = app_state(ingest_app).store.version()
     again = post(client, body)
     assert (again.json["added"], again.json["updated"], again.json["unchanged"]) == (
         [],
         [],
         ["1001", "1002"],
     )
-    assert ingest_app.extensions["storyfeed.store"].version() == version
+    assert app_state(ingest_app).store.version() == version
     changed = post(client, story_record(id="1001", title="Changed"))
     assert changed.json["updated"] == ["1001"]
 
@@ -281,7 +282,7 @@ def test_put_topic_describes_a_topic(client, ingest_app):
     assert client.put("/api/topics/world", json=topic, headers=AUTH).json["result"] == "unchanged"
     updated = client.put("/api/topics/world", json={**topic, "title": "The world"}, headers=AUTH)
     assert updated.status_code == 200 and updated.json["result"] == "updated"
-    assert ingest_app.extensions["storyfeed.store"].get_topic("world").title == "The world"
+    assert app_state(ingest_app).store.get_topic("world").title == "The world"
     bad = client.put(
         "/api/topics/world", json={"category": "Cooking", "type": "daily"}, headers=AUTH
     )
@@ -294,7 +295,7 @@ def test_put_topic_describes_a_topic(client, ingest_app):
 
 
 def test_a_pushed_story_shows_in_the_topic_at_once(client, ingest_app):
-    store = ingest_app.extensions["storyfeed.store"]
+    store = app_state(ingest_app).store
     post(client, story_record(id="1001", topics=["world"]))
     assert [s["id"] for s in client.get("/api/topics/world/stories").json["stories"]] == ["1001"]
     version = store.version("world")

@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 
+import sources.schema  # noqa: F401  (the sources' table is on the metadata too)
 from stories import migrate
 from stories.schema import metadata
 from stories.store import create_engine

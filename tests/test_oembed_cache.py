@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
+from serving.rendered import VersionMemo
 from stories import schema
 from stories.validate import parse_story
-from web.rendered import VersionMemo
 
 from .conftest import story_record
 

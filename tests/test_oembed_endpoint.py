@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from lxml import etree
 
+from serving.state import app_state
 from stories.validate import parse_story
 
 from .conftest import story_record
@@ -268,7 +269,7 @@ def test_a_changed_story_changes_the_response(client, app):
     before = oembed(client, STORY_PAGE).get_json()
     record = story_record(id=SAMPLE_STORY, title="Retitled", audio=[
         {"id": SAMPLE_AUDIO, "url": "/media/north-korean-defectors/1169825816.mp3"}])
-    app.extensions["storyfeed.store"].write([parse_story(record)[0]])
+    app_state(app).store.write([parse_story(record)[0]])
     after = oembed(client, STORY_PAGE).get_json()
     assert before["title"] == SAMPLE_TITLE and after["title"] == "Retitled"
 
@@ -284,7 +285,7 @@ def test_configured_provider_name_url_and_cache_age(sqlite_url):
     assert (body["provider_name"], body["provider_url"], body["cache_age"]) == (
         "Radio Example", "https://radio.example/", 60)
     assert response.headers["Cache-Control"] == "public, max-age=60"
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()
 
 
 # -- escaping --------------------------------------------------------------------------------

@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 from embeds.oembed import MAX_WIDTH, OEmbedSettings, build_oembed_response, fit_within
 from embeds.providers import OWN_PLAYER_HEIGHT, UrlMatch, load_providers, registry_for_site
 from embeds.snippets import PlayerRef
+from serving.links import Links
+from serving.state import app_state
 from stories import migrate
 from stories.store import create_engine
 from stories.validate import parse_story
-from web.links import Links
 
 from .conftest import make_app, story_record
 from .embeds_support import SAMPLE_AUDIO, SAMPLE_STORY
@@ -93,7 +94,7 @@ def sample_client(tmp_path_factory):
     app = make_app(url)
     assert app.test_cli_runner().invoke(args=["stories", "sample"]).exit_code == 0
     yield app.test_client()
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()
 
 
 URLS = {

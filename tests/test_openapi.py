@@ -9,6 +9,7 @@ import re
 import pytest
 from openapi_core import OpenAPI
 
+from serving.state import app_state
 from web.openapi import load_document
 
 from .conftest import make_app, story_record
@@ -25,7 +26,7 @@ def api_app(sqlite_url):
     result = app.test_cli_runner().invoke(args=["stories", "sample"])
     assert result.exit_code == 0, result.output
     yield app
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()
 
 
 def documented_operations() -> set[tuple[str, str]]:
@@ -152,4 +153,4 @@ def test_the_ingest_api_off_matches_the_document(sqlite_url):
     client = app.test_client()
     assert client.post("/api/stories", json=story_record()).status_code == 403
     assert client.delete("/api/stories/1001").status_code == 403
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()

@@ -7,7 +7,8 @@ import json
 import pytest
 from mutagen.mp3 import MP3
 
-from stories.cli import SAMPLE_FILE
+from serving.state import app_state
+from stories.sample import SAMPLE_FILE
 
 from .conftest import make_app, story_record
 
@@ -52,7 +53,7 @@ def test_story_page(sample_client):
 
 def test_record_text_is_escaped(client, app):
     evil = "<script>alert(1)</script>"
-    app.extensions["storyfeed.store"].write([
+    app_state(app).store.write([
         __import__("stories.validate", fromlist=["parse_story"]).parse_story(
             story_record(title=evil, teaser=evil, bylines=[evil],
                          image={"url": "https://x.example/a.jpg", "caption": evil, "credit": evil}))[0]

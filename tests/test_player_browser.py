@@ -17,6 +17,8 @@ import requests
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Request, Response
 
+from serving.state import app_state
+
 from .conftest import ROOT
 from .embeds_support import SAMPLE_AUDIO, SAMPLE_STORY, SAMPLE_TITLE, serve_sample
 from .servers import InThread
@@ -244,7 +246,7 @@ def test_clicking_every_link_of_a_hostile_story_opens_no_dialog(tmp_path, browse
     app = make_app(migrated_sqlite(tmp_path / "hostile.sqlite3"), SITE_URL=None)
     assert app.test_cli_runner().invoke(args=["stories", "sample"]).exit_code == 0
     story = hostile_story(MEDIA_SCRIPT, IMAGE_SCRIPT, transcript_url=SCRIPT, url=SCRIPT)
-    app.extensions["storyfeed.store"].write([story])
+    app_state(app).store.write([story])
     dialogs = []
     with InThread(app) as server:
         base = server.base + "/"
@@ -263,5 +265,5 @@ def test_clicking_every_link_of_a_hostile_story_opens_no_dialog(tmp_path, browse
                     page.wait_for_timeout(200)
         finally:
             page.close()
-            app.extensions["storyfeed.store"].engine.dispose()
+            app_state(app).store.engine.dispose()
     assert dialogs == []

@@ -22,8 +22,9 @@ import pytest
 import requests
 
 from embeds.player import audio_sources
+from serving.links import Links
+from serving.state import app_state
 from stories.model import Alternate, Audio
-from web.links import Links
 
 from .conftest import ROOT
 from .embeds_support import HOSTILE_TITLE, SAMPLE_AUDIO, SAMPLE_STORY, add_extra_stories
@@ -203,7 +204,7 @@ def test_pasted_snippet_keeps_theme_and_start(client):
 
 
 def test_options_keep_the_oembed_cache_bounded(sample_app):
-    cache = sample_app.extensions["storyfeed.render_cache"]
+    cache = app_state(sample_app).render_cache
     client = sample_app.test_client()
     assert client.get("/oembed", query_string={"url": STORY_PAGE}).status_code == 200
     warm = len(cache._entries)

@@ -13,8 +13,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from web.redis_cache import RedisRenderCache
-from web.rendered import MemoryRenderCache, Rendered
+from serving.redis_cache import RedisRenderCache
+from serving.rendered import MemoryRenderCache, Rendered
+from serving.state import app_state
 
 from .servers import RedisServer
 
@@ -135,7 +136,7 @@ def test_a_warm_key_costs_no_redis_round_trip(own_redis):
 
 
 def test_change_notices_reach_every_subscriber(shared_redis):
-    from web.redis_cache import RedisChangeNotices
+    from serving.redis_cache import RedisChangeNotices
 
     url = os.environ["TEST_REDIS_URL"]
     heard = [threading.Event(), threading.Event()]
@@ -150,8 +151,8 @@ def test_change_notices_reach_every_subscriber(shared_redis):
 
 
 def test_a_write_in_one_app_is_seen_by_another_despite_a_long_memo(sqlite_url, shared_redis):
+    from serving.context import current_version
     from stories.validate import parse_story
-    from web.context import current_version
 
     from .conftest import make_app, story_record
 
@@ -161,7 +162,7 @@ def test_a_write_in_one_app_is_seen_by_another_despite_a_long_memo(sqlite_url, s
     with reader.app_context():
         before = current_version()
     time.sleep(0.3)
-    writer.extensions["storyfeed.store"].write([parse_story(story_record())[0]])
+    app_state(writer).store.write([parse_story(story_record())[0]])
     deadline = time.monotonic() + 2
     with reader.app_context():
         while current_version() == before and time.monotonic() < deadline:

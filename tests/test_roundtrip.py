@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from serving.state import app_state
 from stories.files import read_records, write_ndjson
 
 from .conftest import make_app, story_record
@@ -64,7 +65,7 @@ def apps(tmp_path):
     target = make_app(migrated_sqlite(tmp_path / "target.sqlite3"))
     yield source, target
     for app in (source, target):
-        app.extensions["storyfeed.store"].engine.dispose()
+        app_state(app).store.engine.dispose()
 
 
 def export(app) -> str:

@@ -13,9 +13,9 @@ import webvtt
 from mutagen.mp3 import MP3
 from mutagen.oggopus import OggOpus
 
-from stories.cli import SAMPLE_FILE
+from serving.state import app_state
 from stories.files import read_records
-from stories.sample import make_media
+from stories.sample import SAMPLE_FILE, make_media
 
 MEDIA_DIR = SAMPLE_FILE.parent / "media"
 SLUG = "north-korean-defectors"
@@ -52,7 +52,7 @@ def audio_cases():
 
 def test_flask_stories_sample_stores_every_new_field(sample_app):
     topic, stories = sample()
-    store = sample_app.extensions["storyfeed.store"]
+    store = app_state(sample_app).store
     assert store.get_topic(SLUG) == topic
     assert list(store.iter_stories(SLUG)) == stories
     assert topic.license and topic.funding and topic.location and topic.persons

@@ -11,6 +11,7 @@ import lxml.etree
 import lxml.html
 import pytest
 
+from serving.state import app_state
 from stories.model import Audio, Image, TopicImage
 from stories.validate import parse_story
 
@@ -150,7 +151,7 @@ def assert_web_urls(urls: list[str], where: str) -> None:
 ], ids=["media-path", "absolute", "protocol-relative", "disguised", "source-url"])
 def test_record_urls_come_out_as_http_or_not_at_all(sample_app, audio_url, image_url,
                                                     transcript_url, source_url):
-    store = sample_app.extensions["storyfeed.store"]
+    store = app_state(sample_app).store
     story = hostile_story(audio_url, image_url, transcript_url, source_url)
     topic = store.get_topic(TOPIC)
     artwork = TopicImage(url=image_url, width=1400, height=1400)
@@ -188,7 +189,7 @@ def test_record_urls_come_out_as_http_or_not_at_all(sample_app, audio_url, image
 
 
 def test_a_media_path_stays_under_the_media_base(sample_app):
-    from web.links import Links
+    from serving.links import Links
 
     links = Links.build("https://storyfeed.example/", "https://cdn.example.net/m/")
     assert links.media(MEDIA_SCRIPT) == "https://cdn.example.net/m/javascript:alert(document.domain)//x.mp3"

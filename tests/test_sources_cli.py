@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from serving.state import app_state
 from sources.config import SourcesFileError, parse_sources
 
 from .conftest import ROOT, make_app, story_record
@@ -157,7 +158,7 @@ allow_private = true
         REDIS_URL="",
     )
     yield app
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()
 
 
 def test_sync_prints_a_line_per_source_and_fails_when_one_failed(sync_app):

@@ -16,7 +16,8 @@ import json
 import pytest
 from requests_cache.backends import SQLiteCache
 
-from sources.fetch import AddressGuard, AddressRefused, FetchSettings, HTTPRetriever, is_public
+from serving.outbound import AddressGuard, AddressRefused, is_public
+from sources.fetch import FetchSettings, HTTPRetriever
 from sources.model import Outcome, Source
 from sources.state import SourceStates
 from sources.sync import Syncer

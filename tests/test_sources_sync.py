@@ -11,6 +11,8 @@ import uuid
 import pytest
 from requests_cache.backends import RedisCache, SQLiteCache
 
+from serving.settings import load_settings
+from sources.config import SourcesConfig
 from sources.fetch import FetchSettings, HTTPRetriever
 from sources.model import Outcome, Source
 from sources.state import SourceStates
@@ -405,9 +407,8 @@ def test_requests_cache_on_redis(sqlite_store, upstream, tmp_path, redis_url):
     prefix = f"storyfeed-test-{uuid.uuid4().hex}:"
     namespace = prefix + "http-cache"
     # The same wiring as `sync`: REDIS_URL set means requests-cache on Redis.
-    retriever = HTTPRetriever.from_config(
-        {"REDIS_URL": url, "REDIS_PREFIX": prefix, "SOURCES_RETRIES": "1"}, tmp_path
-    )
+    settings = load_settings({"REDIS_URL": url, "REDIS_PREFIX": prefix, "SOURCES_RETRIES": "1"})
+    retriever = SourcesConfig.from_settings(settings, tmp_path).retriever()
     assert isinstance(retriever.backend, RedisCache)
     try:
         upstream.serve("/stories.json", records(ONE))

@@ -1,7 +1,7 @@
 """The address guard against every spelling of a non-public address.
 
 `judge_address` is what `AddressGuard.resolve` asks, and the guard runs inside urllib3's
-connection (sources.fetch), on every hop and retry. The tables below go through it three
+connection (serving.outbound), on every hop and retry. The tables below go through it three
 ways: the decision for each address form; the guard resolving the form as a URL host
 would be resolved; and real `sync` runs against a real server on 127.0.0.1, straight at
 the form and after a redirect from an allowed local source, where the server's log
@@ -17,14 +17,8 @@ import json
 import pytest
 from requests_cache.backends import SQLiteCache
 
-from sources.fetch import (
-    AddressGuard,
-    AddressRefused,
-    FetchSettings,
-    HTTPRetriever,
-    Reach,
-    judge_address,
-)
+from serving.outbound import AddressGuard, AddressRefused, Reach, judge_address
+from sources.fetch import FetchSettings, HTTPRetriever
 from sources.model import Outcome, Source
 from sources.state import SourceStates
 from sources.sync import Syncer

@@ -14,6 +14,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
+from serving.state import app_state
 from stories.model import Topic
 from stories.store import StoryStore
 from stories.validate import parse_story, parse_topic
@@ -152,7 +153,7 @@ def served(database_url):
     thread.start()
     yield f"http://127.0.0.1:{server.port}"
     server.shutdown()
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()
 
 
 def parallel(requests_to_send):

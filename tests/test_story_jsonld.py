@@ -11,7 +11,8 @@ import re
 import lxml.html
 import pytest
 
-from stories.cli import SAMPLE_FILE
+from serving.state import app_state
+from stories.sample import SAMPLE_FILE
 from stories.validate import parse_story
 
 from .conftest import make_app, migrated_sqlite, story_record
@@ -78,7 +79,7 @@ def test_the_story_page_names_its_audio_stream(sample_client):
 
 
 def test_a_story_without_audio_has_no_episode_data(app):
-    app.extensions["storyfeed.store"].write([parse_story(story_record(audio=None))[0]])
+    app_state(app).store.write([parse_story(story_record(audio=None))[0]])
     body = app.test_client().get("/stories/1001").data
     assert b"application/ld+json" not in body
     assert "twitter:player:stream" not in metas(body)
@@ -87,7 +88,7 @@ def test_a_story_without_audio_has_no_episode_data(app):
 def test_nothing_in_a_record_closes_the_script_element(app):
     story = parse_story(story_record(title=BREAKOUT, teaser=BREAKOUT, bylines=[BREAKOUT], persons=[
         {"name": BREAKOUT}]))[0]
-    app.extensions["storyfeed.store"].write([story])
+    app_state(app).store.write([story])
     body = app.test_client().get("/stories/1001").data
     raw, data = structured_data(body)
     # <, > and & are \u escapes: the HTML parser sees no tag, comment or entity in it.
@@ -113,7 +114,7 @@ def test_chromium_reads_the_json_ld_and_reports_no_policy_violation(tmp_path):
 
     app = make_app(migrated_sqlite(tmp_path / "test.sqlite3"), SITE_URL=None)
     assert app.test_cli_runner().invoke(args=["stories", "sample"]).exit_code == 0
-    app.extensions["storyfeed.store"].write([parse_story(story_record(
+    app_state(app).store.write([parse_story(story_record(
         id="666", title=BREAKOUT, audio=[{"id": "667", "url": "/media/north-korean-defectors/1169825816.mp3",
                                           "duration": 7}]))[0]])
     with InThread(app) as server, sync_playwright() as playwright:

@@ -13,6 +13,7 @@ import podcastparser
 import pytest
 from lxml import etree
 
+from serving.state import app_state
 from stories.model import Topic
 from stories.moves import MAX_MOVES, MoveProblem, TopicMoves
 from web.export import MANIFEST, export_site
@@ -63,12 +64,12 @@ def sample(database_url):
     result = app.test_cli_runner().invoke(args=["stories", "sample"])
     assert result.exit_code == 0, result.output
     yield app
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()
 
 
 @pytest.fixture
 def store(sample):
-    return sample.extensions["storyfeed.store"]
+    return app_state(sample).store
 
 
 @pytest.fixture
@@ -207,7 +208,7 @@ def test_a_move_to_a_topic_not_made_yet_sends_nobody_away(client, store):
 def test_writes_to_the_old_topic_are_not_redirected(database_url):
     app = make_app(database_url, SITE_URL=SITE, INGEST_TOKENS="alpha-token")
     app.test_cli_runner().invoke(args=["stories", "sample"])
-    store = app.extensions["storyfeed.store"]
+    store = app_state(app).store
     client = app.test_client()
     move(store, OLD, NEW)
     record = {"slug": OLD, "title": "Back again"}
@@ -216,7 +217,7 @@ def test_writes_to_the_old_topic_are_not_redirected(database_url):
     assert response.status_code == 200, response.get_data(as_text=True)
     # The move is undone: the old URLs answer again.
     assert client.get(f"/topics/{OLD}/rss.xml").status_code == 200
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()
 
 
 # -- what keeps working, what is advertised --------------------------------------------

@@ -13,7 +13,8 @@ import jsonschema
 import lxml.html
 import pytest
 
-from stories.cli import SAMPLE_FILE
+from serving.state import app_state
+from stories.sample import SAMPLE_FILE
 from stories.validate import parse_story
 from web.export import MANIFEST, export_site
 
@@ -190,14 +191,14 @@ def media_app(sqlite_url, tmp_path):
     app = make_app(sqlite_url, MEDIA_DIR=str(media))
     app.media = media / "t"  # where the test's files go
     yield app
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()
 
 
 def add_story(app, transcripts, **audio_fields):
     audio = {"id": "a1", "url": "/media/t/a1.mp3", "length": 1000, "duration": 60,
              "transcripts": transcripts, **audio_fields}
     story = parse_story(story_record(id="s1", topics=["t"], audio=[audio]))[0]
-    app.extensions["storyfeed.store"].write([story])
+    app_state(app).store.write([story])
 
 
 HOSTILE = "<script>alert(1)</script> & <img src=x onerror=alert(2)>"
@@ -296,7 +297,7 @@ def test_a_symlink_or_a_path_outside_media_is_never_served(media_app, tmp_path):
     add_story(media_app, [{"url": "/media/t/link.vtt", "type": "text/vtt"},
                           {"url": "/media/t/elsewhere.srt", "type": "application/x-subrip"}])
     # Validation refuses "..": a record from before it (or written directly) may hold one.
-    store = media_app.extensions["storyfeed.store"]
+    store = app_state(media_app).store
     story = store.get_story("s1")
     audio = story.audio[0]
     climbing = replace(audio.transcripts[1], url="/media/t/../../secret.vtt")

@@ -15,14 +15,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import create_app
+from serving.links import Links
+from serving.state import app_state
 from sources.fetch import FetchSettings, HTTPRetriever
 from sources.model import Outcome, Source
 from sources.state import SourceStates
 from sources.sync import Syncer
+from stories.errors import SettingsError
 from stories.files import read_records
 from stories.model import story_to_record
 from stories.validate import RecordInvalid, parse_story, parse_topic, record_location
-from web.links import Links
 
 from .conftest import make_app, story_record
 
@@ -354,7 +356,7 @@ def loaded_app(sqlite_url):
     result = app.test_cli_runner().invoke(args=["stories", "sample"])
     assert result.exit_code == 0, result.output
     yield app
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()
 
 
 def export(app) -> str:
@@ -472,9 +474,9 @@ def test_problems_are_capped_and_the_rest_counted(loaded_app):
 @pytest.mark.parametrize("name", ["INGEST_MAX_BYTES", "INGEST_MAX_RECORDS"])
 @pytest.mark.parametrize("value", ["10MB", "0", "-5", "1.5", "ten"])
 def test_a_bad_limit_setting_stops_the_app_naming_it(sqlite_url, name, value):
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(SettingsError) as info:
         create_app({"DATABASE_URL": sqlite_url, name: value})
-    assert str(info.value) == f"{name}: {value!r} is not a whole number of at least 1"
+    assert str(info.value) == f"{name}={value!r}: must be a whole number of at least 1"
 
 
 def test_limit_settings_are_read_from_the_environment(sqlite_url, monkeypatch):
@@ -485,7 +487,7 @@ def test_limit_settings_are_read_from_the_environment(sqlite_url, monkeypatch):
     assert send(client, json.dumps([story_record(id=f"r{i}") for i in range(3)])).status_code == 413
     assert send(client, json.dumps([story_record(id=f"r{i}") for i in range(2)])).status_code == 200
     assert send(client, json.dumps(story_record(teaser="x" * 6000))).status_code == 413
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()
 
 
 # -- sync -----------------------------------------------------------------------------------------
@@ -535,7 +537,7 @@ NUL_PATHS = [
 def backend_app(database_url):
     app = make_app(database_url, INGEST_TOKENS="hostile-token")
     yield app
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()
 
 
 def test_keys_and_cursors_no_record_can_have_are_4xx_on_every_backend(backend_app):

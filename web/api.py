@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, Flask, abort, jsonify, request
 
+from serving.context import current_store
+from serving.params import parse_limit
 from stories.model import format_datetime, story_to_public_record
 from stories.store import InvalidCursor
 
-from .context import current_store
-
 bp = Blueprint("api", __name__, url_prefix="/api")
-
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
-
-
-def parse_limit(value: str | None, default: int | None = DEFAULT_LIMIT, maximum: int = MAX_LIMIT,
-                name: str = "limit") -> int | None:
-    """`?limit=` (or another `name`): a whole number from 1 to `maximum`; a 400 that says so."""
-    if value is None or value == "":
-        return default
-    # The length first: int() refuses strings of over 4300 digits with a ValueError.
-    if (not (value.isascii() and value.isdigit()) or len(value.lstrip("0")) > len(str(maximum))
-            or not 1 <= int(value) <= maximum):
-        abort(400, description=f"{name} must be a whole number from 1 to {maximum}")
-    return int(value)
-
 
 @bp.get("/stories/<story_id>")
 def story(story_id: str):
@@ -54,3 +38,7 @@ def topic_stories(slug: str):
         next_cursor=page.next_cursor,
         previous_cursor=page.previous_cursor,
     )
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

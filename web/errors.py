@@ -1,8 +1,14 @@
-"""Errors as clients expect them: JSON under /api, a page elsewhere, never a traceback."""
+"""Errors as clients expect them: JSON under /api, a page elsewhere, never a traceback.
+
+The one place where storyfeed's errors (`stories.errors`) become HTTP statuses, by kind.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, render_template, request
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask.globals import request_ctx
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import (
@@ -11,17 +17,60 @@ from werkzeug.exceptions import (
     InternalServerError,
     SecurityError,
     ServiceUnavailable,
+    default_exceptions,
+)
+
+from stories.errors import (
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    StoryfeedError,
+    Unavailable,
+    UpstreamError,
 )
 
 RETRY_AFTER = 30
 HOST_REFUSED = "The Host header does not name a host this site answers to."
 
 
+# Each kind's status; an error may name another its protocol fixes (`status`).
+STATUS_OF_KIND: tuple[tuple[type[StoryfeedError], int], ...] = (
+    (InvalidInput, 400),
+    (NotFound, 404),
+    (NotAllowed, 403),
+    (Unavailable, 503),
+    (UpstreamError, 502),
+)
+
+View = TypeVar("View", bound=Callable[..., object])
+
+
+def json_errors(view: View) -> View:
+    """Marks a view whose errors are answered in JSON wherever it lives (an oEmbed
+    answer at a story's own path, for one)."""
+    view.json_errors = True  # type: ignore[attr-defined]
+    return view
+
+
 def wants_json() -> bool:
     # oEmbed consumers (micawber, WordPress) send no Accept header but read JSON errors.
+    view = current_app.view_functions.get(request.endpoint or "")
     return (request.path.startswith(("/api/", "/oembed"))
-            or request.endpoint == "embeds.story_oembed"
+            or getattr(view, "json_errors", False)
             or request.accept_mimetypes.best == "application/json")
+
+
+def status_of(error: StoryfeedError) -> int:
+    if error.status:
+        return error.status
+    return next((code for kind, code in STATUS_OF_KIND if isinstance(error, kind)), 500)
+
+
+def as_http(error: StoryfeedError) -> HTTPException:
+    code = status_of(error)
+    http_error = default_exceptions.get(code, InternalServerError)(description=str(error))
+    http_error.code = code
+    return http_error
 
 
 def render_error(error: HTTPException):
@@ -37,7 +86,7 @@ def render_error(error: HTTPException):
     return response, error.code
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         response, code = render_error(error)
@@ -54,6 +103,10 @@ def register(app: Flask) -> None:
         # Werkzeug's own words are generic ("could not understand") or repeat the header.
         error.description = HOST_REFUSED
         return http_error(error)
+
+    @app.errorhandler(StoryfeedError)
+    def refused(error: StoryfeedError):
+        return http_error(as_http(error))
 
     @app.errorhandler(OperationalError)
     def store_unavailable(error: OperationalError):

@@ -16,22 +16,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import click
-from flask import Flask, current_app
-from flask.cli import with_appcontext
+from flask import Flask
 from lxml import etree
 
 from feeds.urls import PODCAST, SITE_FORMATS, TOPIC_FORMATS, feed_url, opml_url
-from web.links import Links
-from web.media import regular_file_in
-from web.moves import SiteMoves
-from web.transcripts import served_paths
+from serving.files import regular_file_in
+from serving.links import Links
+from serving.state import app_state
+from stories.errors import StoryfeedError
+
+from .moves import SiteMoves
+from .transcripts import served_paths
 
 MANIFEST = "manifest.json"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 
 
-class ExportError(Exception):
+class ExportError(StoryfeedError):
     """The export cannot be made (no SITE_URL, a feed that fails to render...)."""
 
 
@@ -138,16 +139,17 @@ class _Exporter:
 
 
 def export_site(app: Flask, target: Path) -> ExportReport:
-    site_url = app.config.get("SITE_URL")
+    state = app_state(app)
+    site_url = state.settings["SITE_URL"]
     if not site_url:
         raise ExportError("SITE_URL must be set: exported files carry absolute links")
-    links = Links.build(site_url, app.config.get("MEDIA_BASE_URL"))
+    links = Links.build(site_url, state.settings["MEDIA_BASE_URL"])
     target.mkdir(parents=True, exist_ok=True)
     manifest_file = target / MANIFEST
     previous = json.loads(manifest_file.read_text())["files"] if manifest_file.is_file() else {}
 
     exporter = _Exporter(app, target, links)
-    store = app.extensions["storyfeed.store"]
+    store = state.store
     exporter.fetch(exporter.path_of(opml_url(links)))
     for fmt in SITE_FORMATS:
         exporter.feed(feed_url(links, fmt), required=True)
@@ -166,36 +168,12 @@ def export_site(app: Flask, target: Path) -> ExportReport:
                 # 401/404 answers (audio that may not be embedded) are not files.
                 exporter.fetch(f"stories/{story.id}/oembed.{fmt}", required=False)
         # The story's own paths for its transcripts and chapters (the feeds link them).
-        for path in served_paths(story, app.config["MEDIA_DIR"]):
+        for path in served_paths(story, state.settings["MEDIA_DIR"]):
             exporter.fetch(path)
-    exporter.media(Path(app.config["MEDIA_DIR"]))
+    exporter.media(Path(state.settings["MEDIA_DIR"]))
     exporter.remove_stale(previous)
 
     body = json.dumps({"site_url": links.site_url, "files": exporter.manifest,
                        "redirects": exporter.redirects}, indent=1, sort_keys=True)
     exporter.save(MANIFEST, body.encode(), "application/json")
     return exporter.report
-
-
-@click.command("export")
-@with_appcontext
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--site-url", help="Public base URL of the exported files (default: SITE_URL).")
-def export_command(directory: Path, site_url: str | None) -> None:
-    """Write feeds, OPML, oEmbed answers, transcripts, chapters and media under DIRECTORY,
-    as the live paths."""
-    app = current_app._get_current_object()
-    if site_url:
-        app.config["SITE_URL"] = site_url
-    try:
-        report = export_site(app, directory)
-    except ExportError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(
-        f"exported {report.files} files to {directory}: {len(report.written)} written, "
-        f"{len(report.unchanged)} unchanged, {len(report.removed)} removed"
-    )
-
-
-def register(app: Flask) -> None:
-    app.cli.add_command(export_command)

@@ -12,9 +12,11 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
+from flask import Blueprint, Flask, Response, abort, jsonify, request, url_for
 from werkzeug.exceptions import Unauthorized
 
+from serving.context import current_store
+from serving.state import app_state
 from stories.files import Batch, JSONRefused, TooManyItems, load_json
 from stories.model import story_to_record, topic_to_record
 from stories.validate import (
@@ -26,44 +28,18 @@ from stories.validate import (
     show,
 )
 
-from .context import current_store
 from .errors import render_error
 
 bp = Blueprint("ingest", __name__, url_prefix="/api")
 
-DEFAULT_MAX_BYTES = 10_000_000
-DEFAULT_MAX_RECORDS = 1_000
 # Problems (and warnings) listed in one answer; a count says how many more there were,
 # so a body of a million bad records costs a small answer.
 MAX_PROBLEMS = 100
 REALM = "storyfeed"
 
 
-@bp.record_once
-def read_settings(state) -> None:
-    """Checked when the app is made, so a bad value stops the release, not every POST."""
-    config = state.app.config
-    for name, default in (("INGEST_MAX_BYTES", DEFAULT_MAX_BYTES),
-                          ("INGEST_MAX_RECORDS", DEFAULT_MAX_RECORDS)):
-        config[name] = _positive_setting(config, name, default)
-
-
-def _positive_setting(config, name: str, default: int) -> int:
-    raw = config.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = 0 if isinstance(raw, bool) else int(raw)
-    except (TypeError, ValueError):
-        value = 0
-    if value < 1:
-        raise ValueError(f"{name}: {raw!r} is not a whole number of at least 1")
-    return value
-
-
 def configured_tokens() -> list[bytes]:
-    raw = current_app.config.get("INGEST_TOKENS") or ""
-    return [t.strip().encode() for t in raw.split(",") if t.strip()]
+    return [token.encode() for token in app_state().settings["INGEST_TOKENS"]]
 
 
 def token_is_known(given: str, tokens: list[bytes]) -> bool:
@@ -99,7 +75,7 @@ def require_token() -> Response | None:
 
 
 def read_json_body() -> Any:
-    limit = current_app.config["INGEST_MAX_BYTES"]
+    limit: int = app_state().settings["INGEST_MAX_BYTES"]
     if request.content_length is not None and request.content_length > limit:
         abort(
             413,
@@ -117,7 +93,7 @@ def read_json_body() -> Any:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         abort(400, description="The body is not UTF-8.")
-    max_records = current_app.config["INGEST_MAX_RECORDS"]
+    max_records: int = app_state().settings["INGEST_MAX_RECORDS"]
     try:
         return load_json(text, max_items=max_records)
     except TooManyItems:
@@ -254,3 +230,7 @@ def put_topic(slug: str):
     if outcome == "added":
         response.status_code = 201
     return response
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import stat
+from flask import Blueprint, Flask, abort, request, send_file
 
-from flask import Blueprint, abort, current_app, request, send_file
-from werkzeug.utils import safe_join
+from serving.files import regular_file_in
+from serving.state import app_state
 
 bp = Blueprint("media", __name__)
 
 MEDIA_MAX_AGE = 86_400
 
 
-def regular_file_in(directory: str, filename: str) -> str | None:
-    """The path of `filename` inside `directory` if it is a regular file reached without
-    following any symlink; None otherwise.
-
-    A symlink planted in the media folder (or a folder it holds) must not serve what it
-    points to: /etc/passwd, the database, another app's files.
-    """
-    root = os.path.realpath(directory)
-    path = safe_join(root, filename)  # refuses "..", absolute paths and the like
-    if path is None or os.path.realpath(path) != path:
-        return None
-    try:
-        mode = os.lstat(path).st_mode
-    except (OSError, ValueError):
-        return None
-    return path if stat.S_ISREG(mode) else None
-
-
 @bp.get("/media/<path:filename>")
 def media(filename: str):
-    path = regular_file_in(current_app.config["MEDIA_DIR"], filename)
+    path = regular_file_in(app_state().settings["MEDIA_DIR"], filename)
     if path is None:
         abort(404, description="There is no such media file.")
     requested = request.environ.get("HTTP_RANGE")
@@ -50,3 +31,7 @@ def media(filename: str):
     response = send_file(path, max_age=MEDIA_MAX_AGE, conditional=True)
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -16,19 +16,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import quote, quote_from_bytes
 
-from flask import Flask, Response, abort, current_app, request
+from flask import Flask, Response, abort, request
 from werkzeug.utils import redirect
 
-from stories.moves import MoveProblem, TopicMoves
-from stories.model import Topic
-from stories.store import InvalidCursor, StoryStore, decode_cursor, encode_cursor
-from feeds.podcast import PodcastSettingsIncomplete, has_podcast, latest_episodes, podcast_guid
+from feeds.podcast import PodcastSettingsIncomplete, has_podcast, is_episode, podcast_guid
 from feeds.render import render_podcast_feed
 from feeds.urls import PODCAST, Paging, feed_url
-
-from .context import cache_key, current_links, current_render_cache, current_store, current_version
-from .links import Links
-from .rendered import Rendered
+from serving.context import cache_key, current_links, current_render_cache, current_store, current_version
+from serving.links import Links
+from serving.rendered import PerVersion, Rendered, VersionMemo
+from serving.state import app_state
+from stories.model import Topic
+from stories.moves import MoveProblem, TopicMoves
+from stories.store import InvalidCursor, StoryStore, normalize_cursor
 
 TOPICS_PREFIX = "/topics/"
 # What may stay unquoted in the rest of a path we put into a Location header.
@@ -80,15 +80,17 @@ class SiteMoves:
         return podcast_guid(feed_url(links, PODCAST, self.moves.origin(slug)))
 
 
+class SiteMovesMemo(PerVersion[SiteMoves]):
+    """The site's moves, made again when the store's version moves (remembered as briefly
+    as the version is, `serving.context.current_version`); kept in the app state."""
+
+    @classmethod
+    def of(cls, versions: VersionMemo, store: StoryStore) -> "SiteMovesMemo":
+        return cls(versions, lambda: SiteMoves.load(store))
+
+
 def current_moves() -> SiteMoves:
-    """The moves, reloaded when the store's version moves (remembered as briefly as the
-    version is, `web.context.current_version`)."""
-    version = current_version()
-    found = current_app.extensions.get("storyfeed.moves")
-    if found is None or found[0] != version:
-        found = (version, SiteMoves.load(current_store()))
-        current_app.extensions["storyfeed.moves"] = found
-    return found[1]
+    return app_state().area(SiteMovesMemo).get()
 
 
 def listed_topics(store: StoryStore) -> list[Topic]:
@@ -112,7 +114,7 @@ def redirect_moved_topic():
     location = links.topic(answer) + quote(slash + rest, safe=PATH_SAFE)
     if request.query_string:
         location += "?" + quote_from_bytes(request.query_string, safe=PATH_SAFE + "?%")
-    cache_control = f"public, max-age={current_app.config['FEED_MAX_AGE']}"
+    cache_control = f"public, max-age={app_state().settings['FEED_MAX_AGE']}"
     cursor = _podcast_feed_cursor(rest)
     if cursor is not None:
         body = _old_podcast_feed(moves, slug, answer, cursor or None, links)
@@ -132,7 +134,7 @@ def _podcast_feed_cursor(rest: str) -> str | None:
     parts = rest.split("/")
     if len(parts) == 3 and parts[0] == "pages" and parts[2] == PODCAST.filename:
         try:
-            return encode_cursor(*decode_cursor(parts[1]))
+            return normalize_cursor(parts[1])
         except InvalidCursor:
             return ""  # the new URL answers 400 for it; the body is the first page
     return None
@@ -143,7 +145,7 @@ def _old_podcast_feed(moves: SiteMoves, slug: str, destination: str, cursor: str
     """The old topic's podcast feed with `itunes:new-feed-url`, or None when the old topic
     had no podcast feed."""
     store = current_store()
-    hub = current_app.config.get("WEBSUB_HUB") or None
+    hub = app_state().settings["WEBSUB_HUB"]
     key = cache_key("moved-podcast", slug, current_version(slug), destination,
                     moves.moves.origin(slug), cursor or "", hub or "")
 
@@ -151,7 +153,7 @@ def _old_podcast_feed(moves: SiteMoves, slug: str, destination: str, cursor: str
         topic = store.get_topic(slug)
         if not has_podcast(topic):
             return Rendered.of(b"", "")
-        page = latest_episodes(store, slug, cursor=cursor)
+        page = store.latest(slug, cursor=cursor, keep=is_episode)
         try:
             body = render_podcast_feed(
                 topic, page, links, Paging(cursor=cursor), hub=hub,
@@ -166,5 +168,5 @@ def _old_podcast_feed(moves: SiteMoves, slug: str, destination: str, cursor: str
     return rendered if rendered.body else None
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     app.before_request(redirect_moved_topic)

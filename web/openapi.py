@@ -10,7 +10,7 @@ import functools
 import json
 from pathlib import Path
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Flask, jsonify
 
 DOCUMENT_PATH = Path(__file__).resolve().with_name("openapi.json")
 
@@ -27,3 +27,7 @@ def openapi_document():
     response = jsonify(load_document())
     response.headers["Access-Control-Allow-Origin"] = "*"  # API explorers run in browsers
     return response
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

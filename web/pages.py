@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request
+from flask import Blueprint, Flask, abort, current_app, jsonify, redirect, render_template, request
 from markupsafe import Markup
 
+from serving.context import current_links, current_render_cache, current_store
 from stories.store import InvalidCursor
 from stories.validate import clean_body_html
 
-from .context import current_links, current_render_cache, current_store
 from .moves import listed_topics
 
 bp = Blueprint("pages", __name__)
@@ -78,3 +78,7 @@ def healthz():
         return response, 503
     status = "degraded" if cache.endswith("unreachable") else "ok"
     return jsonify(status=status, store="ok", cache=cache)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

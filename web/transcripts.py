@@ -22,9 +22,8 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlsplit
 
-from flask import Blueprint, abort, current_app, render_template, send_file
+from flask import Blueprint, Flask, abort, render_template, send_file
 
-from embeds.views import player_page_url
 from feeds.content import (
     CHAPTERS_TYPE,
     Companion,
@@ -37,11 +36,15 @@ from feeds.cues import MAX_TRANSCRIPT_BYTES, Cue, TranscriptUnreadable, cues_tex
 from feeds.podcast import has_podcast
 from feeds.schema_org import AudioExtras, Series, iso_duration, podcast_episode
 from feeds.urls import PODCAST, feed_url
+from serving.context import current_links, current_store
+from serving.files import regular_file_in
+from serving.links import Links
+from serving.rendered import Rendered, send_rendered
+from serving.state import app_state
 from stories.model import Audio, Chapter, Story, Topic, Transcript
-from web.context import current_links, current_store
-from web.links import Links
-from web.media import MEDIA_MAX_AGE, regular_file_in
-from web.rendered import Rendered, send_rendered
+
+from .embeds import player_page_url
+from .media import MEDIA_MAX_AGE
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +250,7 @@ def transcript_page(story_id: str):
         abort(404, description="This story has no transcript.")
     topics = _topics(story)
     language = topics[0].language if topics else ""
-    sections = _sections(story, language, current_links(), current_app.config["MEDIA_DIR"])
+    sections = _sections(story, language, current_links(), app_state().settings["MEDIA_DIR"])
     return render_template("transcript.html", story=story, topics=topics, sections=sections,
                            clock=clock, at=decimal_text, iso_duration=iso_duration,
                            type_names=TYPE_NAMES)
@@ -256,7 +259,7 @@ def transcript_page(story_id: str):
 @bp.get("/stories/<story_id>/audio/<audio_id>/transcript.<extension>")
 def transcript_file(story_id: str, audio_id: str, extension: str):
     _story, audio = _audio_or_404(story_id, audio_id)
-    found = served_transcripts(audio, current_app.config["MEDIA_DIR"]).get(extension)
+    found = served_transcripts(audio, app_state().settings["MEDIA_DIR"]).get(extension)
     if found is None:
         abort(404, description=f"This audio has no .{extension} transcript served here.")
     transcript, path = found
@@ -273,7 +276,7 @@ def chapters_file(story_id: str, audio_id: str):
     story, audio = _audio_or_404(story_id, audio_id)
     chapters = audio.chapters
     if chapters is not None and chapters.url:
-        path = media_file(current_app.config["MEDIA_DIR"], chapters.url)
+        path = media_file(app_state().settings["MEDIA_DIR"], chapters.url)
         if path is None:
             abort(404, description="This audio's chapters file is not served here.")
         response = send_file(path, mimetype=CHAPTERS_TYPE, max_age=MEDIA_MAX_AGE, conditional=True)
@@ -284,7 +287,7 @@ def chapters_file(story_id: str, audio_id: str):
     document = chapters_document(story, chapters, current_links())
     body = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
     return send_rendered(Rendered.of(body, CHAPTERS_TYPE, story.updated),
-                         max_age=current_app.config["FEED_MAX_AGE"])
+                         max_age=app_state().settings["FEED_MAX_AGE"])
 
 
 # -- what the story page says -----------------------------------------------------------
@@ -301,7 +304,7 @@ def transcript_page_url(story: Story) -> str:
 def story_structured_data(story: Story, topics: list[Topic]) -> dict | None:
     """The story page's schema.org `PodcastEpisode` (see feeds/schema_org.py)."""
     links = current_links()
-    media_dir = current_app.config["MEDIA_DIR"]
+    media_dir = app_state().settings["MEDIA_DIR"]
     series = tuple(Series(t.title, links.topic(t.slug), feed_url(links, PODCAST, t.slug))
                    for t in topics if has_podcast(t))
     extras = {}
@@ -312,3 +315,6 @@ def story_structured_data(story: Story, topics: list[Topic]) -> dict | None:
                                        transcript=cues_text(cues))
     return podcast_episode(story, links, series=series, extras=extras)
 
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

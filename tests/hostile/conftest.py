@@ -14,6 +14,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from serving.state import app_state
 from stories import migrate
 from stories.store import create_engine
 
@@ -32,7 +33,7 @@ def build_app(database_url: str, **config):
 
 
 def dispose(app) -> None:
-    app.extensions["storyfeed.store"].engine.dispose()
+    app_state(app).store.engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import lxml.html
 import pytest
 from lxml import etree
 
+from serving.state import app_state
 from stories.model import story_from_record, topic_from_record
 
 from ..conftest import story_record
@@ -82,7 +83,7 @@ def with_text(story: dict, topic: dict, template: str) -> tuple[dict, dict]:
 
 def store_directly(app, story: dict, topic: dict) -> None:
     """Past validation, as a record stored before a rule existed (or a tampered database)."""
-    store = app.extensions["storyfeed.store"]
+    store = app_state(app).store
     story = {**story, "published": "2024-01-02T15:00:00+00:00",
              "updated": "2024-01-02T15:00:00+00:00"}
     store.write(stories=[story_from_record(story)], topics=[topic_from_record(topic)])

@@ -9,6 +9,7 @@ import os
 
 import pytest
 
+from serving.state import app_state
 from stories.model import story_from_record, topic_from_record
 
 from ..conftest import migrated_sqlite, story_record
@@ -51,7 +52,7 @@ def hostile_site(tmp_path_factory):
     app = build_app(migrated_sqlite(tmp_path_factory.mktemp("browser") / "b.sqlite3"),
                     SITE_URL=None)
     story, topic = hostile_records()
-    app.extensions["storyfeed.store"].write(stories=[story_from_record(story)],
+    app_state(app).store.write(stories=[story_from_record(story)],
                                             topics=[topic_from_record(topic)])
     try:
         with InThread(app) as server:

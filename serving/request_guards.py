@@ -83,7 +83,7 @@ class BoundedJSONProvider(DefaultJSONProvider):
             raise ValueError("the JSON is nested too deeply") from None
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     app.json = BoundedJSONProvider(app)
     # Registered first, so they run before any other before_request hook.
     app.before_request_funcs.setdefault(None, [])[:0] = [refuse_nul, drop_unreadable_dates]

@@ -9,7 +9,10 @@ policy: the same without `frame-ancestors`, since any site may frame it.
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import Flask, Response, current_app, request
 
 SCRIPTS_AND_STYLES = (
     "default-src 'self'",
@@ -30,6 +33,19 @@ REFERRER_POLICY = "strict-origin-when-cross-origin"
 # header is ignored by browsers and would only mislead.
 HSTS = "max-age=31536000"
 
+View = TypeVar("View", bound=Callable[..., object])
+
+
+def frameable(view: View) -> View:
+    """Marks a view whose pages any site may frame (the embeddable player)."""
+    view.frameable = True  # type: ignore[attr-defined]
+    return view
+
+
+def _is_frameable() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "frameable", False)
+
 
 SECURITY_HEADERS = (
     ("Content-Security-Policy", PAGE_POLICY),
@@ -48,10 +64,12 @@ def security_headers(environ: dict) -> tuple[tuple[str, str], ...]:
 
 def add_security_headers(response: Response) -> Response:
     headers = response.headers
+    if _is_frameable():
+        headers.setdefault("Content-Security-Policy", FRAMEABLE_POLICY)
     for name, value in security_headers(request.environ):
         headers.setdefault(name, value)
     return response
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     app.after_request(add_security_headers)

@@ -7,13 +7,14 @@ import sys
 import threading
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import with_appcontext
 
-from .fetch import HTTPRetriever
-from .model import Outcome, Source, SyncReport
-from .state import SourceStates
-from .sync import Syncer
+from serving.state import app_state
+from sources.config import SourcesConfig
+from sources.model import Outcome, Source, SyncReport
+from sources.state import SourceStates
+from sources.sync import Syncer
 
 
 def echo_report(report: SyncReport) -> None:
@@ -26,7 +27,7 @@ def echo_report(report: SyncReport) -> None:
 
 def selected_sources(names: tuple[str, ...]) -> list[Source]:
     # Loaded (and checked) by create_app: a broken file never gets this far.
-    sources = current_app.extensions.get("storyfeed.sources")
+    sources = app_state().area(SourcesConfig).sources
     if sources is None:
         raise click.ClickException("SOURCES_FILE is not set: name a TOML file of [[source]] tables")
     if not names:
@@ -55,11 +56,9 @@ def sync_command(names: tuple[str, ...], loop: bool) -> None:
     reported and the others go on; the exit status is 1 when any source failed.
     """
     sources = selected_sources(names)
-    store = current_app.extensions["storyfeed.store"]
-    try:
-        retriever = HTTPRetriever.from_config(current_app.config, current_app.instance_path)
-    except ValueError as exc:  # a SOURCES_* setting that is not a number
-        raise click.ClickException(str(exc)) from exc
+    state = app_state()
+    store = state.store
+    retriever = state.area(SourcesConfig).retriever()
     syncer = Syncer(store, SourceStates(store.engine), retriever)
     try:
         if loop:
@@ -80,5 +79,5 @@ def sync_command(names: tuple[str, ...], loop: bool) -> None:
         sys.exit(1)
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     app.cli.add_command(sync_command)

@@ -8,11 +8,13 @@ import sys
 from collections.abc import Callable, Iterator
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 
-from embeds.cli import DEFAULT_SITE_URL
-from web.links import Links
+from serving.links import Links
+from serving.state import app_state
+
+from .embeds import DEFAULT_SITE_URL
 
 feeds_cli = AppGroup("feeds", help="Feeds: check them as podcast apps will.")
 
@@ -39,14 +41,15 @@ def check_command(slug: str | None, as_json: bool, max_requests: int) -> None:
     One line per problem; the exit status is 1 when any is an error.
     """
     # Here, not at the top: Pillow and mutagen load only when the check runs.
-    from .check import GuardedFetcher, Severity, plan_store, run_checks
+    from feeds.check import GuardedFetcher, Severity, plan_store, run_checks
 
-    store = current_app.extensions["storyfeed.store"]
+    state = app_state()
+    store = state.store
     if slug is not None and store.get_topic(slug) is None:
         raise click.ClickException(f"no topic {slug!r}")
-    links = Links.build(current_app.config.get("SITE_URL") or DEFAULT_SITE_URL,
-                        current_app.config.get("MEDIA_BASE_URL"))
-    plans = plan_store(store, links, current_app.config.get("MEDIA_DIR"), slug)
+    links = Links.build(state.settings["SITE_URL"] or DEFAULT_SITE_URL,
+                        state.settings["MEDIA_BASE_URL"])
+    plans = plan_store(store, links, state.settings["MEDIA_DIR"], slug)
     fetcher = GuardedFetcher.for_site(links, max_requests=max_requests)
     try:
         with progress(sum(len(plan.targets) for plan in plans)) as step:
@@ -64,5 +67,5 @@ def check_command(slug: str | None, as_json: bool, max_requests: int) -> None:
     sys.exit(1 if errors else 0)
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     app.cli.add_command(feeds_cli)

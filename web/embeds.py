@@ -1,32 +1,21 @@
-"""The oEmbed endpoints, snippet conversion, the provider entry and the embeddable player."""
+"""The oEmbed endpoints, snippet conversion, the provider entry and the embeddable player.
+
+Errors of the embeds area (OEmbedError, SnippetRefused) are left to `web.errors`, which
+answers each with its kind's status (or the one the oEmbed spec fixes) in JSON.
+"""
 
 from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Flask, Response, abort, render_template, request
 from markupsafe import Markup
 
-from serving import fastpath
-from stories.model import Audio, Story
-from web.api import parse_limit
-from web.context import (
-    cache_key,
-    current_links,
-    current_render_cache,
-    current_store,
-    current_version,
-)
-from web.links import Links
-from web.rendered import Rendered, send_rendered
-from web.security_headers import FRAMEABLE_POLICY
-
-from .config import oembed_settings, site_registry
-from .oembed import (
+from embeds.config import EmbedSettings
+from embeds.oembed import (
     CONTENT_TYPES,
     DEFAULT_WIDTH,
     FormatNotSupported,
-    OEmbedError,
     check_format,
     discovery_links,
     embed_iframe,
@@ -39,8 +28,24 @@ from .oembed import (
     registry_entry,
     render_oembed,
 )
-from .player import player_page
-from .snippets import THEMES, SnippetRefused, player_options
+from embeds.player import player_page
+from embeds.snippets import THEMES, player_options
+from serving import fastpath
+from serving.context import (
+    cache_key,
+    current_links,
+    current_render_cache,
+    current_store,
+    current_version,
+)
+from serving.links import Links
+from serving.params import parse_limit
+from serving.rendered import Rendered, send_rendered
+from serving.security_headers import frameable
+from serving.state import app_state
+from stories.model import Audio, Story
+
+from .errors import json_errors
 
 bp = Blueprint("embeds", __name__)
 
@@ -52,6 +57,10 @@ DISCOVERY_ENDPOINTS = {"pages.story", "embeds.player"}
 # cache; any other value is answered exactly as asked but rendered each time, so that a
 # stranger cycling through sizes cannot add a key per value.
 CACHED_SIZES = frozenset(range(100, 1001, 50))
+
+
+def embed_settings() -> EmbedSettings:
+    return app_state().area(EmbedSettings)
 
 
 def player_page_url(links: Links, story_id: str, audio_id: str) -> str:
@@ -72,26 +81,21 @@ def _dimension(value, name: str) -> int | None:
 
 @bp.get("/oembed", defaults={"path_format": None})
 @bp.get("/oembed.<path_format>")
+@json_errors
 def oembed(path_format: str | None):
     query_format = request.args.get("format")
-    try:
-        fmt = check_format(path_format or query_format)
-        if path_format and query_format and query_format.lower() != fmt:
-            raise FormatNotSupported(f"this endpoint answers {fmt} only")
-    except OEmbedError as exc:
-        abort(exc.status, description=exc.message)
+    fmt = check_format(path_format or query_format)
+    if path_format and query_format and query_format.lower() != fmt:
+        raise FormatNotSupported(f"this endpoint answers {fmt} only")
     return serve_oembed(request.args.get("url"), fmt)
 
 
 @bp.get("/stories/<story_id>/oembed.<path_format>")
+@json_errors
 def story_oembed(story_id: str, path_format: str):
     """A story's oEmbed at a path of its own (as Castopod has per episode): the same
     answer as `/oembed?url=<story page>`, and a plain file in a static export."""
-    try:
-        fmt = check_format(path_format)
-    except OEmbedError as exc:
-        abort(exc.status, description=exc.message)
-    return serve_oembed(current_links().story(story_id), fmt)
+    return serve_oembed(current_links().story(story_id), check_format(path_format))
 
 
 def serve_oembed(url: str | None, fmt: str):
@@ -99,11 +103,9 @@ def serve_oembed(url: str | None, fmt: str):
     maxheight = _dimension(request.args.get("maxheight"), "maxheight")
     links = current_links()
     store = current_store()
-    registry = site_registry(links)
-    try:
-        match = match_oembed_url(url, registry)
-    except OEmbedError as exc:
-        abort(exc.status, description=exc.message)
+    settings = embed_settings()
+    registry = settings.registry(links)
+    match = match_oembed_url(url, registry)
     options = options_for_match(match, player_options(url or "", request.args.get("theme")),
                                 store.get_story)
     key = version = None
@@ -114,22 +116,20 @@ def serve_oembed(url: str | None, fmt: str):
                         match.audio_id or "", maxwidth, maxheight, options.theme, options.start)
 
     def render() -> Rendered:
-        try:
-            response = oembed_for_match(
-                match, store.get_story, registry=registry, links=links,
-                settings=oembed_settings(current_app.config, links),
-                maxwidth=maxwidth, maxheight=maxheight, options=options,
-            )
-        except OEmbedError as exc:
-            abort(exc.status, description=exc.message)
+        response = oembed_for_match(
+            match, store.get_story, registry=registry, links=links,
+            settings=settings.oembed(links), maxwidth=maxwidth, maxheight=maxheight,
+            options=options,
+        )
         return Rendered.of(render_oembed(response, fmt), CONTENT_TYPES[fmt])
 
     rendered = current_render_cache().get_or_render(key, render)
-    fastpath.remember(key, None, version, current_app.config["OEMBED_CACHE_AGE"])
-    return send_rendered(rendered, max_age=current_app.config["OEMBED_CACHE_AGE"])
+    fastpath.remember(key, None, version, settings.cache_age)
+    return send_rendered(rendered, max_age=settings.cache_age)
 
 
 @bp.post("/oembed/convert")
+@json_errors
 def convert():
     request.max_content_length = MAX_CONVERT_BODY  # larger bodies get 413 before parsing
     if request.is_json:
@@ -144,28 +144,26 @@ def convert():
         maxwidth = _dimension(request.args.get("maxwidth"), "maxwidth")
         maxheight = _dimension(request.args.get("maxheight"), "maxheight")
     links = current_links()
-    try:
-        response = oembed_for_snippet(
-            snippet, current_store().get_story, registry=site_registry(links), links=links,
-            settings=oembed_settings(current_app.config, links),
-            maxwidth=maxwidth, maxheight=maxheight,
-        )
-    except SnippetRefused as exc:
-        abort(400, description=str(exc))
-    except OEmbedError as exc:
-        abort(exc.status, description=exc.message)
+    settings = embed_settings()
+    response = oembed_for_snippet(
+        snippet, current_store().get_story, registry=settings.registry(links), links=links,
+        settings=settings.oembed(links), maxwidth=maxwidth, maxheight=maxheight,
+    )
     return Response(oembed_to_json(response), content_type=CONTENT_TYPES["json"])
 
 
 @bp.get("/oembed/providers.json")
+@json_errors
 def providers():
     links = current_links()
-    settings = oembed_settings(current_app.config, links)
+    settings = embed_settings()
+    oembed_settings = settings.oembed(links)
 
     def render() -> Rendered:
         entry = registry_entry(
-            site_registry(links), endpoint_url=oembed_endpoint_url(links),
-            provider_name=settings.provider_name, provider_url=settings.provider_url,
+            settings.registry(links), endpoint_url=oembed_endpoint_url(links),
+            provider_name=oembed_settings.provider_name,
+            provider_url=oembed_settings.provider_url,
         )
         return Rendered.of(oembed_to_json(entry), CONTENT_TYPES["json"])
 
@@ -175,6 +173,7 @@ def providers():
 
 
 @bp.get("/player/<story_id>/<audio_id>")
+@frameable
 def player(story_id: str, audio_id: str):
     theme = request.args.get("theme")
     theme = theme if theme in THEMES else "auto"
@@ -193,10 +192,11 @@ def player(story_id: str, audio_id: str):
         media_url = links.media(audio.url) if audio.url else ""
         if not media_url:
             abort(404, description="There is no audio file to play for this audio.")
+        settings = embed_settings()
         html = render_template("player.html", theme=theme, **player_page(
-            story, audio, links, registry=site_registry(links),
+            story, audio, links, registry=settings.registry(links),
             page_url=player_page_url(links, story_id, audio_id),
-            site_name=current_app.config["OEMBED_PROVIDER_NAME"]))
+            site_name=settings.provider_name))
         return Rendered.of(html.encode("utf-8"), "text/html; charset=utf-8")
 
     rendered = current_render_cache().get_or_render(key, render)
@@ -204,12 +204,9 @@ def player(story_id: str, audio_id: str):
 
 
 @bp.after_request
-def cors_and_framing(response: Response) -> Response:
-    """oEmbed answers may be read by any page's script; the player may be framed by any
-    site (its policy has no frame-ancestors; every other response says 'self')."""
-    if request.endpoint == "embeds.player":
-        response.headers["Content-Security-Policy"] = FRAMEABLE_POLICY
-    else:
+def cors(response: Response) -> Response:
+    """oEmbed answers may be read by any page's script (the player is framed, not read)."""
+    if request.endpoint != "embeds.player":
         response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
@@ -237,7 +234,7 @@ def oembed_discovery_links(page_url: str) -> list[tuple[str, str]]:
 @bp.app_template_global()
 def embed_code(story: Story, audio: Audio) -> Markup | None:
     """The iframe an editor copies for one audio: the same one oEmbed hands out."""
-    return embed_iframe(story, audio, site_registry(current_links()))
+    return embed_iframe(story, audio, embed_settings().registry(current_links()))
 
 
 @bp.app_template_global()
@@ -245,7 +242,7 @@ def story_player_card(story: Story) -> dict | None:
     """The twitter:card=player values of a story page: storyfeed's player of its first
     embeddable audio, when that audio has a file to play."""
     links = current_links()
-    registry = site_registry(links)
+    registry = embed_settings().registry(links)
     for audio in story.embeddable_audio:
         player = player_for_audio(story, audio, registry, prefer_own=True)
         if player is not None and player.provider.own:
@@ -265,3 +262,7 @@ def story_player_card(story: Story) -> dict | None:
 @bp.app_template_global()
 def player_page_of(story: Story, audio: Audio) -> str:
     return player_page_url(current_links(), story.id, audio.id)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

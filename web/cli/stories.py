@@ -6,21 +6,21 @@ import sys
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 
-from . import migrate
-from .files import Batch, read_records, write_ndjson
-from .store import StoryStore
-
-SAMPLE_FILE = Path(__file__).resolve().parent / "sample" / "north-korean-defectors.json"
+from serving.state import app_state
+from stories import migrate
+from stories.files import Batch, read_records, write_ndjson
+from stories.sample import SAMPLE_FILE
+from stories.store import StoryStore
 
 db_cli = AppGroup("db", help="Database schema.")
 stories_cli = AppGroup("stories", help="Story records: import, export, list, sample.")
 
 
 def _store() -> StoryStore:
-    return current_app.extensions["storyfeed.store"]
+    return app_state().store
 
 
 @db_cli.command("upgrade")
@@ -106,6 +106,6 @@ def sample_command(if_empty: bool) -> None:
     import_batch(read_records(SAMPLE_FILE.read_text(encoding="utf-8"), SAMPLE_FILE.name), False)
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(stories_cli)

@@ -17,7 +17,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Protocol
+from typing import Callable, Generic, Protocol, TypeVar
 
 from flask import Response, request
 from werkzeug.http import http_date, is_resource_modified, parse_accept_header, quote_etag
@@ -56,7 +56,7 @@ class RenderCache(Protocol):
 
     def get_or_render(self, key: str | None, render: Callable[[], Rendered]) -> Rendered:
         """The entry under `key`, rendered and kept if missing; a key of None means the
-        answer must not be kept (see `web.context.cache_key`): rendered every time."""
+        answer must not be kept (see `serving.context.cache_key`): rendered every time."""
         ...
 
     def status(self) -> str: ...
@@ -113,7 +113,7 @@ class VersionMemo:
     A warm request would otherwise spend more on asking the database for the version than
     on everything else (on PostgreSQL a network round trip). Writes in this process
     (`stories_changed`) are seen immediately; writes by another process within `ttl`, or
-    at once when Redis change notices are on (`web.redis_cache.RedisChangeNotices`).
+    at once when Redis change notices are on (`serving.redis_cache.RedisChangeNotices`).
     """
 
     MAX_KEYS = 1024  # topics come from URLs; don't let junk slugs grow the memo
@@ -184,6 +184,26 @@ def rendered_answer(rendered: Rendered, environ: dict, *, max_age: int,
 @functools.lru_cache(maxsize=256)  # clients send a handful of distinct values
 def accepts_gzip(accept_encoding: str | None) -> bool:
     return accept_encoding is not None and parse_accept_header(accept_encoding)["gzip"] > 0
+
+
+T = TypeVar("T")
+
+
+class PerVersion(Generic[T]):
+    """A value made from the store (the topic moves, say), made again when the store's
+    version moves, as seen through `versions`. Built by the app factory, like the memo."""
+
+    def __init__(self, versions: VersionMemo, make: Callable[[], T]):
+        self.versions = versions
+        self.make = make
+        self._held: tuple[int, T] | None = None
+
+    def get(self) -> T:
+        version = self.versions.version()
+        held = self._held
+        if held is None or held[0] != version:
+            held = self._held = (version, self.make())
+        return held[1]
 
 
 def send_rendered(rendered: Rendered, *, max_age: int, cors: bool = True) -> Response:

@@ -6,14 +6,14 @@ import json
 import sys
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 
-from web.links import Links
-
-from .config import oembed_settings, site_registry
-from .oembed import OEmbedError, oembed_for_snippet
-from .snippets import SnippetRefused
+from embeds.config import EmbedSettings
+from embeds.oembed import oembed_for_snippet
+from serving.links import Links
+from serving.state import app_state
+from stories.errors import StoryfeedError
 
 # Without SITE_URL the CLI has no request to learn the site from: `make run`'s address.
 DEFAULT_SITE_URL = "http://127.0.0.1:8000/"
@@ -28,21 +28,20 @@ embeds_cli = AppGroup("embeds", help="Player snippets and oEmbed.")
 def convert(maxwidth: int | None, maxheight: int | None, site_url: str | None) -> None:
     """Read a player snippet (or player URL) from stdin; print its oEmbed JSON."""
     snippet = sys.stdin.read()
-    links = Links.build(site_url or current_app.config.get("SITE_URL") or DEFAULT_SITE_URL,
-                        current_app.config.get("MEDIA_BASE_URL"))
+    state = app_state()
+    settings = state.area(EmbedSettings)
+    links = Links.build(site_url or state.settings["SITE_URL"] or DEFAULT_SITE_URL,
+                        state.settings["MEDIA_BASE_URL"])
     try:
         response = oembed_for_snippet(
-            snippet, current_app.extensions["storyfeed.store"].get_story,
-            registry=site_registry(links), links=links,
-            settings=oembed_settings(current_app.config, links),
-            maxwidth=maxwidth, maxheight=maxheight,
+            snippet, state.store.get_story, registry=settings.registry(links), links=links,
+            settings=settings.oembed(links), maxwidth=maxwidth, maxheight=maxheight,
         )
-    except SnippetRefused as exc:
-        raise click.ClickException(str(exc)) from None
-    except OEmbedError as exc:
-        raise click.ClickException(f"{exc.message} ({exc.status})") from None
+    except StoryfeedError as exc:
+        status = f" ({exc.status})" if exc.status else ""
+        raise click.ClickException(f"{exc}{status}") from None
     click.echo(json.dumps(response, indent=2, ensure_ascii=False))
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     app.cli.add_command(embeds_cli)

@@ -1,40 +1,24 @@
-"""The feed URLs, served the way a CDN would serve them (see `web.rendered`).
+"""The feed URLs, served the way a CDN would serve them (see `serving.rendered`).
 
 A warm request costs a cache lookup: the cache key holds the store's version of what
-the feed shows (remembered briefly per process, `web.context.current_version`), so a write by any
-process (the CLI, another worker, another instance) makes the old entry unreachable.
+the feed shows (remembered briefly per process, `serving.context.current_version`), so a
+write by any process (the CLI, another worker, another instance) makes the old entry
+unreachable.
 """
 
 from __future__ import annotations
 
-from datetime import timezone
 from urllib.parse import quote, urlencode
 
-from flask import Blueprint, Flask, Response, abort, current_app, request
+from flask import Blueprint, Flask, Response, abort, request
 
-from serving import fastpath
-from stories.model import Topic
-from stories.store import InvalidCursor, StoryStore, decode_cursor, encode_cursor
-from web.api import DEFAULT_LIMIT, parse_limit
-from web.context import (
-    cache_key,
-    current_links,
-    current_render_cache,
-    current_store,
-    current_version,
-)
-from web.links import Links
-from web.moves import current_moves, listed_topics
-from web.rendered import Rendered, send_rendered
-
-from . import websub
-from .podcast import (
+from feeds.podcast import (
     PodcastSettingsIncomplete,
     has_podcast,
-    latest_episodes,
+    is_episode,
     missing_podcast_settings,
 )
-from .render import (
+from feeds.render import (
     SITE_TITLE,
     render_atom_feed,
     render_json_feed,
@@ -42,7 +26,7 @@ from .render import (
     render_podcast_feed,
     render_rss_feed,
 )
-from .urls import (
+from feeds.urls import (
     ATOM,
     JSON_FEED,
     OPML_CONTENT_TYPE,
@@ -56,37 +40,26 @@ from .urls import (
     opml_url,
     url_without_scheme,
 )
+from serving import fastpath
+from serving.context import (
+    cache_key,
+    current_links,
+    current_render_cache,
+    current_store,
+    current_version,
+)
+from serving.links import Links
+from serving.params import DEFAULT_LIMIT, parse_cursor, parse_limit
+from serving.rendered import Rendered, send_rendered
+from serving.state import app_state
+from stories.model import Topic
+from stories.store import StoryStore
+
+from .moves import current_moves, listed_topics
 
 bp = Blueprint("feeds", __name__)
 
-DEFAULT_FEED_MAX_AGE = 300
 RENDERERS = {RSS: render_rss_feed, ATOM: render_atom_feed, JSON_FEED: render_json_feed}
-
-
-def parse_cursor(value: str | None) -> str | None:
-    """A page's cursor in the one spelling the store makes (so that the page's own links,
-    and its cache key, are the same however the cursor was written); a 400 for anything
-    that is not a cursor."""
-    if not value:
-        return None
-    try:
-        return encode_cursor(*decode_cursor(value))
-    except InvalidCursor as exc:
-        abort(400, description=f"{exc}; use the feed's first, next or previous link")
-
-
-def is_story_position(store: StoryStore, slug: str | None, cursor: str | None) -> bool:
-    """Whether `cursor` points at a story of the feed, as the feed's own paging links do.
-
-    Keyset paging answers from any position, but only these pages are kept in the render
-    cache: a key per made-up position would let anyone grow it without end.
-    """
-    if cursor is None:
-        return True
-    _direction, at, story_id = decode_cursor(cursor)
-    story = store.get_story(story_id)
-    return (story is not None and (slug is None or slug in story.topics)
-            and story.published.astimezone(timezone.utc).replace(tzinfo=None) == at)
 
 
 def _render(store: StoryStore, slug: str | None, fmt: FeedFormat, paging: Paging,
@@ -100,7 +73,7 @@ def _render(store: StoryStore, slug: str | None, fmt: FeedFormat, paging: Paging
         missing = missing_podcast_settings(topic)
         if missing:
             raise PodcastSettingsIncomplete(topic, missing)
-        page = latest_episodes(store, slug, limit=paging.limit, cursor=paging.cursor)
+        page = store.latest(slug, limit=paging.limit, cursor=paging.cursor, keep=is_episode)
         body = render_podcast_feed(topic, page, links, paging, hub=hub,
                                    guid=current_moves().podcast_guid(links, slug))
     else:
@@ -115,10 +88,11 @@ def serve_feed(slug: str | None, fmt: FeedFormat, cursor: str | None = None):
     store = current_store()
     paging = Paging(limit=parse_limit(request.args.get("limit")), cursor=parse_cursor(cursor))
     links = current_links()
-    hub = current_app.config.get("WEBSUB_HUB") or None
+    settings = app_state().settings
+    hub = settings["WEBSUB_HUB"]
     key = version = None
     # Other page sizes are answered but not kept: a key per `limit` value adds up.
-    if paging.limit == DEFAULT_LIMIT and is_story_position(store, slug, paging.cursor):
+    if paging.limit == DEFAULT_LIMIT and store.is_story_position(slug, paging.cursor):
         version = current_version(slug)
         key = cache_key("feed", fmt.name, slug or "", version, paging.limit,
                         paging.cursor or "", hub or "")
@@ -129,8 +103,8 @@ def serve_feed(slug: str | None, fmt: FeedFormat, cursor: str | None = None):
     except PodcastSettingsIncomplete as exc:
         # Plain text: podcast apps and validators show it as it is.
         return Response(f"{exc}\n", 404, content_type="text/plain; charset=utf-8")
-    fastpath.remember(key, slug, version, current_app.config["FEED_MAX_AGE"])
-    return send_rendered(rendered, max_age=current_app.config["FEED_MAX_AGE"])
+    fastpath.remember(key, slug, version, settings["FEED_MAX_AGE"])
+    return send_rendered(rendered, max_age=settings["FEED_MAX_AGE"])
 
 
 @bp.get("/rss.xml")
@@ -183,7 +157,7 @@ def opml():
     rendered = current_render_cache().get_or_render(
         key, lambda: Rendered.of(render_opml(listed_topics(store), links), OPML_CONTENT_TYPE)
     )
-    return send_rendered(rendered, max_age=current_app.config["FEED_MAX_AGE"])
+    return send_rendered(rendered, max_age=app_state().settings["FEED_MAX_AGE"])
 
 
 # -- what pages show: <head> discovery links and subscribe options -------------------
@@ -239,11 +213,5 @@ def feed_helpers():
 
 # -- wiring ----------------------------------------------------------------------------
 
-def register(app: Flask) -> None:
-    raw = app.config.get("FEED_MAX_AGE")
-    try:
-        app.config["FEED_MAX_AGE"] = DEFAULT_FEED_MAX_AGE if raw in (None, "") else int(raw)
-    except ValueError:
-        raise ValueError(f"FEED_MAX_AGE: {raw!r} is not a whole number of seconds") from None
+def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    websub.register(app, app.extensions["storyfeed.store"])
