@@ -36,8 +36,11 @@ tests/js/node_modules/.package-lock.json: tests/js/package.json tests/js/package
 
 # Everything; PostgreSQL, Redis and Chromium tests run when TEST_DATABASE_URL,
 # TEST_REDIS_URL and /usr/bin/chromium are there (CI: .ci/run), else they are skipped.
+# The browser tests share one Chromium and run after the rest, in one process: under
+# xdist on a loaded 2-core machine one of them once waited on Chromium for good.
 test: $(VENV)/.dev-installed $(JS_TOOLS)
-	$(PYTEST) $(PYTEST_ARGS)
+	$(PYTEST) -m "not browser" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 
 # While working: SQLite only; no real processes, no browser, no long property runs.
 test-fast: $(VENV)/.dev-installed

@@ -120,12 +120,13 @@ def flask_cli(env: dict[str, str], *args: str, stdin: str | None = None) -> subp
 class Gunicorn:
     """`web:` from the Procfile on a free port; `base` is its URL once started."""
 
-    def __init__(self, env: dict[str, str], workers: int = 2):
+    def __init__(self, env: dict[str, str], workers: int = 2, control_socket: bool = False):
         self.port = free_port()
-        # No control socket: its default path is one per machine, and tests run several
-        # gunicorns at once (and in parallel workers).
-        self.env = {**env, "PORT": str(self.port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": str(workers),
-                    "GUNICORN_CMD_ARGS": "--no-control-socket"}
+        # No control socket unless a test is about it: nothing else needs one, and each
+        # would be a file left in the user's runtime folder.
+        self.env = {**env, "PORT": str(self.port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": str(workers)}
+        if not control_socket:
+            self.env["GUNICORN_CMD_ARGS"] = "--no-control-socket"
         self.base = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
         self.log = ROOT / "test-artifacts" / f"gunicorn-{self.port}.log"

@@ -58,7 +58,7 @@ def answering_control_sockets(folder) -> dict[str, list[str]]:
 def test_each_instance_keeps_its_own_control_socket(sqlite_url, tmp_path):
     # gunicorn puts its control socket under XDG_RUNTIME_DIR: here, a folder of the test's own.
     env = service_env(DATABASE_URL=sqlite_url, XDG_RUNTIME_DIR=str(tmp_path))
-    with Gunicorn(env) as a, Gunicorn(env) as b:
+    with Gunicorn(env, control_socket=True) as a, Gunicorn(env, control_socket=True) as b:
         deadline = time.monotonic() + 10  # the socket opens once the workers are spawned
         while len(answering_control_sockets(tmp_path)) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)

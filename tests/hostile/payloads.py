@@ -266,6 +266,22 @@ def is_own_script(element) -> bool:
     )
 
 
+def is_json_ld(element) -> bool:
+    """A schema.org data block: never executed, and written by Jinja's `tojson`, which
+    escapes `<`, `>` and `&`, so nothing in it can close the element. It must parse as
+    JSON, as a browser's own reader would need."""
+    if (element.get("type") or "").strip().lower() != "application/ld+json" or element.get("src"):
+        return False
+    text = element.text or ""
+    if "<" in text or ">" in text or len(element):
+        return False
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
 def html_problems(html: str, *, own_scripts: bool = True) -> list[str]:
     """What makes `html` unsafe: scripts other than ours (none at all when `own_scripts`
     is false, as in a feed's HTML field), event handler attributes, frames, and URLs
@@ -280,7 +296,7 @@ def html_problems(html: str, *, own_scripts: bool = True) -> list[str]:
             continue
         tag = element.tag.lower()
         if tag == "script":
-            if not (own_scripts and is_own_script(element)):
+            if not (own_scripts and (is_own_script(element) or is_json_ld(element))):
                 problems.append(f"a <script> element: {lxml.html.tostring(element)[:120]!r}")
         if tag in ("iframe", "object", "embed", "frame", "base", "form"):
             problems.append(f"a <{tag}> element")

@@ -215,7 +215,7 @@ def test_hostile_text_through_the_api_is_shown_as_text(sqlite_app, client, name,
     # Shown as the text it is, not dropped: the story page's heading holds the title.
     page = lxml.html.fromstring(client.get(f"/stories/{story['id']}").get_data())
     stored = client.get(f"/api/stories/{story['id']}").get_json()["story"]["title"]
-    assert page.findtext(".//h2") == stored
+    assert page.findtext(".//h1") == stored
 
 
 @pytest.mark.parametrize("name, template", HOSTILE_TEXT, ids=[t[0] for t in HOSTILE_TEXT])
