@@ -10,10 +10,10 @@ iframe itself says `width="100%"`; `type: "link"` rather than a frame taller tha
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from math import floor
-from typing import Callable
 from urllib.parse import urlencode, urlsplit
 
 from lxml import etree

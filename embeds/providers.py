@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from stories.errors import SettingsError
@@ -153,7 +154,7 @@ class UrlMatch:
 class ProviderRegistry:
     providers: tuple[PlayerProvider, ...] = field(default_factory=tuple)
 
-    def with_provider(self, provider: PlayerProvider) -> "ProviderRegistry":
+    def with_provider(self, provider: PlayerProvider) -> ProviderRegistry:
         return ProviderRegistry((provider,) + self.providers)
 
     def for_host(self, scheme: str, hostname: str, port: int | None) -> PlayerProvider | None:

@@ -12,7 +12,7 @@ import html
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
 from markupsafe import escape
@@ -26,7 +26,7 @@ from stories.validate import XML_ILLEGAL_RE, clean_body_html
 ID_NAMESPACE = uuid.UUID("96b2c0ad-2624-43e9-84e8-5cd21fde0303")
 # What lastBuildDate/updated say when a feed has no story: a fixed time, never "now",
 # so the same data always gives the same bytes.
-EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
 # The type the Podcast Index namespace gives JSON chapters (`podcast:chapters`).
 CHAPTERS_TYPE = "application/json+chapters"
 # The older `transcript_url` of a record links a page (NPR's transcripts are HTML).

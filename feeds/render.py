@@ -8,8 +8,8 @@ always give the same bytes: dates come from the stories, never from the clock.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from email.utils import format_datetime as rfc2822_datetime
-from typing import Iterable, Mapping
 
 from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator

@@ -9,7 +9,7 @@ and subscribers still see the change at their next poll.
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 import requests
 

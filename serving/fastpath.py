@@ -15,7 +15,8 @@ trusted, NUL in the URL, an unknown path, a bad cursor) still reaches Flask and 
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, NamedTuple
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 from flask import Flask, request
 

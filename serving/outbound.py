@@ -16,7 +16,6 @@ import enum
 import ipaddress
 import socket
 from dataclasses import dataclass
-from socket import timeout as SocketTimeout
 from urllib.parse import urlsplit
 
 import requests
@@ -195,7 +194,7 @@ class _GuardedConnection:
                     source_address=self.source_address,
                     socket_options=self.socket_options,
                 )
-            except SocketTimeout:
+            except TimeoutError:
                 error = ConnectTimeoutError(
                     self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
                 )

@@ -14,8 +14,8 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 import redis
 
@@ -51,7 +51,7 @@ class RedisRenderCache:
         self.local = MemoryRenderCache(max_entries=128)
 
     @classmethod
-    def from_url(cls, url: str, **kwargs) -> "RedisRenderCache":
+    def from_url(cls, url: str, **kwargs) -> RedisRenderCache:
         # Short timeouts: a slow or vanished Redis must cost a request milliseconds, not seconds.
         client = redis.Redis.from_url(
             url, socket_timeout=0.25, socket_connect_timeout=0.25, health_check_interval=30

@@ -15,9 +15,10 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from flask import Response, request
 from werkzeug.http import http_date, is_resource_modified, parse_accept_header, quote_etag
@@ -32,7 +33,7 @@ class Rendered:
     last_modified: datetime | None = None
 
     @classmethod
-    def of(cls, body: bytes, content_type: str, last_modified: datetime | None = None) -> "Rendered":
+    def of(cls, body: bytes, content_type: str, last_modified: datetime | None = None) -> Rendered:
         # mtime=0 keeps the gzip bytes (and so their ETag) the same on every render.
         return cls(
             body=body,

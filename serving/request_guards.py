@@ -19,8 +19,8 @@ decoder) where no view could answer it well:
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 
 from flask import Flask, abort, request
 from flask.json.provider import DefaultJSONProvider
@@ -48,7 +48,7 @@ def _is_date(value: str, *, not_after: datetime | None = None) -> bool:
 def drop_unreadable_dates(environ: dict | None = None) -> None:
     """The before_request hook (on Flask's request), and the same for the WSGI fast path."""
     environ = request.environ if environ is None else environ
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for key in CONDITIONAL_DATES:
         not_after = now if key == "HTTP_IF_MODIFIED_SINCE" else None
         if key in environ and not _is_date(environ[key], not_after=not_after):

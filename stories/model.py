@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 @dataclass(frozen=True)
@@ -209,7 +209,7 @@ class Topic:
     moved_to: str = ""  # the slug of the topic this one moved to
 
     @classmethod
-    def from_slug(cls, slug: str) -> "Topic":
+    def from_slug(cls, slug: str) -> Topic:
         """The topic a story names before anyone described it."""
         return cls(slug=slug, title=slug.replace("-", " ").strip().title())
 
@@ -227,7 +227,7 @@ TOPIC_IMAGE_FIELDS = tuple(f.name for f in dataclasses.fields(TopicImage))
 
 def format_datetime(value: datetime) -> str:
     """RFC 3339 in UTC with a `Z`, the one form records are written in."""
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _compact(obj, defaults) -> dict:
@@ -343,7 +343,7 @@ def topic_to_record(topic: Topic) -> dict:
 
 
 def _parse_utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(timezone.utc)
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def story_from_record(record: dict) -> Story:

@@ -15,9 +15,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 
 import blinker
 import sqlalchemy as sa
@@ -118,11 +118,11 @@ def create_engine(url: str, **kwargs) -> Engine:
 
 
 def _naive_utc(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=timezone.utc) if value is not None else None
+    return value.replace(tzinfo=UTC) if value is not None else None
 
 
 def _is_key(value: str) -> bool:
@@ -138,7 +138,7 @@ def _insert(conn: Connection, table: sa.Table):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _dumps(record: dict) -> str:
@@ -156,7 +156,7 @@ def _load_topic(text: str) -> Topic:
 def encode_cursor(direction: str, published: datetime, story_id: str) -> str:
     # Rows come back naive, in UTC; astimezone would take them for local time.
     if published.tzinfo is None:
-        published = published.replace(tzinfo=timezone.utc)
+        published = published.replace(tzinfo=UTC)
     raw = json.dumps([direction, _naive_utc(published).isoformat(), story_id])
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
@@ -198,7 +198,7 @@ class StoryStore:
         self.engine = engine
 
     @classmethod
-    def from_url(cls, url: str, **engine_kwargs) -> "StoryStore":
+    def from_url(cls, url: str, **engine_kwargs) -> StoryStore:
         return cls(create_engine(url, **engine_kwargs))
 
     # -- reading ---------------------------------------------------------------
@@ -221,7 +221,7 @@ class StoryStore:
             ).first()
         if row is None:
             return None
-        utc = timezone.utc
+        utc = UTC
         return StoredStory(
             _load_story(row.record), row.first_seen.replace(tzinfo=utc), row.written.replace(tzinfo=utc)
         )

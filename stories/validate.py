@@ -14,7 +14,7 @@ import math
 import mimetypes
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -263,7 +263,7 @@ class _Reader:
             self.fail(field, f"{show(value)} has no time zone")
             return None
         try:
-            utc = parsed.astimezone(timezone.utc)
+            utc = parsed.astimezone(UTC)
         except OverflowError:  # e.g. year 1 with a positive offset is in year 0 in UTC
             utc = None
         if utc is None or not MIN_YEAR <= utc.year <= MAX_YEAR:
@@ -335,7 +335,7 @@ def parse_datetime(value: str) -> datetime | None:
     # parsedate_to_datetime gives a naive datetime for "-0000" and for no zone at all;
     # only a zone-less string is really zone-less.
     if parsed.tzinfo is None and re.search(r"(-0000|GMT|UT|UTC|Z)\s*$", text):
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed
 
 
