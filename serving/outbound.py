@@ -16,6 +16,7 @@ import enum
 import ipaddress
 import socket
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -159,7 +160,8 @@ class AddressGuard:
     def resolve(self, host: str, port: int) -> list[str]:
         """The addresses to connect to, in resolver order; raises AddressRefused."""
         infos = socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
-        addresses = list(dict.fromkeys(info[4][0] for info in infos))
+        # str(): for the TCP families asked for, the address is already a string.
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         name = host.rstrip(".").lower()
         if name in self.trusted_hosts:
             return addresses
@@ -176,7 +178,13 @@ class AddressGuard:
         return addresses
 
 
-class _GuardedConnection:
+if TYPE_CHECKING:
+    _Connection = HTTPConnection
+else:  # a mixin: the classes below put HTTP(S)Connection after it
+    _Connection = object
+
+
+class _GuardedConnection(_Connection):
     guard: AddressGuard
 
     def _new_conn(self) -> socket.socket:
@@ -223,11 +231,11 @@ def _guarded_pool_classes(guard: AddressGuard) -> dict[str, type]:
 class GuardedAdapter(HTTPAdapter):
     """A requests adapter whose every connection passes `guard`."""
 
-    def __init__(self, guard: AddressGuard, **kwargs):
+    def __init__(self, guard: AddressGuard, **kwargs: Any):
         self._pool_classes = _guarded_pool_classes(guard)
         super().__init__(**kwargs)
 
-    def init_poolmanager(self, *args, **kwargs):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = self._pool_classes
 
