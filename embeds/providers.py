@@ -72,7 +72,7 @@ class UrlForm:
     """One URL shape: an anchored path pattern, and query parameters that must be present."""
 
     template: str  # the path as configured, e.g. "/player/embed/{story_id}/{audio_id}"
-    path_re: re.Pattern
+    path_re: re.Pattern[str]
     query: tuple[tuple[str, str], ...] = ()  # (parameter, "{placeholder}" or literal value)
 
     def match(self, path: str, query: str) -> dict[str, str] | None:
@@ -197,7 +197,7 @@ def compile_form(raw: Any, where: str, *, needs: tuple[str, ...]) -> UrlForm:
     return UrlForm(template=path, path_re=_path_regex(path), query=tuple(query.items()))
 
 
-def _path_regex(template: str) -> re.Pattern:
+def _path_regex(template: str) -> re.Pattern[str]:
     # A trailing "/" is optional, as servers treat "/v2/" and "/v2" alike.
     body = template.rstrip("/") or "/"
     parts, last = [], 0
@@ -273,7 +273,7 @@ def _height_range(raw: Any, where: str) -> HeightRange:
     return height
 
 
-def read_provider_setting(value: Any) -> list:
+def read_provider_setting(value: Any) -> list[Any]:
     """PLAYER_PROVIDERS: a list, a JSON list, or the path of a file holding one."""
     if value is None or value == "":
         return []
