@@ -11,7 +11,7 @@ NPM ?= $(shell command -v npm 2>/dev/null)
 # axe-core, which the browser tests inject, pinned by tests/js/package-lock.json.
 JS_TOOLS := $(if $(NPM),tests/js/node_modules/.package-lock.json)
 
-.PHONY: run test test-fast bench clean
+.PHONY: run lint test test-fast bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,11 +34,16 @@ tests/js/node_modules/.package-lock.json: tests/js/package.json tests/js/package
 	$(NPM) ci --prefix tests/js --no-audit --no-fund
 	touch $@
 
-# Everything; PostgreSQL, Redis and Chromium tests run when TEST_DATABASE_URL,
+# ruff on everything; mypy --strict on the packages `files` in pyproject.toml names.
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# Lint, then everything; PostgreSQL, Redis and Chromium tests run when TEST_DATABASE_URL,
 # TEST_REDIS_URL and /usr/bin/chromium are there (CI: .ci/run), else they are skipped.
 # The browser tests share one Chromium and run after the rest, in one process: under
 # xdist on a loaded 2-core machine one of them once waited on Chromium for good.
-test: $(VENV)/.dev-installed $(JS_TOOLS)
+test: lint $(VENV)/.dev-installed $(JS_TOOLS)
 	$(PYTEST) -m "not browser" $(PYTEST_ARGS)
 	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 

@@ -29,9 +29,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN_CONF = ROOT / "gunicorn.conf.py"
@@ -282,7 +282,7 @@ def wrk_together(urls: list[str], *, seconds: float = 3, connections: int = WRK_
         for proc in procs:
             if proc.poll() is None:
                 stop(proc, timeout=5)
-    for proc, (_, err) in zip(procs, outputs):
+    for proc, (_, err) in zip(procs, outputs, strict=True):
         if proc.returncode != 0:
             raise RuntimeError(f"wrk failed ({proc.returncode}): {err.strip()}")
     results = [parse_wrk(out) for out, _ in outputs]
@@ -336,7 +336,7 @@ def measure(cases: list[Case], bases: dict[str, list[str]], *, rounds: int, seco
 
 def ratio(case: Case, server: str, reference: str) -> float:
     return statistics.median(s.requests_per_second / r.requests_per_second
-                             for s, r in zip(case.runs[server], case.runs[reference]))
+                             for s, r in zip(case.runs[server], case.runs[reference], strict=True))
 
 
 def print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
@@ -344,7 +344,7 @@ def print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for n, row in enumerate(table):
         print("  " + "  ".join(cell.rjust(w) if i else cell.ljust(w)
-                               for i, (cell, w) in enumerate(zip(row, widths))))
+                               for i, (cell, w) in enumerate(zip(row, widths, strict=True))))
         if n == 0:
             print("  " + "  ".join("-" * w for w in widths))
 

@@ -11,7 +11,7 @@ import statistics
 import sys
 import time
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from feedgen.feed import FeedGenerator
 
@@ -25,7 +25,7 @@ from stories.store import StoryPage
 from .common import load_average, print_table
 
 TOPIC = "bench"
-BASE = datetime(2015, 1, 1, tzinfo=timezone.utc)
+BASE = datetime(2015, 1, 1, tzinfo=UTC)
 LINKS = Links.build("http://127.0.0.1/")
 GOAL = 1.2
 
@@ -108,8 +108,9 @@ def render_times(quick: bool = False) -> list[tuple[str, float, float]]:
         repeat = (40 if count == 50 else 8) // (4 if quick else 1)
         ours, theirs = [], []
         for _ in range(repeat):  # alternately, so load that comes and goes hits both
-            ours.append(median_ms(lambda: render_podcast_feed(topic, page, LINKS, Paging(limit=count)), 1))
-            theirs.append(median_ms(lambda: feedgen_only_podcast(topic, stories), 1))
+            ours.append(median_ms(
+                lambda page=page, count=count: render_podcast_feed(topic, page, LINKS, Paging(limit=count)), 1))
+            theirs.append(median_ms(lambda stories=stories: feedgen_only_podcast(topic, stories), 1))
         rows.append((f"podcast feed, {count} items", statistics.median(ours), statistics.median(theirs)))
     return rows
 

@@ -102,14 +102,14 @@ def main() -> None:
                 "/plain.xml", make_feed(0), content_type="application/rss+xml", validators=False
             )
 
-            def pull(src=source):
+            def pull(src=source, syncer=syncer):
                 return syncer.sync(src)
 
             results.setdefault("first pull (fetch, parse, store 500)", []).append(timed(pull))
             results.setdefault("not modified (304)", []).append(timed(pull))
             syncer.sync(plain)
             results.setdefault("same bytes, no validators", []).append(
-                timed(lambda: syncer.sync(plain))
+                timed(lambda syncer=syncer, plain=plain: syncer.sync(plain))
             )
             upstream.serve("/feed.xml", make_feed(run + 1), content_type="application/rss+xml")
             results.setdefault("one item changed (parse, upsert)", []).append(timed(pull))
@@ -138,7 +138,7 @@ def main() -> None:
             body = json.dumps(batch)
             headers = {"Authorization": "Bearer bench"}
 
-            def push():
+            def push(client=client, body=body, headers=headers):
                 response = client.post(
                     "/api/stories", data=body, content_type="application/json", headers=headers
                 )

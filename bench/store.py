@@ -15,7 +15,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -33,7 +33,7 @@ REPEAT = 300
 
 
 def make_stories(start: int, count: int) -> list[Story]:
-    base = datetime(2015, 1, 1, tzinfo=timezone.utc)
+    base = datetime(2015, 1, 1, tzinfo=UTC)
     out = []
     for i in range(start, start + count):
         when = base + timedelta(minutes=17 * i)
@@ -68,7 +68,7 @@ def deep_cursor(store: StoryStore, pages: int) -> str | None:
 
 
 def time_import(store: StoryStore, count: int = 10_000) -> float:
-    base = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    base = datetime(2030, 1, 1, tzinfo=UTC)
     lines = []
     for i in range(count):
         when = (base + timedelta(minutes=i)).isoformat()

@@ -15,8 +15,19 @@ from __future__ import annotations
 import sys
 from urllib.parse import urlencode
 
-from .common import (APP, Case, baselines, gunicorn, header, load_average, measure, record,
-                     report, sample_environment, warm)
+from .common import (
+    APP,
+    Case,
+    baselines,
+    gunicorn,
+    header,
+    load_average,
+    measure,
+    record,
+    report,
+    sample_environment,
+    warm,
+)
 
 TOPIC = "north-korean-defectors"
 STORY = "1169464713"

@@ -20,8 +20,20 @@ import threading
 import time
 import urllib.parse
 
-from .common import (RAW, APP, Case, baselines, get, gunicorn, load_average, measure, print_table,
-                     record, sample_environment)
+from .common import (
+    APP,
+    RAW,
+    Case,
+    baselines,
+    get,
+    gunicorn,
+    load_average,
+    measure,
+    print_table,
+    ratio,
+    record,
+    sample_environment,
+)
 from .warm import FEED
 
 MODELS = {
@@ -88,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             answers = record([cases[name]], [app.base])
             raw = stack.enter_context(baselines(env, answers))[RAW]
             bases[name] = (app, {RAW: raw, APP: [app.base]})
-        for n in range(rounds):
+        for _ in range(rounds):
             for name in models:  # every model in every round: the noise weighs on all alike
                 measure([cases[name]], bases[name][1], rounds=1, seconds=seconds)
         for name in models:
@@ -106,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{statistics.median(r.p50_ms for r in app_runs):.2f}",
             f"{statistics.median(r.p99_ms for r in app_runs):.2f}",
             f"{statistics.median(r.requests_per_second for r in raw_runs):.0f}",
-            f"{statistics.median(a.requests_per_second / r.requests_per_second for a, r in zip(app_runs, raw_runs)):.2f}x",
+            f"{ratio(case, APP, RAW):.2f}x",
             *(f"{seconds:.2f}" for seconds in worst),
             "yes" if replaced else "no",
         ))

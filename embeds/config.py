@@ -20,7 +20,7 @@ class EmbedSettings:
     providers: ProviderRegistry  # the configured providers, without the site's own player
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "EmbedSettings":
+    def from_settings(cls, settings: Settings) -> EmbedSettings:
         """Raises ProviderConfigInvalid (a SettingsError) for an unusable PLAYER_PROVIDERS."""
         return cls(
             provider_name=settings["OEMBED_PROVIDER_NAME"],

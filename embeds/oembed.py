@@ -10,10 +10,11 @@ iframe itself says `width="100%"`; `type: "link"` rather than a frame taller tha
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from math import floor
-from typing import Callable
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from lxml import etree
@@ -148,9 +149,9 @@ def fit_within(width: int, height: int, maxwidth: int | None,
 
 def build_oembed_response(*, title: str, story: Story | None, player: PlayerRef | None,
                           links: Links, settings: OEmbedSettings,
-                          maxwidth: int | None = None, maxheight: int | None = None) -> dict:
+                          maxwidth: int | None = None, maxheight: int | None = None) -> dict[str, Any]:
     """A rich response with one rebuilt iframe, or `link` when no player fits maxheight."""
-    response: dict = {}
+    response: dict[str, Any] = {}
     fits = player is not None and (maxheight is None or maxheight >= player.provider.height.min)
     if fits:
         assert player is not None
@@ -205,7 +206,7 @@ def options_for_match(match: UrlMatch, options: PlayerOptions, find_story: FindS
 
 def oembed_for_match(match: UrlMatch, find_story: FindStory, *, registry: ProviderRegistry,
                      links: Links, settings: OEmbedSettings, maxwidth: int | None = None,
-                     maxheight: int | None = None, options: PlayerOptions | None = None) -> dict:
+                     maxheight: int | None = None, options: PlayerOptions | None = None) -> dict[str, Any]:
     """The response for what a story page or player URL (storyfeed's, or a provider's)
     names (`match_oembed_url`): it depends on the match and the player options (theme,
     start), not on how the URL was spelled."""
@@ -235,14 +236,14 @@ def oembed_for_match(match: UrlMatch, find_story: FindStory, *, registry: Provid
 
 def oembed_for_snippet(snippet: str, find_story: FindStory, *, registry: ProviderRegistry,
                        links: Links, settings: OEmbedSettings, maxwidth: int | None = None,
-                       maxheight: int | None = None) -> dict:
+                       maxheight: int | None = None) -> dict[str, Any]:
     """The response for a pasted snippet; SnippetRefused says why one is not embeddable.
 
     A player of audio storyfeed does not hold still converts, titled by the snippet."""
     player = parse_player_snippet(snippet, registry)
     story = find_story(player.story_id)
     audio = story.find_audio(player.audio_id) if story is not None else None
-    if audio is None:
+    if story is None or audio is None:
         if player.provider.own:
             raise NotFound("storyfeed holds no audio with these ids")
         title = player.title or player.provider.iframe_title
@@ -261,11 +262,11 @@ def _check_embeddable(audio: Audio) -> None:
         raise NotEmbeddable("the publisher does not allow this audio to be embedded")
 
 
-def oembed_to_json(response: dict | list[dict]) -> bytes:
+def oembed_to_json(response: dict[str, Any] | list[dict[str, Any]]) -> bytes:
     return json.dumps(response, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def oembed_to_xml(response: dict) -> bytes:
+def oembed_to_xml(response: dict[str, Any]) -> bytes:
     """`<oembed>` with one child per field, values escaped by lxml; no DOCTYPE."""
     root = etree.Element("oembed")
     for key, value in response.items():
@@ -273,7 +274,7 @@ def oembed_to_xml(response: dict) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
-def render_oembed(response: dict, fmt: str) -> bytes:
+def render_oembed(response: dict[str, Any], fmt: str) -> bytes:
     return oembed_to_xml(response) if fmt == "xml" else oembed_to_json(response)
 
 
@@ -286,7 +287,7 @@ def discovery_links(page_url: str, endpoint_url: str) -> list[tuple[str, str]]:
 
 
 def registry_entry(registry: ProviderRegistry, *, endpoint_url: str, provider_name: str,
-                   provider_url: str) -> list[dict]:
+                   provider_url: str) -> list[dict[str, Any]]:
     """storyfeed's entry in the oembed.com providers.json format (a list of one provider).
 
     Every accepted URL form of every provider, for http and https, since registry schemes

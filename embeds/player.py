@@ -9,6 +9,7 @@ fetch, the share link and embed code, and the Media Session metadata.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from serving.links import Links
 from stories.model import Alternate, Audio, Story, Transcript
@@ -53,7 +54,7 @@ def audio_sources(audio: Audio, links: Links) -> list[Source]:
     """The enclosure and its alternates, best first: by codec (`CODEC_PREFERENCE`), then
     the smaller file (by length, else bitrate), and the enclosure before an equal
     alternate. URLs that are not http(s) are left out, and so is a URL given twice."""
-    candidates: list[tuple[tuple, Source]] = []
+    candidates: list[tuple[tuple[int, float, int], Source]] = []
     enclosure = Alternate(url=audio.url, type=audio.type, length=audio.length)
     for position, alt in enumerate((enclosure, *audio.alternates)):
         src = links.media(alt.url) if alt.url else ""
@@ -68,14 +69,14 @@ def audio_sources(audio: Audio, links: Links) -> list[Source]:
     return [source for _, source in sorted(candidates, key=lambda c: c[0])]
 
 
-def inline_chapters(audio: Audio) -> list[dict]:
+def inline_chapters(audio: Audio) -> list[dict[str, Any]]:
     """The record's inline chapters in Podcast Index JSON terms, as a chapters file at
     `chapters.url` gives them: the script reads both the same way."""
     if audio.chapters is None:
         return []
     out = []
     for chapter in audio.chapters.chapters:
-        entry: dict = {"startTime": chapter.start_time, "title": chapter.title}
+        entry: dict[str, Any] = {"startTime": chapter.start_time, "title": chapter.title}
         if chapter.end_time is not None:
             entry["endTime"] = chapter.end_time
         if not chapter.toc:
@@ -91,7 +92,7 @@ def cue_transcript(audio: Audio) -> Transcript | None:
     return timed[0] if timed else None
 
 
-def caption_tracks(audio: Audio, links: Links) -> list[dict]:
+def caption_tracks(audio: Audio, links: Links) -> list[dict[str, Any]]:
     """`<track kind="captions">` for every WebVTT file the record marks as captions."""
     tracks = []
     for transcript in audio.transcripts:
@@ -110,7 +111,7 @@ def transcript_page(audio: Audio, links: Links) -> str:
     return links.media(html.url) if html is not None else ""
 
 
-def session_metadata(story: Story, links: Links, site_name: str) -> dict:
+def session_metadata(story: Story, links: Links, site_name: str) -> dict[str, Any]:
     """`MediaMetadata` fields: what lock screens and hardware players show."""
     artwork = []
     image_url = links.media(story.image.url) if story.image else ""
@@ -124,7 +125,7 @@ def session_metadata(story: Story, links: Links, site_name: str) -> dict:
 
 
 def player_page(story: Story, audio: Audio, links: Links, *, registry: ProviderRegistry,
-                page_url: str, site_name: str) -> dict:
+                page_url: str, site_name: str) -> dict[str, Any]:
     """The template's values for one embeddable audio that has a file to play."""
     sources = audio_sources(audio, links)
     transcript = cue_transcript(audio)

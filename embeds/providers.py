@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from stories.errors import SettingsError
@@ -71,7 +72,7 @@ class UrlForm:
     """One URL shape: an anchored path pattern, and query parameters that must be present."""
 
     template: str  # the path as configured, e.g. "/player/embed/{story_id}/{audio_id}"
-    path_re: re.Pattern
+    path_re: re.Pattern[str]
     query: tuple[tuple[str, str], ...] = ()  # (parameter, "{placeholder}" or literal value)
 
     def match(self, path: str, query: str) -> dict[str, str] | None:
@@ -153,7 +154,7 @@ class UrlMatch:
 class ProviderRegistry:
     providers: tuple[PlayerProvider, ...] = field(default_factory=tuple)
 
-    def with_provider(self, provider: PlayerProvider) -> "ProviderRegistry":
+    def with_provider(self, provider: PlayerProvider) -> ProviderRegistry:
         return ProviderRegistry((provider,) + self.providers)
 
     def for_host(self, scheme: str, hostname: str, port: int | None) -> PlayerProvider | None:
@@ -196,7 +197,7 @@ def compile_form(raw: Any, where: str, *, needs: tuple[str, ...]) -> UrlForm:
     return UrlForm(template=path, path_re=_path_regex(path), query=tuple(query.items()))
 
 
-def _path_regex(template: str) -> re.Pattern:
+def _path_regex(template: str) -> re.Pattern[str]:
     # A trailing "/" is optional, as servers treat "/v2/" and "/v2" alike.
     body = template.rstrip("/") or "/"
     parts, last = [], 0
@@ -272,7 +273,7 @@ def _height_range(raw: Any, where: str) -> HeightRange:
     return height
 
 
-def read_provider_setting(value: Any) -> list:
+def read_provider_setting(value: Any) -> list[Any]:
     """PLAYER_PROVIDERS: a list, a JSON list, or the path of a file holding one."""
     if value is None or value == "":
         return []

@@ -127,11 +127,11 @@ class _IframeCollector(HTMLParser):
     script or a comment is not an iframe.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.iframes: list[list[tuple[str, str | None]]] = []
 
-    def handle_starttag(self, tag, attrs):
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "iframe":
             self.iframes.append(attrs)
 

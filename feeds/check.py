@@ -486,8 +486,9 @@ def _feed_problems(topic: Topic, feed: bytes, episodes: Sequence[_Episode]) -> t
 def _duration_problem(path: str, audio: Audio) -> str:
     """Why `audio.duration` disagrees with the file at `path`; "" when it does not."""
     try:
-        audio_file = mutagen.File(path)  # None for a format mutagen does not know
-    except (mutagen.MutagenError, OSError) as exc:
+        # None for a format mutagen does not know. (mutagen re-exports these without __all__.)
+        audio_file = mutagen.File(path)  # type: ignore[attr-defined]
+    except (mutagen.MutagenError, OSError) as exc:  # type: ignore[attr-defined]
         return f"mutagen cannot read {Path(path).name}: {exc}"
     seconds = audio_file.info.length if audio_file is not None else 0
     if not seconds:

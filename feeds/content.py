@@ -11,8 +11,10 @@ import functools
 import html
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from markupsafe import escape
@@ -26,7 +28,7 @@ from stories.validate import XML_ILLEGAL_RE, clean_body_html
 ID_NAMESPACE = uuid.UUID("96b2c0ad-2624-43e9-84e8-5cd21fde0303")
 # What lastBuildDate/updated say when a feed has no story: a fixed time, never "now",
 # so the same data always gives the same bytes.
-EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
 # The type the Podcast Index namespace gives JSON chapters (`podcast:chapters`).
 CHAPTERS_TYPE = "application/json+chapters"
 # The older `transcript_url` of a record links a page (NPR's transcripts are HTML).
@@ -124,7 +126,7 @@ def item_html(story: Story, links: Links) -> str:
     parts = []
     image = story.image
     picture = media_url(links, image.url) if image is not None else ""
-    if picture:
+    if image is not None and picture:
         size = (f' width="{int(image.width)}" height="{int(image.height)}"'
                 if image.width and image.height else "")
         parts.append(f'<p><img src="{escape(picture)}" '
@@ -134,7 +136,7 @@ def item_html(story: Story, links: Links) -> str:
     if story.body_html:
         # nh3 takes no lone surrogates, so the body is cleaned for XML first.
         parts.append(clean_body_html(xml_text(story.body_html)))
-    if picture and image.credit:
+    if image is not None and picture and image.credit:
         parts.append(f"<p>(Image credit: {escape(image.credit)})</p>")
     for audio in story.audio:
         transcript = http_url(audio.transcript_url)
@@ -218,12 +220,12 @@ def part_label(number: int, count: int) -> str:
     return "" if count == 1 else f" (part {number} of {count})"
 
 
-def chapters_document(story: Story, chapters: Chapters, links: Links) -> dict:
+def chapters_document(story: Story, chapters: Chapters, links: Links) -> dict[str, Any]:
     """Inline chapters as the Podcast Index JSON chapters file apps fetch: the record's
     form, with picture paths made absolute and URLs that are not http(s) left out."""
     items = []
     for chapter in chapters.chapters:
-        item: dict = {"startTime": chapter.start_time}
+        item: dict[str, Any] = {"startTime": chapter.start_time}
         if chapter.end_time is not None:
             item["endTime"] = chapter.end_time
         if xml_text(chapter.title):
@@ -235,12 +237,12 @@ def chapters_document(story: Story, chapters: Chapters, links: Links) -> dict:
         if not chapter.toc:
             item["toc"] = False
         items.append(item)
-    document: dict = {"version": chapters.version or "1.2.0"}
+    document: dict[str, Any] = {"version": chapters.version or "1.2.0"}
     if xml_text(story.title).strip():
         document["title"] = xml_text(story.title)
     document["chapters"] = items
     return document
 
 
-def newest_update(stories) -> datetime:
+def newest_update(stories: Iterable[Story]) -> datetime:
     return max((s.updated for s in stories), default=EMPTY_FEED_UPDATED)

@@ -13,6 +13,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import webvtt
 from webvtt.errors import MalformedCaptionError, MalformedFileError
@@ -62,7 +63,7 @@ def read_cues(data: bytes, type: str) -> tuple[Cue, ...]:
         name = "WebVTT" if form == "vtt" else "SubRip"
         raise TranscriptUnreadable(f"is not {name}: {exc}") from None
     cues = []
-    for caption in captions:
+    for caption in captions.captions:
         # WebVTT escapes &, < and > in cue text as character references; SubRip has none,
         # but its text is not meant to hold any either.
         decode = html.unescape if form == "vtt" else str
@@ -80,7 +81,7 @@ def _plain(text: str) -> str:
     return " ".join(xml_text(text).split())
 
 
-def _seconds(value, where: str) -> float:
+def _seconds(value: object, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise TranscriptUnreadable(f"{where} is not a time in seconds: {value!r}"[:200])
     return float(value)
@@ -96,8 +97,8 @@ def _json_cues(text: str) -> tuple[Cue, ...]:
         raise TranscriptUnreadable("is not a Podcast Index JSON transcript: it has no segments list")
     cues: list[Cue] = []
     words: list[str] = []
-    first: dict = {}
-    last: dict = {}
+    first: dict[str, Any] = {}
+    last: dict[str, Any] = {}
 
     def flush() -> None:
         if words:

@@ -19,6 +19,8 @@ Elements are built with lxml, so every value is escaped by the library.
 
 from __future__ import annotations
 
+from typing import Any
+
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.ext.podcast import PodcastExtension
 from feedgen.ext.podcast_entry import PodcastEntryExtension
@@ -30,7 +32,7 @@ PODCAST_NS = "https://podcastindex.org/namespace/1.0"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 
 
-def _attributes(**values) -> dict[str, str]:
+def _attributes(**values: object) -> dict[str, str]:
     """lxml attributes from keyword values, leaving out the empty ones."""
     return {key: str(value) for key, value in values.items() if value not in (None, "")}
 
@@ -38,16 +40,16 @@ def _attributes(**values) -> dict[str, str]:
 class ChannelLinksExtension(BaseExtension):
     """`atom:link` elements of an RSS channel beyond the one `rel="self"` feedgen writes."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._links: list[dict[str, str]] = []
 
     def add(self, href: str, rel: str, type: str | None = None, title: str | None = None) -> None:
         self._links.append(_attributes(href=href, rel=rel, type=type, title=title))
 
-    def extend_ns(self):
+    def extend_ns(self) -> dict[str, str]:
         return {"atom": ATOM_NS}
 
-    def extend_rss(self, rss_feed):
+    def extend_rss(self, rss_feed: etree._Element) -> etree._Element:
         channel = rss_feed[0]
         for link in self._links:
             etree.SubElement(channel, f"{{{ATOM_NS}}}link", link)
@@ -61,7 +63,7 @@ class AtomEntryLinksExtension(BaseEntryExtension):
     writes `href` alone), so nothing needs undoing.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._links: list[dict[str, str]] = []
 
     def add(self, href: str, rel: str = "alternate", type: str | None = None,
@@ -70,7 +72,7 @@ class AtomEntryLinksExtension(BaseEntryExtension):
         self._links.append(_attributes(href=href, rel=rel, type=type, hreflang=hreflang,
                                        length=length, title=title))
 
-    def extend_atom(self, entry):
+    def extend_atom(self, entry: etree._Element) -> etree._Element:
         # feedgen builds Atom elements without a namespace under a root that declares
         # Atom as the default one; new elements follow suit.
         for link in self._links:
@@ -83,24 +85,24 @@ class _ItunesFixes:
     `itunes:explicit` as `true|false`, and `itunes:image` taking any http(s) URL (query
     strings included)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self._explicit: bool | None = None
         self._image: str | None = None
 
-    def itunes_explicit(self, itunes_explicit: bool | None = None):
+    def itunes_explicit(self, itunes_explicit: bool | None = None) -> bool | None:
         if itunes_explicit is not None:
             if not isinstance(itunes_explicit, bool):
                 raise ValueError("itunes:explicit is true or false")
             self._explicit = itunes_explicit
         return self._explicit
 
-    def itunes_image(self, itunes_image: str | None = None):
+    def itunes_image(self, itunes_image: str | None = None) -> str | None:
         if itunes_image is not None:
             self._image = itunes_image
         return self._image
 
-    def _append_fixed_tags(self, element) -> None:
+    def _append_fixed_tags(self, element: etree._Element) -> None:
         if self._image:
             etree.SubElement(element, f"{{{ITUNES_NS}}}image", href=self._image)
         if self._explicit is not None:
@@ -112,7 +114,7 @@ class _ItunesFixes:
 class ItunesExtension(_ItunesFixes, PodcastExtension):
     """feedgen's channel-level `itunes:` tags, fixed (`_ItunesFixes`)."""
 
-    def extend_rss(self, rss_feed):
+    def extend_rss(self, rss_feed: etree._Element) -> etree._Element:
         super().extend_rss(rss_feed)
         self._append_fixed_tags(rss_feed[0])
         return rss_feed
@@ -121,7 +123,7 @@ class ItunesExtension(_ItunesFixes, PodcastExtension):
 class ItunesEntryExtension(_ItunesFixes, PodcastEntryExtension):
     """feedgen's item-level `itunes:` tags, fixed (`_ItunesFixes`)."""
 
-    def extend_rss(self, entry):
+    def extend_rss(self, entry: etree._Element) -> etree._Element:
         super().extend_rss(entry)
         self._append_fixed_tags(entry)
         return entry
@@ -130,7 +132,7 @@ class ItunesEntryExtension(_ItunesFixes, PodcastEntryExtension):
 class _PodcastPersons:
     """`podcast:person`, which channel and item alike may carry."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self._persons: list[tuple[str, dict[str, str]]] = []
 
@@ -138,7 +140,7 @@ class _PodcastPersons:
                img: str | None = None, href: str | None = None) -> None:
         self._persons.append((name, _attributes(role=role, group=group, img=img, href=href)))
 
-    def _append_persons(self, element) -> None:
+    def _append_persons(self, element: etree._Element) -> None:
         for name, attributes in self._persons:
             etree.SubElement(element, f"{{{PODCAST_NS}}}person", attributes).text = name
 
@@ -148,7 +150,7 @@ class PodcastIndexExtension(_PodcastPersons, BaseExtension):
     `podcast:medium`, `podcast:license`, `podcast:funding`, `podcast:location`,
     `podcast:person` and `podcast:trailer`."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self._guid: str | None = None
         self._locked: tuple[bool, str] | None = None
@@ -158,7 +160,7 @@ class PodcastIndexExtension(_PodcastPersons, BaseExtension):
         self._locations: list[tuple[str, dict[str, str]]] = []
         self._trailers: list[tuple[str, dict[str, str]]] = []
 
-    def guid(self, guid: str | None = None):
+    def guid(self, guid: str | None = None) -> str | None:
         if guid is not None:
             self._guid = guid
         return self._guid
@@ -184,13 +186,13 @@ class PodcastIndexExtension(_PodcastPersons, BaseExtension):
         self._trailers.append(
             (title, _attributes(url=url, pubdate=pubdate, length=length, type=type, season=season)))
 
-    def extend_ns(self):
+    def extend_ns(self) -> dict[str, str]:
         return {"podcast": PODCAST_NS}
 
-    def extend_rss(self, rss_feed):
+    def extend_rss(self, rss_feed: etree._Element) -> etree._Element:
         channel = rss_feed[0]
 
-        def add(tag: str, text: str | None = None, attributes: dict[str, str] | None = None):
+        def add(tag: str, text: str | None = None, attributes: dict[str, str] | None = None) -> etree._Element:
             element = etree.SubElement(channel, f"{{{PODCAST_NS}}}{tag}", attributes or {})
             element.text = text
             return element
@@ -223,7 +225,7 @@ class PodcastIndexEntryExtension(_PodcastPersons, BaseEntryExtension):
     way the namespace reads them (`feeds.content.decimal_text`).
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self._transcripts: list[dict[str, str]] = []
         self._chapters: dict[str, str] | None = None
@@ -255,8 +257,9 @@ class PodcastIndexEntryExtension(_PodcastPersons, BaseEntryExtension):
                                  title=title, default="true" if default else None)
         self._alternates.append((attributes, sources))
 
-    def extend_rss(self, entry):
-        def add(parent, tag: str, attributes: dict[str, str], text: str | None = None):
+    def extend_rss(self, entry: etree._Element) -> etree._Element:
+        def add(parent: etree._Element, tag: str, attributes: dict[str, str],
+                text: str | None = None) -> etree._Element:
             element = etree.SubElement(parent, f"{{{PODCAST_NS}}}{tag}", attributes)
             element.text = text or None
             return element
@@ -280,7 +283,7 @@ class PodcastIndexEntryExtension(_PodcastPersons, BaseEntryExtension):
 
 
 class MediaRSSExtension(BaseExtension):
-    def extend_ns(self):
+    def extend_ns(self) -> dict[str, str]:
         return {"media": MEDIA_NS}
 
 
@@ -294,8 +297,8 @@ class MediaRSSEntryExtension(BaseEntryExtension):
     alt text in the item's HTML.
     """
 
-    def __init__(self):
-        self._image: dict | None = None
+    def __init__(self) -> None:
+        self._image: dict[str, Any] | None = None
 
     def image(self, url: str, *, type: str | None = None, width: int | None = None,
               height: int | None = None, credit: str = "") -> None:
@@ -305,7 +308,7 @@ class MediaRSSEntryExtension(BaseEntryExtension):
             "credit": credit,
         }
 
-    def _extend(self, entry):
+    def _extend(self, entry: etree._Element) -> etree._Element:
         if self._image is None:
             return entry
         content = etree.SubElement(entry, f"{{{MEDIA_NS}}}content", self._image["attributes"])
@@ -314,8 +317,8 @@ class MediaRSSEntryExtension(BaseEntryExtension):
         etree.SubElement(entry, f"{{{MEDIA_NS}}}thumbnail", self._image["thumbnail"])
         return entry
 
-    def extend_rss(self, entry):
+    def extend_rss(self, entry: etree._Element) -> etree._Element:
         return self._extend(entry)
 
-    def extend_atom(self, entry):
+    def extend_atom(self, entry: etree._Element) -> etree._Element:
         return self._extend(entry)

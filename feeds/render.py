@@ -8,9 +8,11 @@ always give the same bytes: dates come from the stories, never from the clock.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from email.utils import format_datetime as rfc2822_datetime
-from typing import Iterable, Mapping
+from typing import Any
 
+from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
@@ -127,16 +129,16 @@ def _channel(topic: Topic | None, page: StoryPage, links: Links, fmt: FeedFormat
     return fg
 
 
-def _categories(story: Story, links: Links, titles: Mapping[str, str] | None) -> list[dict]:
+def _categories(story: Story, links: Links, titles: Mapping[str, str] | None) -> list[dict[str, Any]]:
     scheme = links.absolute("topics/")
     return [{"term": slug, "label": _topic_label(slug, titles), "scheme": scheme}
             for slug in story.topics]
 
 
-def _media_image(fe, story: Story, links: Links) -> None:
+def _media_image(fe: FeedEntry, story: Story, links: Links) -> None:
     image = story.image
     url = media_url(links, image.url) if image is not None else ""
-    if not url:
+    if image is None or not url:
         return
     # The caption stays out of Media RSS (it is the picture's alt text in the item's
     # HTML): see MediaRSSEntryExtension.
@@ -151,22 +153,22 @@ def _topic_image(topic: Topic | None, links: Links) -> str:
     return media_url(links, topic.image.url)
 
 
-def _story_link(fe, story: Story) -> None:
+def _story_link(fe: FeedEntry, story: Story) -> None:
     url = http_url(story.url)
     if url:
         fe.link(href=url, rel="alternate")
 
 
-def _rss_content(fe, html: str) -> None:
+def _rss_content(fe: FeedEntry, html: str) -> None:
     # CDATA keeps the HTML readable; a body that itself holds "]]>" cannot be CDATA
     # and is escaped instead, which every reader decodes the same way.
     fe.content(html, type=None if "]]>" in html else "CDATA")
 
 
 def _serialize(fg: FeedGenerator, fmt: FeedFormat) -> bytes:
-    if fmt is ATOM:
-        return fg.atom_str(pretty=True, encoding="UTF-8")
-    return fg.rss_str(pretty=True, encoding="UTF-8")
+    serialize = fg.atom_str if fmt is ATOM else fg.rss_str
+    body: bytes = serialize(pretty=True, encoding="UTF-8")
+    return body
 
 
 def _companions(story: Story, links: Links) -> list[Companion]:
@@ -183,7 +185,7 @@ def _companions(story: Story, links: Links) -> list[Companion]:
     return found
 
 
-def _podcast_transcripts_and_chapters(fe, story: Story, audio: Audio, links: Links) -> None:
+def _podcast_transcripts_and_chapters(fe: FeedEntry, story: Story, audio: Audio, links: Links) -> None:
     """`podcast:transcript` (every format; `rel="captions"` for captions files) and
     `podcast:chapters` of the audio an RSS item encloses."""
     for transcript in audio_transcripts(audio, links):
@@ -274,7 +276,7 @@ def render_json_feed(topic: Topic | None, page: StoryPage, links: Links,
                      topic_titles: Mapping[str, str] | None = None) -> bytes:
     """JSON Feed 1.1, paged with `next_url`."""
     page_links = _page_links(topic, links, JSON_FEED, page, paging, hub)
-    feed: dict = {
+    feed: dict[str, Any] = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": _title(topic),
         "home_page_url": _home(topic, links),
@@ -295,8 +297,8 @@ def render_json_feed(topic: Topic | None, page: StoryPage, links: Links,
     return json.dumps(feed, ensure_ascii=False, indent=1).encode("utf-8")
 
 
-def _json_item(story: Story, links: Links, titles: Mapping[str, str] | None) -> dict:
-    item: dict = {"id": story_guid(story)}
+def _json_item(story: Story, links: Links, titles: Mapping[str, str] | None) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": story_guid(story)}
     if http_url(story.url):
         item["url"] = http_url(story.url)
     item["title"] = _story_title(story)
@@ -396,7 +398,8 @@ def _part_title(story: Story, part: tuple[int, int]) -> str:
     return title if count == 1 else f"{title} (part {number} of {count})"
 
 
-def _podcast_persons(ext, persons: tuple[Person, ...], links: Links) -> None:
+def _podcast_persons(ext: PodcastIndexExtension | PodcastIndexEntryExtension, persons: tuple[Person, ...],
+                     links: Links) -> None:
     for person in persons:
         name = xml_text(person.name)
         if name.strip():  # the namespace: "This value cannot be blank"
@@ -405,7 +408,7 @@ def _podcast_persons(ext, persons: tuple[Person, ...], links: Links) -> None:
                        href=http_url(person.href))
 
 
-def _podcast_channel(ext, topic: Topic, links: Links) -> None:
+def _podcast_channel(ext: PodcastIndexExtension, topic: Topic, links: Links) -> None:
     """The topic's Podcasting 2.0 settings: medium, license, funding, location, people."""
     ext.medium(xml_text(topic.medium) or "podcast")
     if topic.license is not None and xml_text(topic.license.name).strip():
@@ -419,7 +422,7 @@ def _podcast_channel(ext, topic: Topic, links: Links) -> None:
     _podcast_persons(ext, topic.persons, links)
 
 
-def _podcast_item(fe, topic: Topic, story: Story, audio: Audio, url: str, links: Links,
+def _podcast_item(fe: FeedEntry, topic: Topic, story: Story, audio: Audio, url: str, links: Links,
                   part: tuple[int, int]) -> None:
     fe.title(_part_title(story, part))
     _story_link(fe, story)
@@ -442,8 +445,9 @@ def _podcast_item(fe, topic: Topic, story: Story, audio: Audio, url: str, links:
     names = [xml_text(b) for b in story.bylines]
     if any(names):
         fe.itunes.itunes_author(", ".join(name for name in names if name))
-    if _is_episode_artwork(story) and media_url(links, story.image.url):
-        fe.itunes.itunes_image(media_url(links, story.image.url))
+    image = story.image
+    if image is not None and _is_episode_artwork(story) and media_url(links, image.url):
+        fe.itunes.itunes_image(media_url(links, image.url))
     _podcast_transcripts_and_chapters(fe, story, audio, links)
     for soundbite in audio.soundbites:
         fe.podcast.soundbite(decimal_text(soundbite.start), decimal_text(soundbite.duration),
@@ -453,7 +457,7 @@ def _podcast_item(fe, topic: Topic, story: Story, audio: Audio, url: str, links:
     _alternate_enclosures(fe, audio, url, links)
 
 
-def _alternate_enclosures(fe, audio: Audio, url: str, links: Links) -> None:
+def _alternate_enclosures(fe: FeedEntry, audio: Audio, url: str, links: Links) -> None:
     """The audio in other formats as `podcast:alternateEnclosure`, after the enclosure
     itself marked `default="true"`, as the namespace's own example lists it."""
     alternates = [(a, media_url(links, a.url)) for a in audio.alternates]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from serving.links import Links
 from stories.model import Audio, Person, Story, format_datetime
@@ -47,8 +48,8 @@ def iso_duration(seconds: float) -> str:
     return out
 
 
-def _person(person: Person, links: Links) -> dict:
-    out: dict = {"@type": "Person", "name": xml_text(person.name)}
+def _person(person: Person, links: Links) -> dict[str, Any]:
+    out: dict[str, Any] = {"@type": "Person", "name": xml_text(person.name)}
     if http_url(person.href):
         out["url"] = http_url(person.href)
     if person.img and media_url(links, person.img):
@@ -56,11 +57,11 @@ def _person(person: Person, links: Links) -> dict:
     return out
 
 
-def _audio_object(audio: Audio, links: Links, extras: AudioExtras) -> dict | None:
+def _audio_object(audio: Audio, links: Links, extras: AudioExtras) -> dict[str, Any] | None:
     content_url = media_url(links, audio.url) if audio.url else ""
     if not content_url and not extras.embed_url:
         return None
-    out: dict = {"@type": "AudioObject"}
+    out: dict[str, Any] = {"@type": "AudioObject"}
     if content_url:
         out["contentUrl"] = content_url
         if audio.type:
@@ -81,7 +82,7 @@ def _audio_object(audio: Audio, links: Links, extras: AudioExtras) -> dict | Non
     for chapter in audio.chapters.chapters if audio.chapters is not None else ():
         if not chapter.toc:
             continue
-        clip: dict = {"@type": "Clip", "name": xml_text(chapter.title),
+        clip: dict[str, Any] = {"@type": "Clip", "name": xml_text(chapter.title),
                       "startOffset": chapter.start_time}
         if chapter.end_time is not None:
             clip["endOffset"] = chapter.end_time
@@ -94,12 +95,12 @@ def _audio_object(audio: Audio, links: Links, extras: AudioExtras) -> dict | Non
 
 
 def podcast_episode(story: Story, links: Links, *, series: tuple[Series, ...] = (),
-                    extras: Mapping[str, AudioExtras] | None = None) -> dict | None:
+                    extras: Mapping[str, AudioExtras] | None = None) -> dict[str, Any] | None:
     """The story page's `PodcastEpisode`; None for a story without audio."""
     if not story.audio:
         return None
     page_url = links.story(story.id)
-    out: dict = {
+    out: dict[str, Any] = {
         "@context": CONTEXT,
         "@type": "PodcastEpisode",
         "@id": page_url,

@@ -72,7 +72,7 @@ class PageLinks:
     @classmethod
     def build(cls, links: Links, fmt: FeedFormat, slug: str | None, paging: Paging,
               next_cursor: str | None, previous_cursor: str | None,
-              hub: str | None = None) -> "PageLinks":
+              hub: str | None = None) -> PageLinks:
         def url(cursor: str | None) -> str:
             return feed_url(links, fmt, slug, limit=paging.limit, cursor=cursor)
 

@@ -9,7 +9,7 @@ and subscribers still see the change at their next poll.
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 import requests
 
@@ -71,7 +71,7 @@ class WebSubPublisher:
         self.hub = hub
         self.links = Links.build(site_url, media_base_url) if site_url else None
 
-    def stories_changed(self, store: StoryStore, topics: frozenset[str] = frozenset(), **_) -> None:
+    def stories_changed(self, store: StoryStore, topics: frozenset[str] = frozenset(), **_: object) -> None:
         if self.links is None:
             log.warning("WEBSUB_HUB is set but SITE_URL is not: the hub needs absolute feed "
                         "URLs, so the change to %s was not announced", ", ".join(sorted(topics)))

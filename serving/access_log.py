@@ -6,6 +6,8 @@ gunicorn's own format strings don't escape quotes in paths or user agents; json 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
+from typing import Any
 
 from gunicorn.glogging import Logger
 
@@ -13,7 +15,7 @@ from gunicorn.glogging import Logger
 NO_BODY_STATUSES = (204, 304)
 
 
-def body_bytes(resp, req) -> int:
+def body_bytes(resp: Any, req: Any) -> int:
     """The body bytes sent.
 
     gunicorn counts what passes through `write()`; a file sent with sendfile(2) (a full
@@ -27,12 +29,12 @@ def body_bytes(resp, req) -> int:
     if (sent == 0 and length and getattr(resp, "headers_sent", False)
             and req.method != "HEAD" and (resp.status_code or 0) >= 200
             and resp.status_code not in NO_BODY_STATUSES):
-        return length
+        return int(length)
     return sent
 
 
-class JSONAccessLogger(Logger):
-    def access(self, resp, req, environ, request_time):
+class JSONAccessLogger(Logger):  # type: ignore[misc]  # gunicorn ships no types
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: timedelta) -> None:
         if not self.access_log_enabled:
             return
         atoms = self.atoms(resp, req, environ, request_time)

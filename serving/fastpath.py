@@ -15,14 +15,18 @@ trusted, NUL in the URL, an unknown path, a bad cursor) still reaches Flask and 
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, NamedTuple
 
 from flask import Flask, request
 
-from .rendered import rendered_answer
+from .rendered import Rendered, rendered_answer
 from .request_guards import drop_unreadable_dates
 from .security_headers import security_headers
 from .state import app_state
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 STATUS_LINES = {200: "200 OK", 304: "304 NOT MODIFIED"}  # as werkzeug writes them
 
@@ -30,11 +34,11 @@ STATUS_LINES = {200: "200 OK", 304: "304 NOT MODIFIED"}  # as werkzeug writes th
 class Answer(NamedTuple):
     key: str  # of the render cache
     topic: str | None  # whose store version the key holds (None: the whole store's)
-    version: int
+    version: int | None  # None equals no store version: such an answer is never reused
     max_age: int
 
 
-def url_of(environ: dict) -> tuple:
+def url_of(environ: WSGIEnvironment) -> tuple[object, ...]:
     """What a view's answer is made from, of the request: its links come from the scheme
     and Host when SITE_URL is unset, and the Host passed TRUSTED_HOSTS."""
     return (environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST"), environ.get("SCRIPT_NAME", ""),
@@ -46,25 +50,24 @@ class FastPath:
 
     MAX_URLS = 4096  # a few hundred bytes each; strangers' Host headers must not grow it
 
-    def __init__(self, app: Flask, wsgi_app: Callable):
+    def __init__(self, app: Flask, wsgi_app: WSGIApplication):
         self.app = app
         self.wsgi_app = wsgi_app
-        self.answers: dict[tuple, Answer] = {}
+        self.answers: dict[tuple[object, ...], Answer] = {}
 
-    def remember(self, environ: dict, answer: Answer) -> None:
+    def remember(self, environ: WSGIEnvironment, answer: Answer) -> None:
         url = url_of(environ)
         answers = self.answers
         if len(answers) >= self.MAX_URLS and url not in answers:
-            answers.pop(next(iter(answers), None), None)  # the oldest
+            answers.pop(next(iter(answers)))  # the oldest (there are MAX_URLS)
         answers[url] = answer
 
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
         answer = None
         if method in ("GET", "HEAD") and "HTTP_RANGE" not in environ:
             answer = self.answers.get(url_of(environ))
-        rendered = self._cached(answer) if answer is not None else None
-        if rendered is None:
+        if answer is None or (rendered := self._cached(answer)) is None:
             return self.wsgi_app(environ, start_response)
         drop_unreadable_dates(environ)
         status, headers, body = rendered_answer(rendered, environ, max_age=answer.max_age)
@@ -72,7 +75,7 @@ class FastPath:
         start_response(STATUS_LINES[status], headers)
         return [body] if body is not None and method == "GET" else []
 
-    def _cached(self, answer: Answer):
+    def _cached(self, answer: Answer) -> Rendered | None:
         state = app_state(self.app)
         try:
             if state.versions.version(answer.topic) != answer.version:
@@ -93,5 +96,5 @@ def remember(key: str | None, topic: str | None, version: int | None, max_age: i
 def install(app: Flask) -> FastPath:
     """Puts the fast path in front of `app`'s views; the app state keeps it."""
     fast_path = FastPath(app, app.wsgi_app)
-    app.wsgi_app = fast_path
+    app.wsgi_app = fast_path  # type: ignore[method-assign]  # Flask's documented way to wrap its WSGI app
     return fast_path

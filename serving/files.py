@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 
-from werkzeug.utils import safe_join
+from werkzeug.security import safe_join
 
 
 def regular_file_in(directory: str, filename: str) -> str | None:

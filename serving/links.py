@@ -34,7 +34,7 @@ class Links:
     media_base_url: str  # ends with "/"
 
     @classmethod
-    def build(cls, site_url: str, media_base_url: str | None = None) -> "Links":
+    def build(cls, site_url: str, media_base_url: str | None = None) -> Links:
         site = site_url.rstrip("/") + "/"
         media = (media_base_url or urljoin(site, "media/")).rstrip("/") + "/"
         return cls(site, media)

@@ -16,7 +16,7 @@ import enum
 import ipaddress
 import socket
 from dataclasses import dataclass
-from socket import timeout as SocketTimeout
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -160,7 +160,8 @@ class AddressGuard:
     def resolve(self, host: str, port: int) -> list[str]:
         """The addresses to connect to, in resolver order; raises AddressRefused."""
         infos = socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
-        addresses = list(dict.fromkeys(info[4][0] for info in infos))
+        # str(): for the TCP families asked for, the address is already a string.
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         name = host.rstrip(".").lower()
         if name in self.trusted_hosts:
             return addresses
@@ -177,7 +178,13 @@ class AddressGuard:
         return addresses
 
 
-class _GuardedConnection:
+if TYPE_CHECKING:
+    _Connection = HTTPConnection
+else:  # a mixin: the classes below put HTTP(S)Connection after it
+    _Connection = object
+
+
+class _GuardedConnection(_Connection):
     guard: AddressGuard
 
     def _new_conn(self) -> socket.socket:
@@ -195,7 +202,7 @@ class _GuardedConnection:
                     source_address=self.source_address,
                     socket_options=self.socket_options,
                 )
-            except SocketTimeout:
+            except TimeoutError:
                 error = ConnectTimeoutError(
                     self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
                 )
@@ -224,11 +231,11 @@ def _guarded_pool_classes(guard: AddressGuard) -> dict[str, type]:
 class GuardedAdapter(HTTPAdapter):
     """A requests adapter whose every connection passes `guard`."""
 
-    def __init__(self, guard: AddressGuard, **kwargs):
+    def __init__(self, guard: AddressGuard, **kwargs: Any):
         self._pool_classes = _guarded_pool_classes(guard)
         super().__init__(**kwargs)
 
-    def init_poolmanager(self, *args, **kwargs):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = self._pool_classes
 

@@ -14,10 +14,12 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
+from typing import Any, cast
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 from .rendered import MemoryRenderCache, Rendered
 
@@ -51,7 +53,7 @@ class RedisRenderCache:
         self.local = MemoryRenderCache(max_entries=128)
 
     @classmethod
-    def from_url(cls, url: str, **kwargs) -> "RedisRenderCache":
+    def from_url(cls, url: str, **kwargs: Any) -> RedisRenderCache:
         # Short timeouts: a slow or vanished Redis must cost a request milliseconds, not seconds.
         client = redis.Redis.from_url(
             url, socket_timeout=0.25, socket_connect_timeout=0.25, health_check_interval=30
@@ -82,7 +84,8 @@ class RedisRenderCache:
         if found is not None or not self._available():
             return found
         try:
-            fields = self.client.hgetall(self.prefix + "render:" + key)
+            # Bytes: the client is made without decode_responses.
+            fields = cast("dict[bytes, bytes]", self.client.hgetall(self.prefix + "render:" + key))
         except redis.RedisError as exc:
             self._failed(exc)
             return None
@@ -104,7 +107,7 @@ class RedisRenderCache:
         if not self._available():
             return
         name = self.prefix + "render:" + key
-        mapping = {
+        mapping: dict[FieldT, EncodableT] = {
             "body": value.body,
             "gzipped": value.gzipped,
             "content_type": value.content_type,
@@ -203,7 +206,7 @@ class RedisChangeNotices:
         self._guard = threading.Lock()
         self._subscribed = threading.Event()
 
-    def publish(self, _sender=None, topics: frozenset[str] = frozenset(), **_kw) -> None:
+    def publish(self, _sender: object = None, topics: frozenset[str] = frozenset(), **_kw: object) -> None:
         try:
             self.client.publish(self.channel, ",".join(sorted(topics)))
         except redis.RedisError as exc:
@@ -229,7 +232,7 @@ class RedisChangeNotices:
     def _listen(self) -> None:
         while True:
             try:
-                pubsub = self._listen_client.pubsub()
+                pubsub = self._listen_client.pubsub()  # type: ignore[no-untyped-call]  # unannotated in redis-py
                 pubsub.subscribe(self.channel)
                 while True:
                     message = pubsub.get_message(timeout=1.0)

@@ -15,12 +15,18 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from flask import Response, request
 from werkzeug.http import http_date, is_resource_modified, parse_accept_header, quote_etag
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+    from stories.store import StoryStore
 
 
 @dataclass(frozen=True)
@@ -32,7 +38,7 @@ class Rendered:
     last_modified: datetime | None = None
 
     @classmethod
-    def of(cls, body: bytes, content_type: str, last_modified: datetime | None = None) -> "Rendered":
+    def of(cls, body: bytes, content_type: str, last_modified: datetime | None = None) -> Rendered:
         # mtime=0 keeps the gzip bytes (and so their ETag) the same on every render.
         return cls(
             body=body,
@@ -118,7 +124,7 @@ class VersionMemo:
 
     MAX_KEYS = 1024  # topics come from URLs; don't let junk slugs grow the memo
 
-    def __init__(self, store, ttl: float = 0.25):
+    def __init__(self, store: StoryStore, ttl: float = 0.25):
         from stories.store import stories_changed
 
         self.store = store
@@ -127,7 +133,7 @@ class VersionMemo:
         # Weak: the memo lives as long as its app.
         stories_changed.connect(self.forget, sender=store)
 
-    def forget(self, *_sender, **_topics) -> None:
+    def forget(self, *_sender: object, **_topics: object) -> None:
         self._memo = {}
 
     def version(self, topic: str | None = None) -> int:
@@ -142,7 +148,7 @@ class VersionMemo:
         return value
 
 
-def rendered_answer(rendered: Rendered, environ: dict, *, max_age: int,
+def rendered_answer(rendered: Rendered, environ: WSGIEnvironment, *, max_age: int,
                     cors: bool = True) -> tuple[int, list[tuple[str, str]], bytes | None]:
     """(status, headers, body) of `rendered` for the request in `environ`: a strong ETag per
     encoding, Last-Modified, gzip when accepted, and 304 for a matching If-None-Match or

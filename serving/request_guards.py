@@ -19,12 +19,16 @@ decoder) where no view could answer it well:
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, abort, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.http import parse_date
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 WEB_SCHEMES = ("http", "https")
 CONDITIONAL_DATES = ("HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE")
@@ -45,10 +49,10 @@ def _is_date(value: str, *, not_after: datetime | None = None) -> bool:
     return parsed is not None and (not_after is None or parsed <= not_after)
 
 
-def drop_unreadable_dates(environ: dict | None = None) -> None:
+def drop_unreadable_dates(environ: WSGIEnvironment | None = None) -> None:
     """The before_request hook (on Flask's request), and the same for the WSGI fast path."""
     environ = request.environ if environ is None else environ
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for key in CONDITIONAL_DATES:
         not_after = now if key == "HTTP_IF_MODIFIED_SINCE" else None
         if key in environ and not _is_date(environ[key], not_after=not_after):
@@ -62,10 +66,10 @@ def drop_unreadable_dates(environ: dict | None = None) -> None:
 class OnlyWebSchemes:
     """WSGI middleware inside ProxyFix: keeps the forwarded scheme only if it is http(s)."""
 
-    def __init__(self, app: Callable[[dict, Callable], Iterable[bytes]]):
+    def __init__(self, app: WSGIApplication):
         self.app = app
 
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         scheme = str(environ.get("wsgi.url_scheme", "http")).lower()
         if scheme not in WEB_SCHEMES:
             # What the server itself saw, before ProxyFix applied the header.
@@ -76,7 +80,7 @@ class OnlyWebSchemes:
 
 
 class BoundedJSONProvider(DefaultJSONProvider):
-    def loads(self, s, **kwargs):
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         try:
             return super().loads(s, **kwargs)
         except RecursionError:

@@ -10,9 +10,12 @@ policy: the same without `frame-ancestors`, since any site may frame it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from flask import Flask, Response, current_app, request
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 SCRIPTS_AND_STYLES = (
     "default-src 'self'",
@@ -55,7 +58,7 @@ SECURITY_HEADERS = (
 SECURE_SECURITY_HEADERS = (*SECURITY_HEADERS, ("Strict-Transport-Security", HSTS))
 
 
-def security_headers(environ: dict) -> tuple[tuple[str, str], ...]:
+def security_headers(environ: WSGIEnvironment) -> tuple[tuple[str, str], ...]:
     """What every response carries unless it set its own (the player sets its policy);
     for Flask's responses and for the WSGI fast path (`serving.fastpath`) alike."""
     secure = environ.get("wsgi.url_scheme") in ("https", "wss")  # as `request.is_secure`

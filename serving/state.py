@@ -49,7 +49,7 @@ class AppState:
             raise LookupError(f"the app was built without {kind.__name__}")
         return found
 
-    def with_settings(self, **changes: Any) -> "AppState":
+    def with_settings(self, **changes: Any) -> AppState:
         """This state with some settings changed (each parsed), for a command that serves
         its one job differently (an export at another public URL). What the factory built
         from the old values stays as it was."""

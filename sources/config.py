@@ -43,7 +43,7 @@ class SourcesConfig:
     cache_path: Path
 
     @classmethod
-    def from_settings(cls, settings: Settings, instance_path: str | Path) -> "SourcesConfig":
+    def from_settings(cls, settings: Settings, instance_path: str | Path) -> SourcesConfig:
         """Raises SourcesFileError for a sources file that cannot be used."""
         sources_file = settings["SOURCES_FILE"]
         return cls(

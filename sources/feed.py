@@ -87,7 +87,7 @@ def parse_feed(source: Source, document: Retrieved) -> Batch:
     # podcast:transcript, itunes:image) and enclosures are resolved here.
     records = [
         (with_absolute_urls(map_entry(entry, extra, is_atom), document.url), "item")
-        for entry, extra in zip(parsed.entries, extras)
+        for entry, extra in zip(parsed.entries, extras, strict=True)
     ]
     return batch_from_raw(source, records)
 

@@ -9,7 +9,7 @@ not a feed): then nothing of it is stored.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 from stories.files import Batch, read_records
 

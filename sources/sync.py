@@ -14,8 +14,9 @@ import json
 import logging
 import os
 import threading
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable, Mapping, Protocol
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from stories.store import StoryStore
 
@@ -29,7 +30,7 @@ MAX_WAIT = 60.0  # seconds the loop sleeps at most, so a stop request is seen so
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def document_digest(source: Source, document: Retrieved) -> str:

@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from .model import Story, Topic, story_to_record, topic_to_record
 from .validate import (
@@ -90,12 +91,19 @@ def load_json(text: str, max_items: int | None = None, max_depth: int = MAX_FILE
     return value
 
 
-def _load_array(text: str, max_items: int) -> list:
+def _past_space(text: str, at: int = 0) -> int:
+    """Where the JSON whitespace starting at `at` ends."""
+    match = _SPACE.match(text, at)
+    assert match is not None  # `*` matches the empty string too
+    return match.end()
+
+
+def _load_array(text: str, max_items: int) -> list[Any]:
     """A top-level array read an item at a time, so a million `{}` cost no more than
     `max_items` of them."""
-    items: list = []
-    at = _SPACE.match(text).end() + 1  # past "["
-    at = _SPACE.match(text, at).end()
+    items: list[Any] = []
+    at = _past_space(text) + 1  # past "["
+    at = _past_space(text, at)
     if text.startswith("]", at):
         end = at + 1
     else:
@@ -104,15 +112,15 @@ def _load_array(text: str, max_items: int) -> list:
                 raise TooManyItems(max_items)
             item, at = _DECODER.raw_decode(text, at)
             items.append(item)
-            at = _SPACE.match(text, at).end()
+            at = _past_space(text, at)
             if text.startswith(",", at):
-                at = _SPACE.match(text, at + 1).end()
+                at = _past_space(text, at + 1)
             elif text.startswith("]", at):
                 end = at + 1
                 break
             else:
                 raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
-    if _SPACE.match(text, end).end() != len(text):
+    if _past_space(text, end) != len(text):
         raise json.JSONDecodeError("Extra data", text, end)
     return items
 
@@ -126,7 +134,7 @@ class Batch:
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
 
-    def extend(self, other: "Batch") -> None:
+    def extend(self, other: Batch) -> None:
         self.topics += other.topics
         self.stories += other.stories
         self.problems += other.problems
@@ -210,7 +218,7 @@ def write_ndjson(topics: Iterable[Topic], stories: Iterable[Story]) -> Iterator[
         yield _line(story_to_record(story))
 
 
-def _line(record: dict) -> str:
+def _line(record: dict[str, Any]) -> str:
     text = json.dumps(record, ensure_ascii=False)
     # Only inside strings can these occur, where an escape means the same character.
     return _LINE_BREAKS_IN_STRINGS.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,7 @@ class Image:
         return provider.strip() if sep else producer.strip()
 
 
-def _key(name: str, **field_options):
+def _key(name: str, **field_options: Any) -> Any:
     """A field written under another name in records (the Podcast Index JSON spelling)."""
     return dataclasses.field(metadata={"key": name}, **field_options)
 
@@ -209,7 +213,7 @@ class Topic:
     moved_to: str = ""  # the slug of the topic this one moved to
 
     @classmethod
-    def from_slug(cls, slug: str) -> "Topic":
+    def from_slug(cls, slug: str) -> Topic:
         """The topic a story names before anyone described it."""
         return cls(slug=slug, title=slug.replace("-", " ").strip().title())
 
@@ -225,14 +229,17 @@ AUDIO_FIELDS = tuple(f.name for f in dataclasses.fields(Audio))
 TOPIC_IMAGE_FIELDS = tuple(f.name for f in dataclasses.fields(TopicImage))
 
 
+_T = TypeVar("_T", bound="DataclassInstance")
+
+
 def format_datetime(value: datetime) -> str:
     """RFC 3339 in UTC with a `Z`, the one form records are written in."""
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _compact(obj, defaults) -> dict:
+def _compact(obj: Any, defaults: dict[str, Any]) -> dict[str, Any]:
     """A dataclass as a dict without the fields that hold their default."""
-    out = {}
+    out: dict[str, Any] = {}
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
         if f.name in defaults and value == defaults[f.name]:
@@ -241,8 +248,8 @@ def _compact(obj, defaults) -> dict:
     return out
 
 
-def _defaults(cls) -> dict:
-    result = {}
+def _defaults(cls: type[Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.default is not dataclasses.MISSING:
             result[f.name] = f.default
@@ -256,12 +263,12 @@ _AUDIO_DEFAULTS = _defaults(Audio)
 _TOPIC_IMAGE_DEFAULTS = _defaults(TopicImage)
 
 
-def record_keys(cls) -> tuple[str, ...]:
+def record_keys(cls: type[Any]) -> tuple[str, ...]:
     """The keys a record class is written under, in order."""
     return tuple(f.metadata.get("key", f.name) for f in dataclasses.fields(cls))
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     """Record classes, dicts and tuples as JSON-ready dicts and lists, defaults left out."""
     if dataclasses.is_dataclass(value):
         return {
@@ -276,13 +283,13 @@ def _plain(value):
     return value
 
 
-def _from_plain(cls, data: dict):
+def _from_plain(cls: type[_T], data: dict[str, Any]) -> _T:
     """The inverse of `_plain` for a record class whose fields hold plain values."""
     names = {f.metadata.get("key", f.name): f.name for f in dataclasses.fields(cls)}
     return cls(**{names[key]: value for key, value in data.items()})
 
 
-def _audio_from_record(record: dict) -> Audio:
+def _audio_from_record(record: dict[str, Any]) -> Audio:
     data = dict(record)
     data["transcripts"] = tuple(Transcript(**t) for t in data.get("transcripts", ()))
     if data.get("chapters") is not None:
@@ -294,11 +301,11 @@ def _audio_from_record(record: dict) -> Audio:
     return Audio(**data)
 
 
-def _persons_from_record(record: dict) -> tuple[Person, ...]:
+def _persons_from_record(record: dict[str, Any]) -> tuple[Person, ...]:
     return tuple(Person(**p) for p in record.get("persons", ()))
 
 
-def _topic_parts_from_record(data: dict) -> dict:
+def _topic_parts_from_record(data: dict[str, Any]) -> dict[str, Any]:
     """The topic's nested records (license, funding, location, persons) as classes."""
     if data.get("license") is not None:
         data["license"] = License(**data["license"])
@@ -309,7 +316,7 @@ def _topic_parts_from_record(data: dict) -> dict:
     return data
 
 
-def story_to_record(story: Story) -> dict:
+def story_to_record(story: Story) -> dict[str, Any]:
     """The JSON-ready record `stories.validate.parse_story` reads back unchanged."""
     out = _compact(story, _STORY_DEFAULTS)
     out["published"] = format_datetime(story.published)
@@ -322,10 +329,11 @@ def story_to_record(story: Story) -> dict:
         out["image"] = _compact(story.image, _IMAGE_DEFAULTS)
     if story.audio:
         out["audio"] = [_compact(a, _AUDIO_DEFAULTS) for a in story.audio]
-    return _plain(out)
+    record: dict[str, Any] = _plain(out)
+    return record
 
 
-def story_to_public_record(story: Story) -> dict:
+def story_to_public_record(story: Story) -> dict[str, Any]:
     """The record as anyone may read it: without the fields kept for editors."""
     out = story_to_record(story)
     for name in EDITOR_ONLY_FIELDS:
@@ -333,20 +341,21 @@ def story_to_public_record(story: Story) -> dict:
     return out
 
 
-def topic_to_record(topic: Topic) -> dict:
+def topic_to_record(topic: Topic) -> dict[str, Any]:
     out = _compact(topic, _TOPIC_DEFAULTS)
     out["slug"] = topic.slug
     out["title"] = topic.title
     if topic.image is not None:
         out["image"] = _compact(topic.image, _TOPIC_IMAGE_DEFAULTS)
-    return _plain(out)
+    record: dict[str, Any] = _plain(out)
+    return record
 
 
 def _parse_utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(timezone.utc)
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
-def story_from_record(record: dict) -> Story:
+def story_from_record(record: dict[str, Any]) -> Story:
     """The inverse of `story_to_record`, for records this service wrote itself.
 
     Outside data goes through `stories.validate.parse_story` instead; this skips the
@@ -364,7 +373,7 @@ def story_from_record(record: dict) -> Story:
     return Story(**data)
 
 
-def topic_from_record(record: dict) -> Topic:
+def topic_from_record(record: dict[str, Any]) -> Topic:
     """The inverse of `topic_to_record`, for records this service wrote itself."""
     data = dict(record)
     if data.get("image") is not None:

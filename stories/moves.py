@@ -8,8 +8,8 @@ so that no request and no write can walk in circles.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 from .errors import NotFound
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import blinker
 import sqlalchemy as sa
@@ -40,6 +41,8 @@ from .validate import ID_RE, MAX_ID
 # Sent after a committed write with `topics=frozenset(slugs)`: what caches and push
 # notifications listen to. Writes made by other processes are seen through `version()`.
 stories_changed = blinker.Namespace().signal("stories-changed")
+
+_T = TypeVar("_T")
 
 CHUNK = 500
 MAX_CURSOR = 400  # characters; the cursors this store makes are about 100
@@ -96,7 +99,7 @@ def database_url(url: str) -> str:
     return url
 
 
-def create_engine(url: str, **kwargs) -> Engine:
+def create_engine(url: str, **kwargs: Any) -> Engine:
     url = database_url(url)
     if url.startswith("sqlite"):
         # Several gunicorn workers and the CLI share one file: wait for locks instead
@@ -105,7 +108,7 @@ def create_engine(url: str, **kwargs) -> Engine:
         engine = sa.create_engine(url, **kwargs)
 
         @sa.event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
@@ -118,11 +121,11 @@ def create_engine(url: str, **kwargs) -> Engine:
 
 
 def _naive_utc(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=timezone.utc) if value is not None else None
+    return value.replace(tzinfo=UTC) if value is not None else None
 
 
 def _is_key(value: str) -> bool:
@@ -131,17 +134,18 @@ def _is_key(value: str) -> bool:
     return isinstance(value, str) and len(value) <= MAX_ID and ID_RE.fullmatch(value) is not None
 
 
-def _insert(conn: Connection, table: sa.Table):
+def _insert(conn: Connection, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
     """INSERT with the ON CONFLICT clauses of the connection's dialect."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _dumps(record: dict) -> str:
+def _dumps(record: dict[str, Any]) -> str:
     return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -156,7 +160,7 @@ def _load_topic(text: str) -> Topic:
 def encode_cursor(direction: str, published: datetime, story_id: str) -> str:
     # Rows come back naive, in UTC; astimezone would take them for local time.
     if published.tzinfo is None:
-        published = published.replace(tzinfo=timezone.utc)
+        published = published.replace(tzinfo=UTC)
     raw = json.dumps([direction, _naive_utc(published).isoformat(), story_id])
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
@@ -198,7 +202,7 @@ class StoryStore:
         self.engine = engine
 
     @classmethod
-    def from_url(cls, url: str, **engine_kwargs) -> "StoryStore":
+    def from_url(cls, url: str, **engine_kwargs: Any) -> StoryStore:
         return cls(create_engine(url, **engine_kwargs))
 
     # -- reading ---------------------------------------------------------------
@@ -221,7 +225,7 @@ class StoryStore:
             ).first()
         if row is None:
             return None
-        utc = timezone.utc
+        utc = UTC
         return StoredStory(
             _load_story(row.record), row.first_seen.replace(tzinfo=utc), row.written.replace(tzinfo=utc)
         )
@@ -329,7 +333,7 @@ class StoryStore:
         else:
             query = query.order_by(published_col.asc(), id_col.asc())
         with self.engine.connect() as conn:
-            rows = conn.execute(query.limit(limit + 1)).all()
+            rows = list(conn.execute(query.limit(limit + 1)).all())
         more = len(rows) > limit
         rows = rows[:limit]
         if direction == "newer":
@@ -435,7 +439,8 @@ class StoryStore:
         stories_changed.send(self, topics=result.topics)
         return result
 
-    def _write_stories(self, conn: Connection, by_id: dict[str, Story], now: datetime):
+    def _write_stories(self, conn: Connection, by_id: dict[str, Story], now: datetime
+                       ) -> tuple[list[str], list[str], list[str], set[str]]:
         """Insert new stories, update changed ones; returns the ids by outcome and the
         topics whose stories changed (before and after)."""
         s, st = schema.stories, schema.story_topics
@@ -536,9 +541,9 @@ class StoryStore:
             return set()
         before = self._moves(conn)
         after = {**before, **{slug: described[slug].moved_to for slug in changed}}
-        after = TopicMoves({old: new for old, new in after.items() if new})
-        before = TopicMoves(before)
-        return {slug for old in changed for moves in (before, after)
+        moves_before = TopicMoves(before)
+        moves_after = TopicMoves({old: new for old, new in after.items() if new})
+        return {slug for old in changed for moves in (moves_before, moves_after)
                 for slug in moves.downstream(old)}
 
     def _write_topics(self, conn: Connection, described: dict[str, Topic], named: set[str],
@@ -597,6 +602,6 @@ class StoryStore:
         ))
 
 
-def _chunks(items: Sequence) -> Iterator[Sequence]:
+def _chunks(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
     for i in range(0, len(items), CHUNK):
         yield items[i:i + CHUNK]

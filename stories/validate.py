@@ -13,8 +13,9 @@ import json
 import math
 import mimetypes
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -149,6 +150,7 @@ def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(item, dict):
             children = item.values()
         elif isinstance(item, list):
@@ -177,12 +179,12 @@ class _Reader:
     def fail(self, field: str, reason: str) -> None:
         self.problems.append(Problem(self.location, field, reason))
 
-    def check_keys(self, raw: dict, allowed: tuple[str, ...], prefix: str = "") -> None:
+    def check_keys(self, raw: dict[str, Any], allowed: tuple[str, ...], prefix: str = "") -> None:
         for key in raw:
             if key not in allowed:
                 self.fail(f"{prefix}{field_name(key)}", "unknown field")
 
-    def text(self, raw: dict, key: str, field: str, *, limit: int, required: bool = False) -> str:
+    def text(self, raw: dict[str, Any], key: str, field: str, *, limit: int, required: bool = False) -> str:
         value = raw.get(key)
         if value is None or value == "":
             if required:
@@ -209,7 +211,7 @@ class _Reader:
             return ""
         return value
 
-    def url(self, raw: dict, key: str, field: str, *, required: bool = False,
+    def url(self, raw: dict[str, Any], key: str, field: str, *, required: bool = False,
             media_path: bool = False) -> str:
         value = self.text(raw, key, field, limit=MAX_URL, required=required)
         if not value:
@@ -224,7 +226,7 @@ class _Reader:
             return ""
         return value
 
-    def integer(self, raw: dict, key: str, field: str, *, minimum: int = 0,
+    def integer(self, raw: dict[str, Any], key: str, field: str, *, minimum: int = 0,
                 maximum: int) -> int | None:
         value = raw.get(key)
         if value is None:
@@ -242,14 +244,14 @@ class _Reader:
             return None
         return value
 
-    def boolean(self, raw: dict, key: str, field: str, default: bool) -> bool:
+    def boolean(self, raw: dict[str, Any], key: str, field: str, default: bool) -> bool:
         value = raw.get(key, default)
         if not isinstance(value, bool):
             self.fail(field, f"{show(value)} is not true or false")
             return default
         return value
 
-    def when(self, raw: dict, key: str, field: str, *, required: bool) -> datetime | None:
+    def when(self, raw: dict[str, Any], key: str, field: str, *, required: bool) -> datetime | None:
         value = raw.get(key)
         if value is None or value == "":
             if required:
@@ -263,7 +265,7 @@ class _Reader:
             self.fail(field, f"{show(value)} has no time zone")
             return None
         try:
-            utc = parsed.astimezone(timezone.utc)
+            utc = parsed.astimezone(UTC)
         except OverflowError:  # e.g. year 1 with a positive offset is in year 0 in UTC
             utc = None
         if utc is None or not MIN_YEAR <= utc.year <= MAX_YEAR:
@@ -271,7 +273,7 @@ class _Reader:
             return None
         return utc
 
-    def string_list(self, raw: dict, key: str, field: str, *, slugs: bool = False) -> tuple:
+    def string_list(self, raw: dict[str, Any], key: str, field: str, *, slugs: bool = False) -> tuple[str, ...]:
         value = raw.get(key)
         if value is None:
             return ()
@@ -292,7 +294,7 @@ class _Reader:
                 out.append(item)
         return tuple(out)
 
-    def obj(self, raw: dict, key: str, field: str) -> dict | None:
+    def obj(self, raw: dict[str, Any], key: str, field: str) -> dict[str, Any] | None:
         value = raw.get(key)
         if value is None:
             return None
@@ -335,7 +337,7 @@ def parse_datetime(value: str) -> datetime | None:
     # parsedate_to_datetime gives a naive datetime for "-0000" and for no zone at all;
     # only a zone-less string is really zone-less.
     if parsed.tzinfo is None and re.search(r"(-0000|GMT|UT|UTC|Z)\s*$", text):
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed
 
 
@@ -437,7 +439,7 @@ MAX_NUMBER = 1_000_000_000
 DURATION_SLACK = 0.5
 
 
-def _objects(r: _Reader, raw: dict, key: str, field: str, limit: int) -> list[tuple[str, dict]]:
+def _objects(r: _Reader, raw: dict[str, Any], key: str, field: str, limit: int) -> list[tuple[str, dict[str, Any]]]:
     """The objects of a list field, each with its field name; the rest are problems."""
     value = raw.get(key)
     if value is None:
@@ -457,7 +459,7 @@ def _objects(r: _Reader, raw: dict, key: str, field: str, limit: int) -> list[tu
     return out
 
 
-def _number(r: _Reader, raw: dict, key: str, field: str, *, required: bool = False,
+def _number(r: _Reader, raw: dict[str, Any], key: str, field: str, *, required: bool = False,
             above_zero: bool = False) -> float | None:
     """A finite number, at least 0 (above 0 with `above_zero`), kept as int or float."""
     value = raw.get(key)
@@ -485,7 +487,7 @@ def _past_end(seconds: float, audio: Audio) -> bool:
     return audio.duration is not None and seconds > audio.duration + DURATION_SLACK
 
 
-def _language(r: _Reader, raw: dict, key: str, field: str) -> str:
+def _language(r: _Reader, raw: dict[str, Any], key: str, field: str) -> str:
     value = r.text(raw, key, field, limit=35)
     if value and not BCP47_RE.fullmatch(value):
         r.fail(field, f"{show(value)} is not a BCP 47 language tag such as en-US")
@@ -493,7 +495,7 @@ def _language(r: _Reader, raw: dict, key: str, field: str) -> str:
     return value
 
 
-def _parse_transcripts(r: _Reader, data: dict, f: str) -> tuple[Transcript, ...]:
+def _parse_transcripts(r: _Reader, data: dict[str, Any], f: str) -> tuple[Transcript, ...]:
     out: list[Transcript] = []
     for tf, item in _objects(r, data, "transcripts", f"{f}.transcripts", MAX_MEDIA_LIST):
         r.check_keys(item, record_keys(Transcript), f"{tf}.")
@@ -513,7 +515,7 @@ def _parse_transcripts(r: _Reader, data: dict, f: str) -> tuple[Transcript, ...]
     return tuple(out)
 
 
-def _parse_chapters(r: _Reader, data: dict, f: str, audio: Audio) -> Chapters | None:
+def _parse_chapters(r: _Reader, data: dict[str, Any], f: str, audio: Audio) -> Chapters | None:
     cf = f"{f}.chapters"
     raw = r.obj(data, "chapters", cf)
     if raw is None:
@@ -557,7 +559,7 @@ def _parse_chapters(r: _Reader, data: dict, f: str, audio: Audio) -> Chapters | 
     return Chapters(version=version, chapters=tuple(chapters))
 
 
-def _parse_soundbites(r: _Reader, data: dict, f: str, audio: Audio) -> tuple[Soundbite, ...]:
+def _parse_soundbites(r: _Reader, data: dict[str, Any], f: str, audio: Audio) -> tuple[Soundbite, ...]:
     out = []
     for sf, item in _objects(r, data, "soundbites", f"{f}.soundbites", MAX_MEDIA_LIST):
         r.check_keys(item, record_keys(Soundbite), f"{sf}.")
@@ -573,7 +575,7 @@ def _parse_soundbites(r: _Reader, data: dict, f: str, audio: Audio) -> tuple[Sou
     return tuple(out)
 
 
-def _parse_alternates(r: _Reader, data: dict, f: str, audio: Audio) -> tuple[Alternate, ...]:
+def _parse_alternates(r: _Reader, data: dict[str, Any], f: str, audio: Audio) -> tuple[Alternate, ...]:
     out: list[Alternate] = []
     for af, item in _objects(r, data, "alternates", f"{f}.alternates", MAX_MEDIA_LIST):
         r.check_keys(item, record_keys(Alternate), f"{af}.")
@@ -600,7 +602,7 @@ def _parse_alternates(r: _Reader, data: dict, f: str, audio: Audio) -> tuple[Alt
     return tuple(out)
 
 
-def _parse_audio_parts(r: _Reader, data: dict, f: str, audio: Audio) -> Audio:
+def _parse_audio_parts(r: _Reader, data: dict[str, Any], f: str, audio: Audio) -> Audio:
     """The audio with its transcripts, chapters, soundbites and alternates."""
     return dataclasses.replace(
         audio,
@@ -611,7 +613,7 @@ def _parse_audio_parts(r: _Reader, data: dict, f: str, audio: Audio) -> Audio:
     )
 
 
-def _person_role(r: _Reader, item: dict, pf: str) -> tuple[str, str]:
+def _person_role(r: _Reader, item: dict[str, Any], pf: str) -> tuple[str, str]:
     """Role and group as the taxonomy spells them; `podcast:person` assumes Host and Cast.
 
     With the group left out, a role found in one group only takes that group.
@@ -643,7 +645,7 @@ def _person_role(r: _Reader, item: dict, pf: str) -> tuple[str, str]:
     return groups[group], group
 
 
-def _parse_persons(r: _Reader, raw: dict) -> tuple[Person, ...]:
+def _parse_persons(r: _Reader, raw: dict[str, Any]) -> tuple[Person, ...]:
     out = []
     for pf, item in _objects(r, raw, "persons", "persons", MAX_PERSONS):
         r.check_keys(item, record_keys(Person), f"{pf}.")
@@ -657,11 +659,11 @@ def _parse_persons(r: _Reader, raw: dict) -> tuple[Person, ...]:
     return tuple(out)
 
 
-def _numbering(r: _Reader, raw: dict, key: str) -> int | None:
+def _numbering(r: _Reader, raw: dict[str, Any], key: str) -> int | None:
     return r.integer(raw, key, key, minimum=1, maximum=MAX_NUMBERING)
 
 
-def _parse_story_parts(r: _Reader, raw: dict, story: Story) -> Story:
+def _parse_story_parts(r: _Reader, raw: dict[str, Any], story: Story) -> Story:
     """The story with its persons, season, episode and episode type."""
     episode_type = r.text(raw, "episode_type", "episode_type", limit=20) or "full"
     if episode_type not in EPISODE_TYPES:
@@ -675,7 +677,7 @@ def _parse_story_parts(r: _Reader, raw: dict, story: Story) -> Story:
     )
 
 
-def _parse_license(r: _Reader, raw: dict) -> License | None:
+def _parse_license(r: _Reader, raw: dict[str, Any]) -> License | None:
     data = r.obj(raw, "license", "license")
     if data is None:
         return None
@@ -686,7 +688,7 @@ def _parse_license(r: _Reader, raw: dict) -> License | None:
     )
 
 
-def _parse_funding(r: _Reader, raw: dict) -> tuple[Funding, ...]:
+def _parse_funding(r: _Reader, raw: dict[str, Any]) -> tuple[Funding, ...]:
     out = []
     for ff, item in _objects(r, raw, "funding", "funding", MAX_FUNDING):
         r.check_keys(item, record_keys(Funding), f"{ff}.")
@@ -711,7 +713,7 @@ def _geo_problem(geo: str) -> str | None:
     return None
 
 
-def _parse_location(r: _Reader, raw: dict) -> Location | None:
+def _parse_location(r: _Reader, raw: dict[str, Any]) -> Location | None:
     data = r.obj(raw, "location", "location")
     if data is None:
         return None
@@ -728,7 +730,7 @@ def _parse_location(r: _Reader, raw: dict) -> Location | None:
     )
 
 
-def _parse_topic_parts(r: _Reader, raw: dict, topic: Topic) -> Topic:
+def _parse_topic_parts(r: _Reader, raw: dict[str, Any], topic: Topic) -> Topic:
     """The topic with its medium, license, funding, location, persons and move."""
     medium = r.text(raw, "medium", "medium", limit=20) or "podcast"
     if medium not in MEDIUMS:
@@ -747,7 +749,7 @@ def _parse_topic_parts(r: _Reader, raw: dict, topic: Topic) -> Topic:
     )
 
 
-def _parse_image(r: _Reader, raw: dict) -> Image | None:
+def _parse_image(r: _Reader, raw: dict[str, Any]) -> Image | None:
     data = r.obj(raw, "image", "image")
     if data is None:
         return None
@@ -762,7 +764,7 @@ def _parse_image(r: _Reader, raw: dict) -> Image | None:
     )
 
 
-def _parse_audio(r: _Reader, raw: dict) -> tuple[Audio, ...]:
+def _parse_audio(r: _Reader, raw: dict[str, Any]) -> tuple[Audio, ...]:
     items = raw.get("audio")
     if items is None:
         return ()
@@ -819,6 +821,11 @@ def _check_shape(r: _Reader, raw: Any) -> None:
     r.raise_if_failed()
 
 
+# Stands in for a date that could not be read while the rest of the record is checked,
+# so that every problem is reported at once; such a record is refused before it leaves.
+_UNREAD_DATE = datetime.min.replace(tzinfo=UTC)
+
+
 def parse_story(raw: Any, location: str = "") -> tuple[Story, list[Problem]]:
     """A validated Story and the warnings about what was cleaned; raises RecordInvalid."""
     r = _Reader(location)
@@ -834,8 +841,8 @@ def parse_story(raw: Any, location: str = "") -> tuple[Story, list[Problem]]:
         id=story_id,
         url=r.url(raw, "url", "url", required=True),
         title=r.text(raw, "title", "title", limit=MAX_TITLE, required=True),
-        published=published,
-        updated=updated,
+        published=published or _UNREAD_DATE,
+        updated=updated or _UNREAD_DATE,
         teaser=r.text(raw, "teaser", "teaser", limit=MAX_SHORT_TEXT),
         body_html=clean_body_html(body) if body else "",
         bylines=r.string_list(raw, "bylines", "bylines"),

@@ -10,8 +10,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import redis
 import requests
@@ -145,7 +146,7 @@ class Gunicorn:
             except requests.RequestException:  # not listening yet, or workers still booting
                 if time.monotonic() > deadline or self.process.poll() is not None:
                     self.stop()
-                    raise AssertionError(f"gunicorn did not start:\n{self.log.read_text()}")
+                    raise AssertionError(f"gunicorn did not start:\n{self.log.read_text()}") from None
                 time.sleep(0.1)
 
     def stop(self) -> None:

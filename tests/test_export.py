@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -26,7 +26,7 @@ def exporting_app(sqlite_url):
     app = make_app(sqlite_url, SITE_URL=SITE)
     assert app.test_cli_runner().invoke(args=["stories", "sample"]).exit_code == 0
     # Enough stories for several pages of every feed.
-    base = datetime(2010, 1, 1, tzinfo=timezone.utc)
+    base = datetime(2010, 1, 1, tzinfo=UTC)
     extra = [parse_story(story_record(id=f"x{i}", topics=[SLUG], published=(base + timedelta(days=i)).isoformat(),
                                       title=f"Extra {i}", audio=None, image=None))[0] for i in range(120)]
     app_state(app).store.write(extra)

@@ -7,7 +7,7 @@ import calendar
 import io
 import uuid
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import feedparser
 import podcastparser
@@ -56,7 +56,7 @@ def test_sample_feeds_parse_cleanly_and_round_trip(sample_client, fmt):
     assert parsed.feed.title == topic.title
     assert parsed.feed.link == LINKS.topic(SAMPLE_SLUG)
     assert len(parsed.entries) == len(stories) == 7
-    for story, entry in zip(stories, parsed.entries):
+    for story, entry in zip(stories, parsed.entries, strict=True):
         assert entry.title == story.title
         assert entry.link == story.url
         assert calendar.timegm(entry.published_parsed) == utc_seconds(story.published)
@@ -77,7 +77,7 @@ def test_sample_feeds_parse_cleanly_and_round_trip(sample_client, fmt):
 def test_sample_rss_items_carry_caption_credit_and_transcript(sample_client):
     topic, stories = sample()
     parsed = feedparser.parse(sample_client.get(TOPIC_FEEDS["rss"]).data)
-    for story, entry in zip(stories, parsed.entries):
+    for story, entry in zip(stories, parsed.entries, strict=True):
         html = entry.content[0].value
         document = etree.HTML(html)
         assert document.xpath("//img/@alt") == [story.image.caption]
@@ -92,7 +92,7 @@ def test_json_feed_of_the_sample_round_trips(sample_client):
     feed = check_json_feed(sample_client.get(TOPIC_FEEDS["json"]).data)
     assert feed["feed_url"] == LINKS.absolute(TOPIC_FEEDS["json"])
     assert [item["title"] for item in feed["items"]] == [s.title for s in stories]
-    for story, item in zip(stories, feed["items"]):
+    for story, item in zip(stories, feed["items"], strict=True):
         assert item["url"] == story.url
         assert datetime.fromisoformat(item["date_published"]) == story.published
         audio = story.audio[0]
@@ -114,7 +114,7 @@ def test_podcastparser_reads_every_sample_episode(sample_client):
     assert podcast["itunes_owner"] == {"name": topic.owner_name, "email": topic.owner_email}
     assert podcast["itunes_categories"] == [[topic.category, topic.subcategory]]
     assert len(podcast["episodes"]) == 7
-    for story, episode in zip(stories, podcast["episodes"]):
+    for story, episode in zip(stories, podcast["episodes"], strict=True):
         audio = story.audio[0]
         assert episode["title"] == story.title
         assert episode["enclosures"] == [{
@@ -341,8 +341,8 @@ def test_xml_illegal_characters_never_reach_a_feed():
     story = Story(
         id="x1", url="https://e.example/x1", title=NASTY, teaser=NASTY,
         body_html=f"<p>{NASTY}</p><script>evil()</script>",
-        published=datetime(2024, 1, 1, tzinfo=timezone.utc),
-        updated=datetime(2024, 1, 2, tzinfo=timezone.utc),
+        published=datetime(2024, 1, 1, tzinfo=UTC),
+        updated=datetime(2024, 1, 2, tzinfo=UTC),
         bylines=(NASTY,), topics=("world",),
         image=Image("https://e.example/i.jpg", 10, 10, caption=NASTY, credit=NASTY, alt=NASTY),
         audio=(Audio("a1", "https://e.example/a.mp3", "audio/mpeg", 10, 1,

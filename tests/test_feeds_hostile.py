@@ -13,7 +13,7 @@ import io
 import json
 import re
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import feedparser
 import lxml.html
@@ -36,7 +36,7 @@ from stories.store import StoryPage
 from .feeds_support import NS, check_json_feed, newest_first, sample_batch
 
 LINKS = Links.build("http://storyfeed.test/")
-WHEN = datetime(2024, 1, 2, 15, tzinfo=timezone.utc)
+WHEN = datetime(2024, 1, 2, 15, tzinfo=UTC)
 
 HOSTILE_TEXT = '"><script>alert(1)</script> <b>bold</b> & <img src=x onerror=alert(2)> &amp; done'
 CAPTION = "The caption of the photo, which is not the story."
@@ -193,7 +193,7 @@ def test_opml_lists_the_feed_url_last_for_importers_that_take_the_last_url():
     topics = [Topic("world", "World", description="News."), Topic("arts", "Arts")]
     body = render_opml(topics, LINKS).decode("utf-8")
     outlines = etree.fromstring(body.encode()).findall("body/outline")
-    for topic, outline in zip(topics, outlines):
+    for topic, outline in zip(topics, outlines, strict=True):
         assert list(outline.attrib)[-1] == "xmlUrl"
         assert outline.get("htmlUrl") == LINKS.topic(topic.slug)
     # podget: the last url="..." of each outline line is what it subscribes to.
@@ -347,7 +347,7 @@ def test_the_sample_feeds_keep_every_url():
     topic, stories = batch.topics[0], newest_first(batch.stories)
     for render, fmt in ((render_rss_feed, "rss"), (render_podcast_feed, "podcast")):
         parsed = feedparser.parse(render(topic, page(*stories), LINKS))
-        assert len(parsed.entries) == len(stories)
-        for s, entry in zip(stories, parsed.entries):
-            assert entry.link == s.url
+        assert len(parsed.entries) == len(stories), fmt
+        for s, entry in zip(stories, parsed.entries, strict=True):
+            assert entry.link == s.url, fmt
             assert [e.href for e in entry.enclosures] == [LINKS.media(s.audio[0].url)]

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 import feedparser
@@ -53,7 +53,7 @@ def test_feeds_answer_like_a_cdn(sample_client, fmt, path):
     assert response.headers["ETag"].startswith('"') and len(response.headers["ETag"]) > 10
     # When the store last changed (the sample was loaded just now), not a story's date.
     loaded = parsedate_to_datetime(response.headers["Last-Modified"])
-    assert timedelta(0) <= datetime.now(timezone.utc) - loaded < timedelta(minutes=5)
+    assert timedelta(0) <= datetime.now(UTC) - loaded < timedelta(minutes=5)
     assert response.headers["Cache-Control"] in ("public, max-age=300", "max-age=300, public")
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert "Accept-Encoding" in response.headers["Vary"]
@@ -66,8 +66,8 @@ def test_feeds_answer_like_a_cdn(sample_client, fmt, path):
 @both_paths
 def test_opml_lists_every_topic_feed(sample_app, sample_client):
     store = app_state(sample_app).store
-    store.write([Story("w1", "https://e.example/w1", "W", datetime(2024, 1, 1, tzinfo=timezone.utc),
-                       datetime(2024, 1, 1, tzinfo=timezone.utc), topics=("world",))])
+    store.write([Story("w1", "https://e.example/w1", "W", datetime(2024, 1, 1, tzinfo=UTC),
+                       datetime(2024, 1, 1, tzinfo=UTC), topics=("world",))])
     response = sample_client.get("/feeds.opml")
     assert response.headers["Content-Type"] == "text/x-opml; charset=utf-8"
     assert response.headers["ETag"]
@@ -119,7 +119,7 @@ def test_an_import_changes_the_etag(sample_app, sample_client, tmp_path):
                           published="2024-05-01T10:00:00Z", title="A new story")
     path = tmp_path / "new.json"
     path.write_text(json.dumps([record]))
-    imported = datetime.now(timezone.utc).replace(microsecond=0)
+    imported = datetime.now(UTC).replace(microsecond=0)
     result = sample_app.test_cli_runner().invoke(args=["stories", "import", str(path)])
     assert result.exit_code == 0, result.output
     for _, feed in ALL_FEEDS:
@@ -231,7 +231,7 @@ def test_unknown_topic_is_a_404(sample_client, name):
 
 # -- paging -----------------------------------------------------------------------------
 
-BASE = datetime(2020, 1, 1, tzinfo=timezone.utc)
+BASE = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 def many_stories(count: int, topic: str = "big", audio_every: int = 1) -> list[Story]:

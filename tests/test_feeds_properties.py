@@ -133,7 +133,7 @@ def readable_xml(body: bytes) -> feedparser.FeedParserDict:
 def test_rss_is_well_formed_for_any_records(topic, page):
     parsed = readable_xml(render_rss_feed(topic, page, LINKS))
     assert len(parsed.entries) == len(page.stories)
-    for story, entry in zip(page.stories, parsed.entries):
+    for story, entry in zip(page.stories, parsed.entries, strict=True):
         enclosures = [link for link in entry.links if link.rel == "enclosure"]
         assert len(enclosures) == (1 if feed_audio(story) else 0)
 
@@ -145,7 +145,7 @@ def test_atom_is_well_formed_and_valid_for_any_records(topic, page):
     parsed = readable_xml(body)
     check_atom(body)
     assert len(parsed.entries) == len(page.stories)
-    for story, entry in zip(page.stories, parsed.entries):
+    for story, entry in zip(page.stories, parsed.entries, strict=True):
         enclosures = [link for link in entry.links if link.rel == "enclosure"]
         assert [int(e.length) for e in enclosures] == [a.length for a in feed_audio(story)]
 

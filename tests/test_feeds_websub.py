@@ -86,8 +86,8 @@ def test_feeds_name_the_hub_and_themselves(sqlite_url, hub):
     client = app.test_client()
     for fmt in ("rss", "atom", "podcast"):
         links = feedparser.parse(client.get(TOPIC_FEEDS[fmt]).data).feed.links
-        assert [l.href for l in links if l.rel == "hub"] == [hub.url], fmt
-        assert [l.href for l in links if l.rel == "self"] == [f"http://storyfeed.test{TOPIC_FEEDS[fmt]}"]
+        assert [link.href for link in links if link.rel == "hub"] == [hub.url], fmt
+        assert [link.href for link in links if link.rel == "self"] == [f"http://storyfeed.test{TOPIC_FEEDS[fmt]}"]
     assert check_json_feed(client.get(TOPIC_FEEDS["json"]).data)["hubs"] == [
         {"type": "WebSub", "url": hub.url}]
     app_state(app).store.engine.dispose()

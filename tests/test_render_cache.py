@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -20,7 +20,7 @@ from serving.state import app_state
 from .servers import RedisServer
 
 BODY = Rendered.of(b"<rss>...</rss>" * 100, "application/rss+xml; charset=utf-8",
-                   datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+                   datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC))
 
 
 class CountingRender:
@@ -141,7 +141,7 @@ def test_change_notices_reach_every_subscriber(shared_redis):
     url = os.environ["TEST_REDIS_URL"]
     heard = [threading.Event(), threading.Event()]
     listeners = [RedisChangeNotices(url, shared_redis.prefix + "changes") for _ in heard]
-    for notices, event in zip(listeners, heard):
+    for notices, event in zip(listeners, heard, strict=True):
         notices.subscribe(event.set)
     time.sleep(0.3)  # subscribed (each thread also notifies once on connecting)
     for event in heard:

@@ -101,7 +101,7 @@ def test_vtt_cues_parse_ascend_and_end_within_the_audio(story, audio):
     assert (json_transcript.type, json_transcript.captions) == ("application/json", False)
     cues = cues_of(vtt.url)
     assert cues[0][0] == 0
-    for (start, end, text), following in zip(cues, cues[1:] + [None]):
+    for (start, end, text), following in zip(cues, cues[1:] + [None], strict=True):
         assert start < end and text.strip()
         if following is not None:
             assert end <= following[0]  # in order, never overlapping
@@ -135,7 +135,7 @@ def test_chapters_and_soundbite_fall_on_the_measured_cue_boundaries(story, audio
         "Headline", "In brief", "The picture", "Credit"]
     # Each chapter starts on the first cue of its part of the script...
     first_cue = 0
-    for chapter, (_, texts) in zip(chapters, parts):
+    for chapter, (_, texts) in zip(chapters, parts, strict=True):
         assert chapter.start_time == cues[first_cue][0]
         first_cue += len(texts)
         # ...and ends where the next begins, after its own last cue and a pause.

@@ -51,7 +51,7 @@ class Pressure:
         self.threads = [threading.Thread(target=self._idle, daemon=True)]
         self.threads += [threading.Thread(target=self._trickle, daemon=True) for _ in range(TRICKLING)]
 
-    def __enter__(self) -> "Pressure":
+    def __enter__(self) -> Pressure:
         for thread in self.threads:
             thread.start()
         return self

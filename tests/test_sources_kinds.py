@@ -15,7 +15,6 @@ from sources.state import SourceStates
 from sources.sync import Syncer
 from stories.store import StoryStore
 
-
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SETTINGS = FetchSettings(connect_timeout=2, read_timeout=2, retries=0)
 

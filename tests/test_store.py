@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -20,7 +20,7 @@ def make(story_id: str, published: datetime, topics=("world",), **fields):
     return parse_story(record)[0]
 
 
-BASE = datetime(2024, 1, 1, tzinfo=timezone.utc)
+BASE = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def test_upsert_adds_updates_and_reports_unchanged(store):
@@ -164,7 +164,7 @@ def test_a_page_carries_when_what_it_shows_last_changed(store):
     store.write([make("old", BASE), make("new", BASE + timedelta(days=1))])
     first = store.latest("world")
     site = store.latest()
-    assert first.changed_at is not None and first.changed_at.tzinfo == timezone.utc
+    assert first.changed_at is not None and first.changed_at.tzinfo == UTC
     assert first.changed_at == site.changed_at == store.get_stored("new").written
 
     store.write([make("old", BASE), make("new", BASE + timedelta(days=1))])  # unchanged
@@ -257,12 +257,11 @@ def test_hostile_cursors_are_refused_on_every_backend(store, cursor):
 def test_the_changed_at_migration_fills_existing_rows(database_url):
     """Down to 0002, a topic made then, and up again: every row has a change time."""
     import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
 
     from stories import migrate, schema
     from stories.store import create_engine
-
-    from alembic import command
-    from alembic.config import Config
 
     engine = create_engine(database_url)
     config = Config()

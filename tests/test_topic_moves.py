@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import itertools
 import json
 
 import feedparser
@@ -86,7 +87,7 @@ def test_every_old_url_answers_301_to_the_same_url_under_the_new_slug(client, st
     first = feedparser.parse(client.get(f"/topics/{NEW}/rss.xml?limit=3").data)
     next_url = next(link.href for link in first.feed.links if link.rel == "next")
     cursor = next_url.split("/pages/")[1].split("/")[0]
-    paths = [f"/topics/{{}}", f"/topics/{{}}?cursor={cursor}"]
+    paths = ["/topics/{}", f"/topics/{{}}?cursor={cursor}"]
     paths += [f"/topics/{{}}/{name}" for name in FORMATS]
     paths += [f"/topics/{{}}/pages/{cursor}/{name}" for name in FORMATS]
     paths += ["/topics/{}/rss.xml?limit=3", f"/topics/{{}}/pages/{cursor}/feed.json?limit=3"]
@@ -185,7 +186,7 @@ def test_a_loop_of_moves_is_a_clear_404_not_a_redirect_loop(client, store):
 
 def test_a_chain_longer_than_the_bound_is_a_clear_404(client, store):
     slugs = [f"t{i}" for i in range(MAX_MOVES + 2)]
-    for old, new in zip(slugs, slugs[1:]):
+    for old, new in itertools.pairwise(slugs):
         set_moved_to(store, old, new)
     set_moved_to(store, slugs[-1], "")
     response = client.get(f"/topics/{slugs[0]}/rss.xml")

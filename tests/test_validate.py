@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -24,7 +24,7 @@ def problems_of(record, parse=parse_story) -> list[str]:
 def test_a_valid_record_parses():
     story, warnings = parse_story(story_record(), LOC)
     assert story.id == "1001" and warnings == []
-    assert story.published == datetime(2024, 1, 2, 15, 0, tzinfo=timezone.utc)
+    assert story.published == datetime(2024, 1, 2, 15, 0, tzinfo=UTC)
     assert story.updated == story.published
     assert story.audio[0].type == "audio/mpeg"  # from the extension
     assert story.image.producer == "Jane Doe" and story.image.provider == "Agency"
@@ -88,15 +88,15 @@ def test_every_problem_of_a_record_is_reported():
 @pytest.mark.parametrize(
     "value, expected",
     [
-        ("2021-11-20T16:24:45-05:00", datetime(2021, 11, 20, 21, 24, 45, tzinfo=timezone.utc)),
-        ("2021-11-20T21:24:45Z", datetime(2021, 11, 20, 21, 24, 45, tzinfo=timezone.utc)),
-        ("Sat, 20 Nov 2021 16:24:45 -0500", datetime(2021, 11, 20, 21, 24, 45, tzinfo=timezone.utc)),
-        ("Sat, 20 Nov 2021 21:24:45 GMT", datetime(2021, 11, 20, 21, 24, 45, tzinfo=timezone.utc)),
+        ("2021-11-20T16:24:45-05:00", datetime(2021, 11, 20, 21, 24, 45, tzinfo=UTC)),
+        ("2021-11-20T21:24:45Z", datetime(2021, 11, 20, 21, 24, 45, tzinfo=UTC)),
+        ("Sat, 20 Nov 2021 16:24:45 -0500", datetime(2021, 11, 20, 21, 24, 45, tzinfo=UTC)),
+        ("Sat, 20 Nov 2021 21:24:45 GMT", datetime(2021, 11, 20, 21, 24, 45, tzinfo=UTC)),
     ],
 )
 def test_dates_in_rfc3339_and_rfc822_are_stored_in_utc(value, expected):
     story, _ = parse_story(story_record(published=value))
-    assert story.published == expected and story.published.tzinfo == timezone.utc
+    assert story.published == expected and story.published.tzinfo == UTC
 
 
 def test_xml_illegal_characters_are_removed_with_a_warning_naming_the_field():
@@ -208,7 +208,8 @@ def test_export_reads_back_unchanged():
 def test_file_problems_name_the_file_record_and_field():
     import json
 
-    batch = read_records(json.dumps([story_record(), story_record(id="2", published="2019-08-28 10:00")]), "stories.json")
+    records = [story_record(), story_record(id="2", published="2019-08-28 10:00")]
+    batch = read_records(json.dumps(records), "stories.json")
     assert [str(p) for p in batch.problems] == [
         'stories.json: record 2 (id 2): published: "2019-08-28 10:00" has no time zone'
     ]

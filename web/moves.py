@@ -44,7 +44,7 @@ class SiteMoves:
     answers: dict[str, str | MoveProblem] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, store: StoryStore) -> "SiteMoves":
+    def load(cls, store: StoryStore) -> SiteMoves:
         moves = store.topic_moves()
         existing: dict[str, bool] = {}
 
@@ -85,7 +85,7 @@ class SiteMovesMemo(PerVersion[SiteMoves]):
     as the version is, `serving.context.current_version`); kept in the app state."""
 
     @classmethod
-    def of(cls, versions: VersionMemo, store: StoryStore) -> "SiteMovesMemo":
+    def of(cls, versions: VersionMemo, store: StoryStore) -> SiteMovesMemo:
         return cls(versions, lambda: SiteMoves.load(store))
 
 

@@ -5,7 +5,7 @@ Revises: 0002_source_state
 Create Date: 2026-11-27
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -21,7 +21,7 @@ TABLES = ("topics", "counters")
 def upgrade() -> None:
     # Rows that exist get the time of the upgrade: later than anything they show, so a
     # client's If-Modified-Since never hides a change made before it.
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     for name in TABLES:
         op.add_column(name, sa.Column("changed_at", sa.DateTime(), nullable=True))
         table = sa.table(name, sa.column("changed_at", sa.DateTime()))

@@ -32,6 +32,7 @@ import wave
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import webvtt
 from mutagen.mp3 import MP3
@@ -60,7 +61,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“‘'])")
 _PHRASE_BREAK = re.compile(r"(?<=,)\s+(?=[A-Za-z])|\s+(?=— )")
 
 
-def font(size: int):
+def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     try:
         return ImageFont.truetype(FONT, size)
     except OSError:
@@ -74,12 +75,13 @@ def make_picture(target: Path, size: tuple[int, int], lines: list[str], hue: int
     for y in range(h):  # a vertical gradient, so it reads as a picture and not a blank
         shade = int(40 + 60 * y / h)
         draw.line([(0, y), (w, y)], fill=(shade // 2, shade // 2 + hue // 4, shade + hue // 2))
-    big = font(max(18, w // 22))
+    text_px = max(18, w // 22)
+    big = font(text_px)
     y = h // 3
     for line in lines:
-        for part in textwrap.wrap(line, width=max(10, w // (big.size // 2 + 6))):
+        for part in textwrap.wrap(line, width=max(10, w // (text_px // 2 + 6))):
             draw.text((w // 16, y), part, font=big, fill=(240, 240, 240))
-            y += int(big.size * 1.4)
+            y += int(text_px * 1.4)
     image.save(target, quality=80, optimize=True)
 
 
@@ -191,7 +193,7 @@ def write_json_transcript(speech: Speech, target: Path) -> None:
     target.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def chapters_of(speech: Speech, story: dict) -> dict:
+def chapters_of(speech: Speech, story: dict[str, Any]) -> dict[str, Any]:
     """Podcast Index JSON chapters, each from its first cue to the next chapter."""
     starts = [part.cues[0].start for part in speech.parts] + [speech.samples]
     chapters = []
@@ -209,7 +211,7 @@ def chapters_of(speech: Speech, story: dict) -> dict:
     return {"version": "1.2.0", "chapters": chapters}
 
 
-def script(story: dict) -> list[tuple[str, list[str]]]:
+def script(story: dict[str, Any]) -> list[tuple[str, list[str]]]:
     image = story["image"]
     return [
         ("Headline", ["A storyfeed sample, read by a synthetic voice.", full_stop(story["title"])]),
@@ -219,7 +221,7 @@ def script(story: dict) -> list[tuple[str, list[str]]]:
     ]
 
 
-def make_story_audio(story: dict, audio: dict, folder: Path) -> None:
+def make_story_audio(story: dict[str, Any], audio: dict[str, Any], folder: Path) -> None:
     stem = Path(audio["url"]).stem
     mp3, opus = folder / f"{stem}.mp3", folder / f"{stem}.opus"
     with tempfile.TemporaryDirectory() as tmp:
@@ -251,7 +253,8 @@ def make_story_audio(story: dict, audio: dict, folder: Path) -> None:
         "duration": round(brief["endTime"] - brief["startTime"], 3),
         "title": "In brief",
     }]
-    opus_seconds = OggOpus(opus).info.length
+    # mutagen's FileType declares `info` as None and leaves OggOpus.__init__ untyped.
+    opus_seconds = OggOpus(opus).info.length  # type: ignore[no-untyped-call, attr-defined]
     audio["alternates"] = [{
         "url": f"{media}/{stem}.opus",
         "type": "audio/ogg",
