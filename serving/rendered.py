@@ -120,6 +120,11 @@ class VersionMemo:
     on everything else (on PostgreSQL a network round trip). Writes in this process
     (`stories_changed`) are seen immediately; writes by another process within `ttl`, or
     at once when Redis change notices are on (`serving.redis_cache.RedisChangeNotices`).
+
+    One request of a process asks the store when the remembered version has aged; the
+    others meanwhile keep the remembered one. Under gevent (and threads) every request
+    that found it aged used to ask at once, each waiting for a pooled connection: a burst
+    of identical queries four times a second, and the requests behind them stalled.
     """
 
     MAX_KEYS = 1024  # topics come from URLs; don't let junk slugs grow the memo
@@ -130,21 +135,32 @@ class VersionMemo:
         self.store = store
         self.ttl = ttl
         self._memo: dict[str | None, tuple[int, float]] = {}
+        self._asking: set[str | None] = set()  # topics whose version is being asked for
+        self._forgotten = 0  # how many times forget() ran: an answer asked before is stale
         # Weak: the memo lives as long as its app.
         stories_changed.connect(self.forget, sender=store)
 
     def forget(self, *_sender: object, **_topics: object) -> None:
+        self._forgotten += 1
         self._memo = {}
 
     def version(self, topic: str | None = None) -> int:
         now = time.monotonic()
         found = self._memo.get(topic)
-        if found is not None and now - found[1] < self.ttl:
+        if found is not None and (now - found[1] < self.ttl or topic in self._asking):
             return found[0]
-        value = self.store.version(topic)
-        if len(self._memo) >= self.MAX_KEYS:
-            self._memo = {}
-        self._memo[topic] = (value, now)
+        forgotten = self._forgotten
+        self._asking.add(topic)
+        try:
+            value = self.store.version(topic)
+        finally:
+            self._asking.discard(topic)
+        # A write announced while the store was asked may be newer than this answer: keep
+        # nothing, so the next request asks again.
+        if forgotten == self._forgotten:
+            if len(self._memo) >= self.MAX_KEYS:
+                self._memo = {}
+            self._memo[topic] = (value, now)
         return value
 
 
