@@ -9,6 +9,7 @@ older entries unreachable without telling anyone.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import hashlib
@@ -78,11 +79,13 @@ class MemoryRenderCache:
         self._rendering: dict[str, threading.Lock] = {}
 
     def get(self, key: str) -> Rendered | None:
-        with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
+        # No lock: every warm request comes here, and each OrderedDict call is atomic on
+        # its own. An entry evicted between the two calls is still the answer.
+        value = self._entries.get(key)
+        if value is not None:
+            with contextlib.suppress(KeyError):
                 self._entries.move_to_end(key)
-            return value
+        return value
 
     def set(self, key: str, value: Rendered) -> None:
         with self._lock:
