@@ -12,9 +12,8 @@ import html
 import re
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 from markupsafe import escape
@@ -104,6 +103,11 @@ def _guid(name: str) -> str:
     return f"urn:uuid:{uuid.uuid5(ID_NAMESPACE, name)}"
 
 
+# What renders remember between them, per process: each story's URLs checked and ids made
+# once, not on every render of every format after every write.
+PROCESS_MEMOS = (http_url, media_url, _guid)
+
+
 def story_guid(story: Story) -> str:
     return _guid("story:" + story.id)
 
@@ -153,8 +157,7 @@ def feed_audio(story: Story) -> tuple[Audio, ...]:
 
 def feed_enclosures(story: Story, links: Links) -> tuple[tuple[Audio, str], ...]:
     """`feed_audio` with each file's absolute URL, without those whose URL is not http(s)."""
-    found = ((audio, media_url(links, audio.url)) for audio in feed_audio(story))
-    return tuple((audio, url) for audio, url in found if url)
+    return tuple((audio, url) for audio in feed_audio(story) if (url := media_url(links, audio.url)))
 
 
 def decimal_text(value: float) -> str:
@@ -170,9 +173,10 @@ def story_file_url(links: Links, story_id: str, audio_id: str, name: str) -> str
     return links.absolute(f"stories/{quote(story_id, safe='')}/audio/{quote(audio_id, safe='')}/{name}")
 
 
-@dataclass(frozen=True)
-class Companion:
-    """A file that goes with one audio: a transcript, or the chapters."""
+class Companion(NamedTuple):
+    """A file that goes with one audio: a transcript, or the chapters. (A NamedTuple:
+    several are made per item of every feed render, and a frozen dataclass costs three
+    times as much to build.)"""
 
     url: str  # absolute http(s)
     type: str
