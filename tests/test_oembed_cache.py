@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from serving.rendered import VersionMemo
 from stories import schema
-from stories.validate import parse_story
+from stories.validate import parse_story, parse_topic
 
 from .conftest import story_record
 
@@ -38,10 +38,12 @@ class HeldStore:
     def __init__(self, store):
         self.store = store
         self.asked = 0
+        self.topics_asked: list[str | None] = []
         self.answer = threading.Event()
 
     def version(self, topic=None):
         self.asked += 1
+        self.topics_asked.append(topic)
         assert self.answer.wait(5), "the test never let the store answer"
         return self.store.version(topic)
 
@@ -79,3 +81,54 @@ def test_a_version_asked_for_before_a_change_notice_is_not_kept(store):
         asking.result()
     # Asked before the notice, that answer may predate the change: it was not kept.
     assert memo.version() == store.version() and held.asked == 2
+
+
+def test_a_topic_is_asked_for_again_only_once_the_store_has_moved(store):
+    """Polls of many topics: one query for the store's version per interval, not one per
+    topic, until a write (here by another process: no signal, no notice) moves it."""
+    topics = [f"topic-{n}" for n in range(20)]
+    store.write([parse_story(story_record(id=str(1000 + n), topics=[topic]))[0]
+                 for n, topic in enumerate(topics)])
+    held = HeldStore(store)
+    held.answer.set()
+    memo = VersionMemo(held, ttl=0.05)
+    first = {topic: memo.version(topic) for topic in topics}
+    assert held.topics_asked.count(None) == 1 and sorted(held.topics_asked[1:]) == sorted(topics)
+    for _ in range(3):
+        time.sleep(0.06)
+        held.topics_asked.clear()
+        assert {topic: memo.version(topic) for topic in topics} == first
+        assert held.topics_asked == [None]  # the store's version alone
+    # Another process retitles one topic's story: that topic, and only it, moves.
+    another = type(store).from_url(str(store.engine.url.render_as_string(hide_password=False)))
+    try:
+        another.write([parse_story(story_record(id="1003", topics=["topic-3"], title="Retitled"))[0]])
+    finally:
+        another.engine.dispose()
+    time.sleep(0.06)
+    held.topics_asked.clear()
+    now = {topic: memo.version(topic) for topic in topics}
+    assert now == {**first, "topic-3": store.version("topic-3")} and now["topic-3"] != first["topic-3"]
+    assert held.topics_asked[0] is None and sorted(held.topics_asked[1:]) == sorted(topics)
+    held.topics_asked.clear()
+    assert {topic: memo.version(topic) for topic in topics} == now and held.topics_asked == []
+
+
+def test_every_write_that_moves_a_topic_moves_the_store(store):
+    """What the memo relies on to skip asking for topics: no topic's version moves alone."""
+    def versions():
+        return store.version(), {slug: store.version(slug) for slug in ("world", "science", "arts")}
+
+    writes = [
+        lambda: store.write([parse_story(story_record())[0]]),  # added
+        lambda: store.write([parse_story(story_record(title="Corrected"))[0]]),  # updated
+        lambda: store.write([parse_story(story_record(topics=["science"]))[0]]),  # moved to another topic
+        lambda: store.write(topics=[parse_topic({"slug": "science", "title": "Science!"})[0]]),
+        lambda: store.write(topics=[parse_topic({"slug": "arts", "title": "Arts"})[0]]),  # new topic
+        lambda: store.delete_story("1001"),
+    ]
+    for write in writes:
+        (store_before, topics_before) = versions()
+        write()
+        (store_after, topics_after) = versions()
+        assert topics_after != topics_before and store_after != store_before
