@@ -107,7 +107,9 @@ def test_player_plays_in_a_sandboxed_frame_on_another_origin(storyfeed, browser)
         frame.wait_for_function("() => document.querySelector('audio').currentTime > 1.2", timeout=15_000)
         assert play.get_attribute("aria-label") == "Pause"
         # The clock follows the audio's "timeupdate" events, which a busy machine delays.
-        frame.wait_for_function("document.querySelector('.elapsed').textContent !== '0:00'")
+        # A function, not an expression: Playwright polls an expression with eval, which the
+        # player's policy (no 'unsafe-eval') refuses once the first check has not passed.
+        frame.wait_for_function("() => document.querySelector('.elapsed').textContent !== '0:00'")
         seek = frame.locator("input.seek")
         assert f"of {sample_duration()} seconds" in seek.get_attribute("aria-valuetext")
         ARTIFACTS.mkdir(exist_ok=True)

@@ -141,7 +141,7 @@ def test_chromium_reads_the_json_ld_and_reports_no_policy_violation(tmp_path):
             # The listener does catch what the policy refuses: an inline script added now.
             page.evaluate("() => { const s = document.createElement('script');"
                           " s.textContent = 'window.ran = 1'; document.head.append(s); }")
-            page.wait_for_function("window.__violations.length > 0")
+            page.wait_for_function("() => window.__violations.length > 0")  # a function: see test_player_browser
             assert page.evaluate("window.__violations") == ["script-src-elem"]
             assert page.evaluate("typeof window.ran") == "undefined"
             assert [m for m in messages if "Content Security Policy" in m] == [messages[-1]]
