@@ -57,11 +57,13 @@ def create_store(settings: Settings) -> StoryStore:
 
 
 def create_render_cache(settings: Settings) -> RenderCache:
+    in_memory = settings["RENDER_CACHE_MB"] * 1024 * 1024
     if settings["REDIS_URL"]:
         return RedisRenderCache.from_url(
-            settings["REDIS_URL"], prefix=settings["REDIS_PREFIX"], ttl=settings["RENDER_CACHE_TTL"]
+            settings["REDIS_URL"], prefix=settings["REDIS_PREFIX"], ttl=settings["RENDER_CACHE_TTL"],
+            local_bytes=in_memory,
         )
-    return MemoryRenderCache()
+    return MemoryRenderCache(max_bytes=in_memory)
 
 
 def create_state(settings: Settings, instance_path: str,

@@ -36,6 +36,7 @@ class RedisRenderCache:
         wait: float = 3.0,
         retry_after: float = 1.0,
         log_interval: float = 60.0,
+        local_bytes: int = 32 * 1024 * 1024,
     ):
         self.client = client
         self.prefix = prefix
@@ -50,7 +51,7 @@ class RedisRenderCache:
         # Keys name what a body was rendered from (the store's version included), so the
         # body under a key never changes: a copy kept in the process is never stale, and
         # a warm request (a 304 above all) costs no Redis round trip.
-        self.local = MemoryRenderCache(max_entries=128)
+        self.local = MemoryRenderCache(max_bytes=local_bytes)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisRenderCache:

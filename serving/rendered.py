@@ -49,6 +49,11 @@ class Rendered:
             last_modified=last_modified,
         )
 
+    @property
+    def size(self) -> int:
+        """What keeping it costs: both bodies' bytes."""
+        return len(self.body) + len(self.gzipped)
+
     @functools.cached_property
     def validators(self) -> tuple[str, str, str | None]:
         """The ETag headers (identity, gzip) and Last-Modified, formatted once per body."""
@@ -70,11 +75,20 @@ class RenderCache(Protocol):
 
 
 class MemoryRenderCache:
-    """Per-process LRU; fine for one process, replaced by Redis when scaled out."""
+    """Per-process LRU, bounded by the bytes it holds (bodies and their gzip forms) and by
+    its number of entries; the whole cache of one process, or the copy a process keeps of
+    the Redis entries it uses (`serving.redis_cache`).
 
-    def __init__(self, max_entries: int = 512):
+    Bytes, not entries: a feed's page can weigh 5 KB or 900 KB, and a cache of N entries
+    either held too few of the small ones (polls of 1,000 topics missed most of 128 and
+    went to Redis for the body) or could grow to hundreds of megabytes.
+    """
+
+    def __init__(self, max_bytes: int = 32 * 1024 * 1024, max_entries: int = 4096):
+        self.max_bytes = max_bytes
         self.max_entries = max_entries
         self._entries: OrderedDict[str, Rendered] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
         self._rendering: dict[str, threading.Lock] = {}
 
@@ -88,11 +102,17 @@ class MemoryRenderCache:
         return value
 
     def set(self, key: str, value: Rendered) -> None:
+        if value.size > self.max_bytes:
+            return  # it would push out everything else, and itself with them
         with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= old.size
             self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            self._bytes += value.size
+            while self._bytes > self.max_bytes or len(self._entries) > self.max_entries:
+                _, evicted = self._entries.popitem(last=False)
+                self._bytes -= evicted.size
 
     def get_or_render(self, key: str | None, render: Callable[[], Rendered]) -> Rendered:
         if key is None:

@@ -192,6 +192,12 @@ SETTINGS: tuple[Setting, ...] = (
         shown="`3600`",
     ),
     Setting(
+        "RENDER_CACHE_MB", 32, whole_number(1),
+        "megabytes of rendered bodies each process keeps in memory: the whole render cache "
+        "without Redis, its most used entries with it",
+        shown="`32`",
+    ),
+    Setting(
         "VERSION_MEMO_SECONDS", 0.25, seconds,
         "how long a process trusts its remembered store version; with Redis, writes anywhere "
         "are announced and seen at once",

@@ -75,6 +75,55 @@ def test_memory_cache_evicts_the_least_recently_used():
     assert cache.get("b") is None and cache.get("a") is BODY
 
 
+def rendered_of(size: int) -> Rendered:
+    """A body whose two forms together take about `size` bytes (random: gzip keeps it)."""
+    body = os.urandom(size // 2)
+    return Rendered.of(body, "application/rss+xml")
+
+
+def test_memory_cache_holds_at_most_its_bytes_evicting_the_least_recently_used():
+    small = rendered_of(10_000)
+    large = rendered_of(5 * small.size)
+    assert 5 * small.size - 100 < large.size < 5 * small.size + 100
+    cache = MemoryRenderCache(max_bytes=8 * small.size + small.size // 2)
+    for key in "abcd":
+        cache.set(key, small)
+    cache.get("a")
+    cache.set("big", large)  # 4 + 5 of 8.5: the least recently used one goes
+    assert cache.get("b") is None
+    assert all(cache.get(key) is small for key in "acd") and cache.get("big") is large
+    cache.set("big", small)  # replaced: counted once, at its new size (4 of 8.5)
+    for key in "efgh":
+        cache.set(key, small)
+    keys = [*"acd", "big", *"efgh"]
+    assert all(cache.get(key) is small for key in keys)  # 8 of 8.5
+    cache.set("i", small)
+    assert cache.get("a") is None and all(cache.get(key) is small for key in [*keys[1:], "i"])
+
+
+def test_memory_cache_does_not_keep_a_body_larger_than_itself():
+    cache = MemoryRenderCache(max_bytes=50_000)
+    cache.set("a", rendered_of(10_000))
+    assert cache.get_or_render("big", lambda: rendered_of(80_000)).size > 50_000
+    assert cache.get("big") is None and cache.get("a") is not None
+
+
+@pytest.mark.parametrize("with_redis", [False, True])
+def test_render_cache_mb_sets_what_a_process_keeps(with_redis, request, sqlite_url):
+    from .conftest import make_app
+
+    config = {"RENDER_CACHE_MB": "3"}
+    if with_redis:
+        config["REDIS_URL"] = request.getfixturevalue("redis_url")
+    app = make_app(sqlite_url, **config)
+    try:
+        cache = app_state(app).render_cache
+        local = cache.local if with_redis else cache
+        assert local.max_bytes == 3 * 1024 * 1024
+    finally:
+        app_state(app).store.engine.dispose()
+
+
 def test_redis_round_trip_keeps_every_field(shared_redis):
     shared_redis.set("feed", BODY)
     assert shared_redis.get("feed") == BODY
