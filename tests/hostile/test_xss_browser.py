@@ -5,6 +5,7 @@ no script of the record's may run (no alert/confirm/prompt dialog ever opens).""
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
@@ -91,7 +92,6 @@ def test_clicking_everything_on_a_hostile_story_opens_no_dialog(browser, hostile
 
     dialogs: list[str] = []
     doing = ["loading the page"]
-    context = browser.new_context(accept_downloads=True)
 
     def watch(page):
         # Named by the page it opened on (a link may open the story page in a new tab)
@@ -100,28 +100,40 @@ def test_clicking_everything_on_a_hostile_story_opens_no_dialog(browser, hostile
             dialogs.append(f"on {page.url.removeprefix(hostile_site)!r}, {doing[0]}"),
             dialog.dismiss()))
 
-    context.on("page", watch)
-    context.route("**/*", lambda route: route.continue_()
-                  if is_a_page_of(hostile_site, route.request.url) else route.abort())
+    def new_context():
+        context = browser.new_context(accept_downloads=True)
+        context.on("page", watch)
+        context.route("**/*", lambda route: route.continue_()
+                      if is_a_page_of(hostile_site, route.request.url) else route.abort())
+        context.set_default_timeout(5000)
+        return context
+
     url = hostile_site + path
-    context.set_default_timeout(5000)
+    context = new_context()
     first = context.new_page()
     first.goto(url)
     labels = first.locator(CLICKABLE).evaluate_all("els => els.map(e => e.outerHTML.slice(0, 150))")
-    first.close()
+    context.close()
     assert len(labels) > 3, f"{url} has almost nothing to click"
     for index, label in enumerate(labels):
-        # A fresh page per click: what one click started cannot disturb the next.
-        page = context.new_page()
-        doing[0] = "loading the page"
-        page.goto(url)
+        # A fresh context per click: what one click started cannot disturb the next. It is
+        # closed whole, after any navigation the click started has loaded: Chromium can
+        # drop a page's close that races a navigation's commit, and page.close() then
+        # waits for ever (Playwright issues 41900, 42366).
+        context = new_context()
         try:
-            doing[0] = "clicking " + label
-            page.locator(CLICKABLE).nth(index).click(force=True, timeout=2000, no_wait_after=True)
-        except PlaywrightError:
-            pass  # not clickable after all: the others are still tried
-        page.wait_for_timeout(150)
-        for opened in context.pages:  # this page and any tab a link opened
-            opened.close()
-    context.close()
+            page = context.new_page()
+            doing[0] = "loading the page"
+            page.goto(url)
+            try:
+                doing[0] = "clicking " + label
+                page.locator(CLICKABLE).nth(index).click(force=True, timeout=2000, no_wait_after=True)
+            except PlaywrightError:
+                pass  # not clickable after all: the others are still tried
+            page.wait_for_timeout(150)
+            for opened in context.pages:  # this page and any tab a link opened
+                with contextlib.suppress(PlaywrightError):
+                    opened.wait_for_load_state(timeout=2000)
+        finally:
+            context.close()
     assert not dialogs, f"{len(dialogs)} dialog(s) opened:\n" + "\n".join(sorted(set(dialogs)))
