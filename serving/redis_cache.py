@@ -21,7 +21,7 @@ from typing import Any, cast
 import redis
 from redis.typing import EncodableT, FieldT
 
-from .rendered import MemoryRenderCache, Rendered
+from .rendered import DEFAULT_MAX_BYTES, MemoryRenderCache, Rendered
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class RedisRenderCache:
         wait: float = 3.0,
         retry_after: float = 1.0,
         log_interval: float = 60.0,
-        local_bytes: int = 32 * 1024 * 1024,
+        local_bytes: int = DEFAULT_MAX_BYTES,
     ):
         self.client = client
         self.prefix = prefix

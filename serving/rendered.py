@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 from flask import Response, request
 from werkzeug.http import http_date, is_resource_modified, parse_accept_header, quote_etag
 
+from .settings import BY_NAME
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
@@ -74,6 +76,10 @@ class RenderCache(Protocol):
     def status(self) -> str: ...
 
 
+# The default of RENDER_CACHE_MB, for a cache made without the settings (tests, tools).
+DEFAULT_MAX_BYTES: int = BY_NAME["RENDER_CACHE_MB"].default * 1024 * 1024
+
+
 class MemoryRenderCache:
     """Per-process LRU, bounded by the bytes it holds (bodies and their gzip forms) and by
     its number of entries; the whole cache of one process, or the copy a process keeps of
@@ -84,7 +90,7 @@ class MemoryRenderCache:
     went to Redis for the body) or could grow to hundreds of megabytes.
     """
 
-    def __init__(self, max_bytes: int = 32 * 1024 * 1024, max_entries: int = 4096):
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES, max_entries: int = 4096):
         self.max_bytes = max_bytes
         self.max_entries = max_entries
         self._entries: OrderedDict[str, Rendered] = OrderedDict()
