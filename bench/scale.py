@@ -25,7 +25,18 @@ import sqlalchemy as sa
 
 from stories.store import create_engine
 
-from .common import APP, baselines, bench_env, flask_cli, gunicorn, load_average, measure, record, report
+from .common import (
+    APP,
+    baselines,
+    bench_env,
+    flask_cli,
+    gunicorn,
+    load_average,
+    measure,
+    record,
+    report,
+    rounds_and_seconds,
+)
 from .memory import redis_prefix
 from .warm import cases
 
@@ -56,10 +67,7 @@ def postgres_schema(url: str) -> Iterator[str]:
 
 def main(argv: list[str] | None = None) -> int:
     quick = "--quick" in (sys.argv[1:] if argv is None else argv)
-    # Short slices, many rounds: a neighbour's burst of load lands on all three servers
-    # of a round rather than on one (with 3 rounds of 2 s, the 304 ratio moved by up to
-    # 0.16 from one run to the next).
-    rounds, seconds = (2, 1) if quick else (6, 1)
+    rounds, seconds = rounds_and_seconds(quick)
     database_url = (os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
                     or DEFAULT_DATABASE_URL)
     redis_url = os.environ.get("BENCH_REDIS_URL") or os.environ.get("TEST_REDIS_URL") or DEFAULT_REDIS_URL

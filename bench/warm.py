@@ -25,6 +25,7 @@ from .common import (
     measure,
     record,
     report,
+    rounds_and_seconds,
     sample_environment,
     warm,
 )
@@ -49,10 +50,7 @@ def cases(base: str, site_url: str) -> list[Case]:
 
 def main(argv: list[str] | None = None) -> int:
     quick = "--quick" in (sys.argv[1:] if argv is None else argv)
-    # Short slices, many rounds: a neighbour's burst of load lands on all three servers
-    # of a round rather than on one (with 3 rounds of 2 s, the 304 ratio moved by up to
-    # 0.16 from one run to the next).
-    rounds, seconds = (2, 1) if quick else (6, 1)
+    rounds, seconds = rounds_and_seconds(quick)
     print(f"bench.warm: {load_average()}", flush=True)
     with sample_environment() as env, gunicorn(env) as app:
         measured = cases(app.base, app.base + "/")
