@@ -157,7 +157,10 @@ def feed_audio(story: Story) -> tuple[Audio, ...]:
 
 def feed_enclosures(story: Story, links: Links) -> tuple[tuple[Audio, str], ...]:
     """`feed_audio` with each file's absolute URL, without those whose URL is not http(s)."""
-    return tuple((audio, url) for audio in feed_audio(story) if (url := media_url(links, audio.url)))
+    # `feed_audio`'s test inline: this runs for every item of every render, and each
+    # pass builds a tuple.
+    return tuple((audio, url) for audio in story.downloadable_audio
+                 if audio.type and audio.length and (url := media_url(links, audio.url)))
 
 
 def decimal_text(value: float) -> str:

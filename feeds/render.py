@@ -442,9 +442,9 @@ def _podcast_item(fe: FeedEntry, topic: Topic, story: Story, audio: Audio, url: 
     if story.episode is not None:
         fe.itunes.itunes_episode(story.episode)
         fe.podcast.episode(story.episode)
-    names = [xml_text(b) for b in story.bylines]
-    if any(names):
-        fe.itunes.itunes_author(", ".join(name for name in names if name))
+    author = ", ".join(filter(None, map(xml_text, story.bylines)))
+    if author:
+        fe.itunes.itunes_author(author)
     image = story.image
     if image is not None and _is_episode_artwork(story) and media_url(links, image.url):
         fe.itunes.itunes_image(media_url(links, image.url))
