@@ -466,23 +466,36 @@ class StoryStore:
         # Executed with many parameter sets: SQLAlchemy sends them as multi-row
         # statements in this (sorted) order, and RETURNING says what each row did.
         insert = _insert(conn, s)
-        new = [rows[i] for i in rows if i not in existing]
-        added = sorted(conn.execute(
-            insert.on_conflict_do_nothing(index_elements=[s.c.id]).returning(s.c.id), new
-        ).scalars()) if new else []
-        # Stored before, or by a writer that raced this one since it read: replace, keeping
-        # first_seen; a row equal to this one is left alone (and reported unchanged).
-        inserted = set(added)
-        replace = [rows[i] for i in rows if i not in inserted]
-        updated = sorted(conn.execute(
-            insert.on_conflict_do_update(
-                index_elements=[s.c.id],
-                set_={name: insert.excluded[name]
-                      for name in ("published", "updated", "written", "record")},
-                where=s.c.record != insert.excluded.record,
-            ).returning(s.c.id),
-            replace,
-        ).scalars()) if replace else []
+        # A story stored before, or by a writer that raced this one since it read, is
+        # replaced, keeping first_seen; a row equal to this one is left alone (and
+        # reported unchanged).
+        upsert = insert.on_conflict_do_update(
+            index_elements=[s.c.id],
+            set_={name: insert.excluded[name] for name in ("published", "updated", "written", "record")},
+            where=s.c.record != insert.excluded.record,
+        )
+        if conn.dialect.name == "postgresql":
+            # One statement over every row in id order, so that writers lock story rows
+            # in one order. Inserting the new ones first and updating the known ones next
+            # did not: two writers whose reads disagreed on which rows exist (a delete in
+            # between) each held a row the other wanted next, and PostgreSQL broke the
+            # deadlock by failing one. `xmax = 0` in RETURNING tells a row this statement
+            # inserted from one it updated (which it locked, writing itself into xmax).
+            done = conn.execute(
+                upsert.returning(s.c.id, sa.literal_column("xmax = 0").label("inserted")),
+                list(rows.values()),
+            ).all() if rows else []
+            added = sorted(row.id for row in done if row.inserted)
+            updated = sorted(row.id for row in done if not row.inserted)
+        else:
+            # SQLite: one writer at a time (its database lock), so no order to keep; it
+            # has no xmax, and DO NOTHING's RETURNING names the rows inserted.
+            new = [rows[i] for i in rows if i not in existing]
+            added = sorted(conn.execute(
+                insert.on_conflict_do_nothing(index_elements=[s.c.id]).returning(s.c.id), new
+            ).scalars()) if new else []
+            replace = [rows[i] for i in rows if i not in set(added)]
+            updated = sorted(conn.execute(upsert.returning(s.c.id), replace).scalars()) if replace else []
         written = set(added) | set(updated)
         unchanged = [i for i in ids if i not in written]
         touched: set[str] = set()

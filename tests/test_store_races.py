@@ -7,11 +7,13 @@ a new version."""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+import sqlalchemy as sa
 from werkzeug.serving import make_server
 
 from serving.state import app_state
@@ -196,3 +198,48 @@ def test_parallel_puts_of_stories_naming_one_new_topic_and_of_the_topic_over_htt
     assert any(f"New desk {i}" in title for i in range(4))
     listed = requests.get(f"{served}/api/topics/newdesk/stories", timeout=10).json()["stories"]
     assert sorted(s["id"] for s in listed) == [f"n{i}" for i in range(WRITERS)]
+
+
+def test_a_writer_waiting_on_a_known_story_holds_no_new_one(postgres_databases):
+    """Story rows are taken in id order: a writer of [o0 (stored), o1 (new)] that waits
+    for o0 must not already hold o1, or a writer that saw them the other way round
+    (a delete between their reads) deadlocks with it. Two statements (insert the new,
+    then update the stored) took o1 first; this sees that by inserting o1 beside it."""
+    url, name = postgres_databases.create()
+    store = StoryStore.from_url(url)
+    try:
+        store.write([story(0, story_id="o0")])
+        holder = store.engine.connect()
+        holder.begin()
+        holder.execute(sa.text("SELECT id FROM stories WHERE id = 'o0' FOR UPDATE"))
+        holder_pid = holder.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        with ThreadPoolExecutor(1) as pool:
+            writing = pool.submit(store.write, [story(1, story_id="o0"), story(1, story_id="o1")])
+            with store.engine.connect() as watcher:
+                for _ in range(500):  # until the writer waits for the holder's lock
+                    waiting = watcher.execute(sa.text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"
+                    ), {"pid": holder_pid}).scalar()
+                    if waiting:
+                        break
+                    time.sleep(0.02)
+                assert waiting, "the writer never waited for o0"
+            with store.engine.connect() as prober:
+                prober.begin()
+                prober.execute(sa.text("SET LOCAL lock_timeout = '500ms'"))
+                try:
+                    prober.execute(sa.text(
+                        "INSERT INTO stories (id, published, updated, first_seen, written, record) "
+                        "VALUES ('o1', now(), now(), now(), now(), '{}') ON CONFLICT DO NOTHING"))
+                    held = False
+                except sa.exc.OperationalError:  # lock_timeout: the writer holds o1
+                    held = True
+                prober.rollback()
+            holder.rollback()
+            holder.close()
+            result = writing.result(timeout=30)
+        assert not held, "the writer took o1 before it had o0"
+        assert result.added == ("o1",) and result.updated == ("o0",)
+    finally:
+        store.engine.dispose()
+        postgres_databases.drop(name)
