@@ -494,7 +494,8 @@ class StoryStore:
             added = sorted(conn.execute(
                 insert.on_conflict_do_nothing(index_elements=[s.c.id]).returning(s.c.id), new
             ).scalars()) if new else []
-            replace = [rows[i] for i in rows if i not in set(added)]
+            inserted = set(added)
+            replace = [rows[i] for i in rows if i not in inserted]
             updated = sorted(conn.execute(upsert.returning(s.c.id), replace).scalars()) if replace else []
         written = set(added) | set(updated)
         unchanged = [i for i in ids if i not in written]
