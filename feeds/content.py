@@ -149,18 +149,22 @@ def item_html(story: Story, links: Links) -> str:
     return xml_text("\n".join(parts))
 
 
+def _has_size(audio: Audio) -> bool:
+    # An enclosure without its type or its length in bytes gets podcasts rejected.
+    return bool(audio.type and audio.length)
+
+
 def feed_audio(story: Story) -> tuple[Audio, ...]:
-    """Audio a feed can enclose: downloadable, with a URL, a type and a length in bytes
-    (an enclosure without its length gets podcasts rejected)."""
-    return tuple(a for a in story.downloadable_audio if a.type and a.length)
+    """Audio a feed can enclose: downloadable, with a URL, a type and a length in bytes."""
+    return tuple(filter(_has_size, story.downloadable_audio))
 
 
 def feed_enclosures(story: Story, links: Links) -> tuple[tuple[Audio, str], ...]:
     """`feed_audio` with each file's absolute URL, without those whose URL is not http(s)."""
-    # `feed_audio`'s test inline: this runs for every item of every render, and each
-    # pass builds a tuple.
+    # One pass over the downloadable audio, not over `feed_audio`'s tuple of it: this
+    # runs for every item of every render.
     return tuple((audio, url) for audio in story.downloadable_audio
-                 if audio.type and audio.length and (url := media_url(links, audio.url)))
+                 if _has_size(audio) and (url := media_url(links, audio.url)))
 
 
 def decimal_text(value: float) -> str:
