@@ -209,37 +209,48 @@ def test_a_writer_waiting_on_a_known_story_holds_no_new_one(postgres_databases):
     store = StoryStore.from_url(url)
     try:
         store.write([story(0, story_id="o0")])
-        holder = store.engine.connect()
-        holder.begin()
-        holder.execute(sa.text("SELECT id FROM stories WHERE id = 'o0' FOR UPDATE"))
-        holder_pid = holder.execute(sa.text("SELECT pg_backend_pid()")).scalar()
-        with ThreadPoolExecutor(1) as pool:
+        with ThreadPoolExecutor(1) as pool, store.engine.connect() as holder:
+            holder.begin()
+            holder.execute(sa.text("SELECT id FROM stories WHERE id = 'o0' FOR UPDATE"))
+            holder_pid = holder.execute(sa.text("SELECT pg_backend_pid()")).scalar()
             writing = pool.submit(store.write, [story(1, story_id="o0"), story(1, story_id="o1")])
-            with store.engine.connect() as watcher:
-                for _ in range(500):  # until the writer waits for the holder's lock
-                    waiting = watcher.execute(sa.text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"
-                    ), {"pid": holder_pid}).scalar()
-                    if waiting:
-                        break
-                    time.sleep(0.02)
-                assert waiting, "the writer never waited for o0"
-            with store.engine.connect() as prober:
-                prober.begin()
-                prober.execute(sa.text("SET LOCAL lock_timeout = '500ms'"))
-                try:
-                    prober.execute(sa.text(
-                        "INSERT INTO stories (id, published, updated, first_seen, written, record) "
-                        "VALUES ('o1', now(), now(), now(), now(), '{}') ON CONFLICT DO NOTHING"))
-                    held = False
-                except sa.exc.OperationalError:  # lock_timeout: the writer holds o1
-                    held = True
-                prober.rollback()
-            holder.rollback()
-            holder.close()
+            try:
+                assert _blocks_someone(store, holder_pid), "the writer never waited for o0"
+                held = _insert_would_wait(store, "o1")
+            finally:
+                holder.rollback()  # let the writer finish, whatever was found
             result = writing.result(timeout=30)
         assert not held, "the writer took o1 before it had o0"
         assert result.added == ("o1",) and result.updated == ("o0",)
     finally:
         store.engine.dispose()
         postgres_databases.drop(name)
+
+
+def _blocks_someone(store, pid, seconds=10.0):
+    """Whether another session comes to wait for a lock `pid` holds, within `seconds`."""
+    deadline = time.monotonic() + seconds
+    with store.engine.connect() as conn:
+        while time.monotonic() < deadline:
+            if conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity "
+                                    "WHERE :pid = ANY(pg_blocking_pids(pid))"), {"pid": pid}).scalar():
+                return True
+            time.sleep(0.02)
+    return False
+
+
+def _insert_would_wait(store, story_id):
+    """Whether inserting `story_id` waits for another transaction (one that inserted it
+    and has not committed): PostgreSQL gives up after lock_timeout."""
+    with store.engine.connect() as conn:
+        conn.begin()
+        conn.execute(sa.text("SET LOCAL lock_timeout = '500ms'"))
+        try:
+            conn.execute(sa.text(
+                "INSERT INTO stories (id, published, updated, first_seen, written, record) "
+                "VALUES (:id, now(), now(), now(), now(), '{}') ON CONFLICT DO NOTHING"), {"id": story_id})
+        except sa.exc.OperationalError:
+            return True
+        finally:
+            conn.rollback()
+    return False
