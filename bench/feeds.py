@@ -4,9 +4,9 @@ A 50- and a 500-item podcast feed rendered in process, with nothing cached, agai
 feedgen alone writing the same document (`feedgen_alone`, with its podcast extension for
 the itunes: tags it writes right): every value read back from our own render beforehand,
 so feedgen is handed ready text, and checked to give the same bytes. `thinnest` (every
-extension element ready-built) is printed beside it. What is left is what our own code adds to a cold render: reading the records,
-making and checking URLs, escaping, the items' HTML, ids, our extensions. Goal: at most
-1.2x feedgen's time, for both.
+extension element ready-built) is printed beside it. What is left is what our own code
+adds to a cold render: reading the records, making and checking URLs, escaping, the
+items' HTML, ids, our extensions. Goal: at most 1.2x feedgen's time, for both.
 """
 
 from __future__ import annotations
