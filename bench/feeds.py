@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -28,6 +28,7 @@ from lxml import etree
 
 from feeds import Paging, render_podcast_feed
 from feeds.content import PROCESS_MEMOS
+from feeds.extensions import ATOM_NS, ITUNES_NS
 from serving.links import Links
 from stories.files import read_records
 from stories.model import Audio, Image, Story, Topic, TopicImage
@@ -74,7 +75,6 @@ def elapsed_ms(action) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-ATOM_NS = "http://www.w3.org/2005/Atom"
 CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
 
 
@@ -125,15 +125,23 @@ class TagsEntryExtension(_Tags, BaseEntryExtension):
     pass
 
 
+class ItemValues(NamedTuple):
+    values: dict[str, Any]  # what feedgen's FeedEntry methods take
+    tags: tuple[Tag, ...]  # every extension element, in the order found (for `thinnest`)
+    itunes: dict[str, str]  # the itunes: values feedgen's podcast extension writes itself
+    rest: tuple[Tag, ...]  # `tags` without those (for `feedgen_alone`)
+
+
 @dataclass(frozen=True)
 class FeedValues:
     """What feedgen is given to write a podcast feed: every value already made, each
     tag feedgen has no method for already built (`Tag`).
 
-    `channel_tags` and each item's tags are every extension element in the order found
-    (what `thinnest` writes); `channel_itunes` and each item's `itunes` dict are the
-    `itunes:` values feedgen's podcast extension writes itself, with `channel_rest` and
-    each item's rest the elements left for ready-built tags (what `feedgen_alone` uses).
+    Split here, once, for both baselines, so that the timed ones only write:
+    `channel_tags` is every extension element in the order found (what `thinnest`
+    writes); `channel_itunes` the `itunes:` values feedgen's podcast extension writes
+    itself, `channel_links` and `channel_rest` the elements left around them (what
+    `feedgen_alone` writes).
     """
 
     channel: dict[str, Any]
@@ -142,7 +150,7 @@ class FeedValues:
     channel_links: tuple[Tag, ...]
     channel_rest: tuple[Tag, ...]
     namespaces: dict[str, str]
-    items: tuple[tuple[dict[str, Any], tuple[Tag, ...], dict[str, str], tuple[Tag, ...]], ...]
+    items: tuple[ItemValues, ...]
 
 
 # Channel and item children feedgen writes itself, from its own methods; every other
@@ -155,7 +163,6 @@ ITEM_OWN = {"title", "link", "description", f"{{{CONTENT_NS}}}encoded", "guid", 
 # reads them. Not itunes:explicit (it writes yes/no/clean, Apple's current spec says
 # true/false) nor itunes:image (it drops URLs that do not end in .jpg or .png): those
 # are ready-built tags, like everything of the podcast: namespace.
-ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 ITUNES_CHANNEL = ("author", "category", "new-feed-url", "owner", "type")
 ITUNES_ITEM = ("author", "duration", "season", "episode", "episodeType")
 
@@ -207,7 +214,7 @@ def feed_values(document: bytes) -> FeedValues:
         enclosure = item.find("enclosure")
         tags = tuple(Tag.of(child) for child in item if child.tag not in ITEM_OWN)
         item_itunes, item_rest = _itunes_split(tags, ITUNES_ITEM)
-        items.append(({
+        items.append(ItemValues({
             "title": text(item, "title"), "link": text(item, "link"),
             "description": text(item, "description"),
             "content": text(item, f"{{{CONTENT_NS}}}encoded"), "guid": text(item, "guid"),
@@ -216,9 +223,9 @@ def feed_values(document: bytes) -> FeedValues:
         }, tags, {name: tag.text for name, tag in item_itunes.items()}, item_rest))
     namespaces = {prefix: uri for prefix, uri in channel.getparent().nsmap.items()
                   if uri != CONTENT_NS}
-    links = tuple(tag for tag in rest if tag.tag == f"{{{ATOM_NS}}}link")
-    return FeedValues(values, extra, _channel_itunes(itunes), links,
-                      tuple(tag for tag in rest if tag not in links), namespaces, tuple(items))
+    link = f"{{{ATOM_NS}}}link"
+    return FeedValues(values, extra, _channel_itunes(itunes), tuple(tag for tag in rest if tag.tag == link),
+                      tuple(tag for tag in rest if tag.tag != link), namespaces, tuple(items))
 
 
 def _channel_of(fg: FeedGenerator, channel: dict[str, Any]) -> None:
@@ -269,10 +276,11 @@ def feedgen_alone(values: FeedValues) -> bytes:
         fg.itunes.itunes_owner(**itunes["owner"])
     if "type" in itunes:
         fg.itunes.itunes_type(itunes["type"])
-    for item, _tags, item_itunes, rest in values.items:
+    for item in values.items:
         fe = fg.add_entry(order="append")
-        fe.tags.tags = rest
-        _item_of(fe, item)
+        fe.tags.tags = item.rest
+        _item_of(fe, item.values)
+        item_itunes = item.itunes
         if "author" in item_itunes:
             fe.itunes.itunes_author(item_itunes["author"])
         if "duration" in item_itunes:
@@ -294,10 +302,10 @@ def thinnest(values: FeedValues) -> bytes:
     fg.register_extension("tags", TagsExtension, TagsEntryExtension, atom=False, rss=True)
     fg.tags.tags, fg.tags.namespaces = values.channel_tags, values.namespaces
     _channel_of(fg, values.channel)
-    for item, tags, _itunes, _rest in values.items:
+    for item in values.items:
         fe = fg.add_entry(order="append")
-        fe.tags.tags = tags
-        _item_of(fe, item)
+        fe.tags.tags = item.tags
+        _item_of(fe, item.values)
     return fg.rss_str(pretty=True, encoding="UTF-8")
 
 

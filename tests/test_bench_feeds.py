@@ -12,6 +12,7 @@ import pytest
 from bench.feeds import LINKS, bench_topic, feed_values, feedgen_alone, make_story, thinnest
 from feeds import Paging, render_podcast_feed
 from feeds.content import PROCESS_MEMOS
+from feeds.extensions import ITUNES_NS
 from stories.store import StoryPage
 
 from .feeds_support import newest_first, sample_batch
@@ -41,13 +42,13 @@ def test_the_baselines_write_our_podcast_feed_byte_for_byte(render, baseline):
 
 def test_feedgen_alone_writes_itunes_tags_with_feedgens_own_methods():
     """What makes it feedgen's own time: no itunes: tag it can write is handed ready-made."""
-    itunes = "{http://www.itunes.com/dtds/podcast-1.0.dtd}"
+    itunes = f"{{{ITUNES_NS}}}"
     channel, items, left = set(), set(), set()
     for render in (sample_feed, bench_feed):
         values = feed_values(render())
         channel |= values.channel_itunes.keys()
-        items |= set().union(*(item[2] for item in values.items))
-        left |= {tag.tag for tag in values.channel_rest} | {tag.tag for item in values.items for tag in item[3]}
+        items |= set().union(*(item.itunes for item in values.items))
+        left |= {tag.tag for tag in values.channel_rest} | {tag.tag for item in values.items for tag in item.rest}
     assert {tag for tag in left if tag.startswith(itunes)} == {itunes + "image", itunes + "explicit"}
     assert {"author", "category", "owner", "type"} <= channel
     assert {"author", "duration", "episodeType", "episode"} <= items
