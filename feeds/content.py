@@ -16,8 +16,6 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
-from markupsafe import escape
-
 from serving.links import Links
 from stories.model import Audio, Chapters, Story
 from stories.validate import XML_ILLEGAL_RE, clean_body_html
@@ -36,7 +34,23 @@ TRANSCRIPT_PAGE_TYPE = "text/html"
 
 def xml_text(value: str) -> str:
     """`value` without the characters XML 1.0 forbids (C0 controls, lone surrogates)."""
+    # Nearly every value is already clean, and proving it in C costs a half to a quarter
+    # of the regex's scan (which was a tenth of what a podcast feed's items cost beyond
+    # feedgen's own work): a lone surrogate cannot be encoded, a C0 control is one byte
+    # that never occurs inside a UTF-8 sequence, and U+FFFE/U+FFFF are found by `in`
+    # without a scan when the text cannot hold them.
+    try:
+        encoded = value.encode("utf-8")
+    except UnicodeEncodeError:
+        return XML_ILLEGAL_RE.sub("", value)
+    if (len(encoded.translate(None, _C0_CONTROLS)) == len(encoded)
+            and "\ufffe" not in value and "\uffff" not in value):
+        return value
     return XML_ILLEGAL_RE.sub("", value)
+
+
+# The C0 controls XML 1.0 forbids: all but tab, line feed and carriage return.
+_C0_CONTROLS = bytes(c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D))
 
 
 def html_text(value: str, max_bytes: int | None = None) -> str:
@@ -125,7 +139,9 @@ def item_html(story: Story, links: Links) -> str:
     """The rich HTML of a story, as NPR's own topic feeds have it: the picture with its
     caption as alt text, the teaser, the body, "(Image credit: ...)", the transcript.
 
-    Every value is escaped by MarkupSafe (Jinja's escaper); the body is cleaned by nh3.
+    Every value is escaped by the standard library's HTML escaper (quotes too, inside
+    attributes); the body is cleaned by nh3. Not MarkupSafe here: its `Markup` objects
+    made this function nearly twice as slow, and it runs for every item of every render.
     """
     parts = []
     image = story.image
@@ -133,19 +149,19 @@ def item_html(story: Story, links: Links) -> str:
     if image is not None and picture:
         size = (f' width="{int(image.width)}" height="{int(image.height)}"'
                 if image.width and image.height else "")
-        parts.append(f'<p><img src="{escape(picture)}" '
-                     f'alt="{escape(image.caption or image.alt)}"{size}></p>')
+        parts.append(f'<p><img src="{html.escape(picture)}" '
+                     f'alt="{html.escape(image.caption or image.alt)}"{size}></p>')
     if story.teaser:
-        parts.append(f"<p>{escape(story.teaser)}</p>")
+        parts.append(f"<p>{html.escape(story.teaser, quote=False)}</p>")
     if story.body_html:
         # nh3 takes no lone surrogates, so the body is cleaned for XML first.
         parts.append(clean_body_html(xml_text(story.body_html)))
     if image is not None and picture and image.credit:
-        parts.append(f"<p>(Image credit: {escape(image.credit)})</p>")
+        parts.append(f"<p>(Image credit: {html.escape(image.credit, quote=False)})</p>")
     for audio in story.audio:
         transcript = http_url(audio.transcript_url)
         if transcript:
-            parts.append(f'<p><a href="{escape(transcript)}">Transcript</a></p>')
+            parts.append(f'<p><a href="{html.escape(transcript)}">Transcript</a></p>')
     return xml_text("\n".join(parts))
 
 

@@ -12,15 +12,18 @@ from datetime import UTC, datetime
 import feedparser
 import podcastparser
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from lxml import etree
 
 from feeds import Paging, render_atom_feed, render_json_feed, render_podcast_feed, render_rss_feed
+from feeds.content import xml_text
 from feeds.podcast import PodcastSettingsIncomplete, podcast_guid
 from serving.links import Links
 from serving.state import app_state
 from stories.model import Audio, Image, Story, Topic, TopicImage
 from stories.store import StoryPage
-from stories.validate import parse_story
+from stories.validate import XML_ILLEGAL_RE, parse_story
 
 from .conftest import story_record
 from .feeds_support import (
@@ -361,6 +364,30 @@ def test_xml_illegal_characters_never_reach_a_feed():
     feed = check_json_feed(render_json_feed(topic, page, LINKS))
     assert "\x00" not in feed["items"][0]["title"] and "]]>" in feed["items"][0]["title"]
     assert "<script>" not in feed["items"][0]["content_html"].replace("&lt;script&gt;", "")
+
+
+# Each character XML 1.0 forbids, alone in text of each width CPython stores strings in
+# (ASCII, Latin-1, the BMP, beyond it): xml_text proves most text clean without the
+# regex, and each of its shortcuts must still find every one of them.
+FORBIDDEN = [chr(c) for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)] + [
+    "\ufffe", "\uffff", "\ud800", "\udbff", "\udc00", "\udfff"]
+
+
+@pytest.mark.parametrize("around", ["plain text", "caf\u00e9", "\u201cquoted\u201d", "\U0001f3a7 audio"])
+@pytest.mark.parametrize("bad", FORBIDDEN, ids=lambda c: f"U+{ord(c):04X}")
+def test_xml_text_removes_each_forbidden_character(around, bad):
+    assert xml_text(f"{around}{bad}{around}") == around + around
+    assert xml_text(bad) == ""
+
+
+@pytest.mark.parametrize("clean", ["", "plain\ttext\r\n", "caf\u00e9 \x7f\x85", "\u2028\ufffd", "\U0001f3a7\U0010ffff"])
+def test_xml_text_keeps_clean_text_whole(clean):
+    assert xml_text(clean) == clean
+
+
+@given(st.text(st.characters(blacklist_categories=())))  # surrogates included
+def test_xml_text_removes_what_the_pattern_matches(text):
+    assert xml_text(text) == XML_ILLEGAL_RE.sub("", text)
 
 
 def test_an_empty_feed_is_still_dated_by_its_data():

@@ -141,6 +141,30 @@ def test_atom_and_json_keep_text_as_text_and_html_as_html():
     assert html_elements(item["content_html"]).count("b") == 1
 
 
+def test_the_item_html_keeps_hostile_captions_and_credits_in_their_place():
+    # The caption goes into an attribute: a quote in it must not end the attribute.
+    hostile = HOSTILE_TEXT + " it's \"quoted\""
+    s = story(image=Image("https://media.example.org/s1.jpg?a=1&b='2'", 800, 450,
+                          caption=hostile, credit=hostile),
+              audio=(Audio("a1", "https://media.example.org/s1.mp3", "audio/mpeg", 1000, 60,
+                           transcript_url="https://www.example.org/t?a=1&b=\"2\""),))
+    rss = etree.fromstring(render_rss_feed(None, page(s), LINKS))
+    atom = etree.fromstring(render_atom_feed(None, page(s), LINKS))
+    fragments = [
+        rss.findtext("channel/item/content:encoded", namespaces=NS),
+        atom.find("atom:entry/atom:content", NS).text,
+        check_json_feed(render_json_feed(None, page(s), LINKS))["items"][0]["content_html"],
+    ]
+    for fragment in fragments:
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+        (img,) = root.iter("img")
+        assert dict(img.attrib) == {"src": "https://media.example.org/s1.jpg?a=1&b='2'",
+                                    "alt": hostile, "width": "800", "height": "450"}
+        assert f"(Image credit: {hostile})" in root.text_content()
+        assert [a.get("href") for a in root.iter("a")] == ['https://www.example.org/t?a=1&b="2"']
+        assert "script" not in html_elements(fragment)
+
+
 # -- the photo caption never stands in for the story -----------------------------------
 
 READERS = {
