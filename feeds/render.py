@@ -460,6 +460,8 @@ def _podcast_item(fe: FeedEntry, topic: Topic, story: Story, audio: Audio, url: 
 def _alternate_enclosures(fe: FeedEntry, audio: Audio, url: str, links: Links) -> None:
     """The audio in other formats as `podcast:alternateEnclosure`, after the enclosure
     itself marked `default="true"`, as the namespace's own example lists it."""
+    if not audio.alternates:  # most audio: building the two empty lists was 0.3 µs an item
+        return
     alternates = [(a, media_url(links, a.url)) for a in audio.alternates]
     alternates = [(a, source) for a, source in alternates if source and source != url]
     if not alternates:
