@@ -18,7 +18,7 @@ from urllib.parse import quote, urlsplit
 
 from serving.links import Links
 from stories.model import Audio, Chapters, Story
-from stories.validate import XML_ILLEGAL_RE, clean_body_html
+from stories.validate import KNOWN_CLEAN_BODIES, XML_ILLEGAL_RE, clean_stored_body_html
 
 # Ids are UUIDv5 names under this namespace, so they never change when the site moves,
 # a story's URL is corrected or the story joins another topic. Never change it.
@@ -118,9 +118,9 @@ def _guid(name: str) -> str:
     return f"urn:uuid:{uuid.uuid5(ID_NAMESPACE, name)}"
 
 
-# What renders remember between them, per process: each story's URLs checked and ids made
-# once, not on every render of every format after every write.
-PROCESS_MEMOS = (http_url, media_url, _guid)
+# What renders remember between them, per process: each story's URLs checked, ids made
+# and body found clean once, not on every render of every format after every write.
+PROCESS_MEMOS = (http_url, media_url, _guid, KNOWN_CLEAN_BODIES)
 
 
 def story_guid(story: Story) -> str:
@@ -147,23 +147,28 @@ def item_html(story: Story, links: Links) -> str:
     parts = []
     image = story.image
     picture = media_url(links, image.url) if image is not None else ""
+    # Each piece is made fit for XML on its own, not the whole at the end: that scanned a
+    # stored body twice. URLs from http_url hold nothing XML forbids.
     if image is not None and picture:
         size = (f' width="{int(image.width)}" height="{int(image.height)}"'
                 if image.width and image.height else "")
         parts.append(f'<p><img src="{html.escape(picture)}" '
-                     f'alt="{html.escape(image.caption or image.alt)}"{size}></p>')
+                     f'alt="{html.escape(xml_text(image.caption or image.alt))}"{size}></p>')
     if story.teaser:
-        parts.append(f"<p>{html.escape(story.teaser, quote=False)}</p>")
+        parts.append(f"<p>{html.escape(xml_text(story.teaser), quote=False)}</p>")
     if story.body_html:
-        # nh3 takes no lone surrogates, so the body is cleaned for XML first.
-        parts.append(clean_body_html(xml_text(story.body_html)))
+        # nh3 takes no lone surrogates, so the body is cleaned for XML first; what nh3
+        # changes may hold forbidden characters again (it decodes `&#1;`).
+        body = xml_text(story.body_html)
+        cleaned = clean_stored_body_html(body)
+        parts.append(body if cleaned is body else xml_text(cleaned))
     if image is not None and picture and image.credit:
-        parts.append(f"<p>(Image credit: {html.escape(image.credit, quote=False)})</p>")
+        parts.append(f"<p>(Image credit: {html.escape(xml_text(image.credit), quote=False)})</p>")
     for audio in story.audio:
         transcript = http_url(audio.transcript_url)
         if transcript:
             parts.append(f'<p><a href="{html.escape(transcript)}">Transcript</a></p>')
-    return xml_text("\n".join(parts))
+    return "\n".join(parts)
 
 
 def _has_size(audio: Audio) -> bool:

@@ -366,6 +366,21 @@ def test_xml_illegal_characters_never_reach_a_feed():
     assert "<script>" not in feed["items"][0]["content_html"].replace("&lt;script&gt;", "")
 
 
+def test_characters_nh3_decodes_from_references_never_reach_a_feed():
+    # nh3 turns `&#1;` into U+0001: a body it changes is made fit for XML again after.
+    story = Story(id="x2", url="https://e.example/x2", title="T", teaser="t",
+                  body_html="<p>a&#1;b&#x0b;c&#xFFFE;d</p><script>x</script>",
+                  published=datetime(2024, 1, 1, tzinfo=UTC), updated=datetime(2024, 1, 2, tzinfo=UTC),
+                  audio=(Audio("a1", "https://e.example/a.mp3", "audio/mpeg", 10, 1),))
+    topic, _ = sample()
+    page = StoryPage((story,), None, None)
+    for render in (render_rss_feed, render_atom_feed, render_podcast_feed):
+        parsed = feedparser.parse(etree.tostring(etree.fromstring(render(topic, page, LINKS))))
+        assert parsed.bozo == 0 and "abcd" in parsed.entries[0].content[0].value, render.__name__
+    content = check_json_feed(render_json_feed(topic, page, LINKS))["items"][0]["content_html"]
+    assert "<p>abcd</p>" in content and "script" not in content
+
+
 # Each character XML 1.0 forbids, alone in text of each width CPython stores strings in
 # (ASCII, Latin-1, the BMP, beyond it): xml_text proves most text clean without the
 # regex, and each of its shortcuts must still find every one of them.

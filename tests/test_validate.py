@@ -8,7 +8,15 @@ import pytest
 
 from stories.files import read_records, write_ndjson
 from stories.model import story_to_record, topic_to_record
-from stories.validate import RecordInvalid, parse_story, parse_topic
+from stories.validate import (
+    KNOWN_CLEAN_BODIES,
+    KnownDigests,
+    RecordInvalid,
+    clean_body_html,
+    clean_stored_body_html,
+    parse_story,
+    parse_topic,
+)
 
 from .conftest import story_record
 
@@ -239,3 +247,56 @@ def test_a_cleaned_body_cleans_to_itself(html):
     """Else every import of an export would change the story again (and lose a little)."""
     story, _ = parse_story(story_record(body_html=html))
     assert parse_story(story_to_record(story))[0] == story
+
+
+# -- stored bodies cleaned again as they go out ---------------------------------------
+
+CLEAN_BODY = clean_body_html("<p>A body <a href='https://www.npr.org/'>with a link</a>.</p>" * 20)
+
+
+@pytest.fixture
+def no_known_bodies():
+    KNOWN_CLEAN_BODIES.cache_clear()
+    yield
+    KNOWN_CLEAN_BODIES.cache_clear()
+
+
+@pytest.mark.usefixtures("no_known_bodies")
+def test_a_clean_body_goes_out_as_stored_and_is_known_after():
+    assert clean_stored_body_html(CLEAN_BODY) == CLEAN_BODY
+    assert len(KNOWN_CLEAN_BODIES) == 1
+    assert clean_stored_body_html(CLEAN_BODY) == CLEAN_BODY
+    assert len(KNOWN_CLEAN_BODIES) == 1
+
+
+@pytest.mark.usefixtures("no_known_bodies")
+@pytest.mark.parametrize("tail", [
+    "<script>alert(1)</script>", "<img src=x onerror=alert(2)>", "<a href='javascript:x'>y</a>",
+    "<iframe src=https://evil.example/>",
+])
+def test_a_body_unlike_a_known_one_is_cleaned_whatever_came_before(tail):
+    # Known bodies are matched whole, by digest: the same text with anything after it
+    # (or a body made to look like one) is parsed again, and is never remembered.
+    clean_stored_body_html(CLEAN_BODY)
+    for _ in range(2):
+        out = clean_stored_body_html(CLEAN_BODY + tail)
+        assert out.startswith(CLEAN_BODY[:-4])
+        assert not any(bad in out for bad in ("<script", "onerror", "javascript:", "<iframe"))
+    assert len(KNOWN_CLEAN_BODIES) == 1
+
+
+@pytest.mark.usefixtures("no_known_bodies")
+def test_a_body_one_pass_changes_gets_that_pass_every_time():
+    body = "<p>a<pre>\n\n\n\nb</pre></p>"  # settles only over several passes
+    first = clean_stored_body_html(body)
+    assert first != body and clean_stored_body_html(body) == first
+    assert len(KNOWN_CLEAN_BODIES) == 0
+
+
+def test_known_digests_keep_the_newest_up_to_their_size():
+    digests = KnownDigests(2)
+    for digest in (b"a", b"b", b"c", b"c"):
+        digests.add(digest)
+    assert b"a" not in digests and b"b" in digests and b"c" in digests and len(digests) == 2
+    digests.cache_clear()
+    assert len(digests) == 0

@@ -7,7 +7,7 @@ from markupsafe import Markup
 
 from serving.context import current_links, current_render_cache, current_store
 from stories.store import InvalidCursor
-from stories.validate import clean_body_html
+from stories.validate import clean_stored_body_html
 
 from .moves import listed_topics
 
@@ -23,10 +23,9 @@ def inject_links():
 
 @bp.app_template_filter("clean_html")
 def clean_html(html: str) -> Markup:
-    """Stored HTML, cleaned again as it is shown: validation cleans it on the way in, but
-    a record may predate that or reach the store another way, and the page is where it
-    would run (feeds clean it again too)."""
-    return Markup(clean_body_html(html))
+    """Stored HTML, cleaned again as it is shown (`clean_stored_body_html`; feeds clean it
+    again too)."""
+    return Markup(clean_stored_body_html(html))
 
 
 @bp.get("/")
