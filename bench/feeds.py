@@ -1,4 +1,4 @@
-"""Cold rendering: `python -m bench.feeds` (about 15 s).
+"""Cold rendering: `python -m bench.feeds` (a few seconds).
 
 A 50- and a 500-item podcast feed rendered in process, with nothing cached, against
 feedgen alone writing the same document (`feedgen_alone`, with its podcast extension for
@@ -7,6 +7,12 @@ so feedgen is handed ready text, and checked to give the same bytes. `thinnest` 
 extension element ready-built) is printed beside it. What is left is what our own code
 adds to a cold render: reading the records, making and checking URLs, escaping, the
 items' HTML, ids, our extensions. Goal: at most 1.2x feedgen's time, for both.
+
+A third case, beside the goal's, gives every story a body of its own (6.7 KB of HTML,
+as NPR's records have):
+cleaning it again with nh3 (`stories.validate.clean_stored_body_html`) costs several
+times what feedgen spends on the item, so a first render is far from feedgen's time; a
+running process knows the bodies it has found clean before.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from stories.files import read_records
 from stories.model import Audio, Image, Story, Topic, TopicImage
 from stories.sample import SAMPLE_FILE
 from stories.store import StoryPage
+from stories.validate import clean_body_html
 
 from .common import load_average, print_table
 
@@ -49,7 +56,14 @@ def bench_topic() -> Topic:
                    image=TopicImage("/media/north-korean-defectors/artwork.jpg", 1400, 1400))
 
 
-def make_story(i: int) -> Story:
+def story_body(i: int) -> str:
+    """Story i's body as validation leaves it: 40 paragraphs with links, 6.7 KB."""
+    return clean_body_html("".join(
+        f'<p>Paragraph {n} of story {i} with <a href="https://www.npr.org/{i}/{n}">a link</a>, '
+        "<em>emphasis</em> and some words to fill the line out.</p>\n" for n in range(40)))
+
+
+def make_story(i: int, body_html: str = "") -> Story:
     """A story shaped like the sample's: picture, teaser, one audio with a transcript."""
     when = BASE + timedelta(minutes=7 * i)
     return Story(
@@ -59,6 +73,7 @@ def make_story(i: int) -> Story:
         published=when, updated=when,
         teaser="As the border reopens, people held in detention fear being sent back, "
                "and families on both sides wait for news.",
+        body_html=body_html,
         bylines=("Ann Writer", "Bo Reporter"),
         topics=(TOPIC,),
         image=Image(f"/media/bench/{i}.jpg", 800, 450,
@@ -322,6 +337,7 @@ class Timing:
     first: list[float]  # ms, the first render of these stories in a process
     feedgen: list[float]  # ms, feedgen alone writing the same bytes (the goal's baseline)
     thinnest: list[float]  # ms, feedgen's core with every extension element ready-built
+    judged: bool = True  # one of the goal's cases
 
 
 def render_times(quick: bool = False) -> list[Timing]:
@@ -329,8 +345,8 @@ def render_times(quick: bool = False) -> list[Timing]:
     baselines, timed in turn, so that load that comes and goes weighs on all four."""
     topic = bench_topic()
     timings = []
-    for count in (50, 500):
-        stories = tuple(make_story(i) for i in range(count, 0, -1))
+    for count, bodies in ((50, False), (500, False), (50, True)):
+        stories = tuple(make_story(i, story_body(i) if bodies else "") for i in range(count, 0, -1))
         page = StoryPage(stories, "next", None)
 
         def render(page: StoryPage = page, count: int = count) -> bytes:
@@ -341,7 +357,9 @@ def render_times(quick: bool = False) -> list[Timing]:
         for baseline in (feedgen_alone, thinnest):
             if baseline(values) != ours:
                 raise RuntimeError(f"{baseline.__name__} does not write the same {count}-item feed")
-        timing = Timing(f"podcast feed, {count} items ({len(ours) // 1024} KiB)", [], [], [], [])
+        size = f", {len(stories[0].body_html) / 1000:.1f} KB bodies" if bodies else ""
+        timing = Timing(f"podcast feed, {count} items{size} ({len(ours) // 1024} KiB)", [], [], [], [],
+                        judged=not bodies)
         for _ in range((40 if count == 50 else 8) // (4 if quick else 1)):
             timing.ours.append(elapsed_ms(render))
             forget_memos()
@@ -360,15 +378,19 @@ def main(argv: list[str] | None = None) -> int:
         ours, first, theirs, thin = (statistics.median(t) for t in
                                      (timing.ours, timing.first, timing.feedgen, timing.thinnest))
         ok = ours / theirs <= GOAL
-        met &= ok
+        if timing.judged:
+            met &= ok
         rows.append((timing.case, f"{theirs:.2f}", f"{ours:.2f}", f"{ours / theirs:.2f}x",
-                     f"<= {GOAL}x", "met" if ok else "NOT met", f"{first:.2f}", f"{first / theirs:.2f}x",
+                     f"<= {GOAL}x" if timing.judged else "(none)",
+                     ("met" if ok else "NOT met") if timing.judged else "",
+                     f"{first:.2f}", f"{first / theirs:.2f}x",
                      f"{thin:.2f}", f"{ours / thin:.2f}x"))
     print("\ncold render, in process, nothing in the render cache (medians):")
     print_table(("case", "feedgen alone ms", "storyfeed ms", "ratio", "goal", "",
                  "first render ms", "ratio", "thinnest ms", "storyfeed/thinnest"), rows)
     print("  storyfeed: as a running process renders a feed after a write (it has checked these\n"
-          "  stories' URLs before); first render: a process that has not (its memos emptied).\n"
+          "  stories' URLs and bodies before); first render: a process that has not (its memos\n"
+          "  emptied).\n"
           "  feedgen alone: feedgen's own methods, its podcast extension's for the itunes: tags it\n"
           "  writes right (the goal's baseline); thinnest: every extension element ready-built.")
     print(f"  ({load_average()})")
