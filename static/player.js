@@ -154,8 +154,16 @@
   function seekTo(t) {
     var d = duration();
     t = Math.max(0, d ? Math.min(t, d) : t);
-    if (audio.readyState) audio.currentTime = t; else startAt = t;
+    if (audio.readyState) seekNow(t); else startAt = t;
     render();
+  }
+
+  // A seek the element takes now replaces the start time still waiting for the metadata:
+  // the element has it a moment before the player hears (loadedmetadata is queued), and
+  // a seek in between was undone by the start time.
+  function seekNow(t, fast) {
+    startAt = 0;
+    if (fast) audio.fastSeek(t); else audio.currentTime = t;
   }
 
   function cycleSpeed() {
@@ -485,7 +493,7 @@
     setAction("seekforward", function (d) { seekTo(position() + ((d && d.seekOffset) || SESSION_STEP)); });
     setAction("seekto", function (d) {
       if (!d || !isFinite(d.seekTime)) return;
-      if (d.fastSeek && audio.fastSeek && audio.readyState) audio.fastSeek(d.seekTime);
+      if (d.fastSeek && audio.fastSeek && audio.readyState) seekNow(d.seekTime, true);
       else seekTo(d.seekTime);
     });
   }

@@ -481,6 +481,38 @@ def test_media_session_metadata_and_actions(storyfeed, browser):
         ctx.close()
 
 
+# Runs in the capture phase on the document, so before the player's own listener on the
+# element: the moment the element has its metadata (readyState 1) but the player has not
+# yet been told, as when a listener's seek lands between the two.
+SEEK_ON_METADATA = """
+document.addEventListener("loadedmetadata", () => {
+  window.__actions.seekto({action: "seekto", seekTime: 30});
+}, {capture: true, once: true});
+"""
+
+
+@in_chromium
+def test_a_seek_as_the_metadata_arrives_is_not_undone_by_the_start_time(storyfeed, browser):
+    # The start time of #t=5 waits for the metadata; a seek made once the element could
+    # take it (the media session's, a chapter) is where the listener asked to be, and the
+    # start time must not then pull it back (a browser test saw 11.4 s where 30 was asked).
+    ctx = browser.new_context(viewport={"width": 600, "height": 180})
+    ctx.add_init_script(RECORD_SESSION + SEEK_ON_METADATA)
+    page = ctx.new_page()
+    try:
+        page.goto(f"{storyfeed}player/{SAMPLE_STORY}/{SAMPLE_AUDIO}#t=5")
+        page.wait_for_selector(".controls:not([hidden])")
+        assert position(page) == pytest.approx(5)
+        page.evaluate("window.__actions.play({action: 'play'})")
+        page.wait_for_function("() => !document.querySelector('audio').paused")
+        page.wait_for_function("() => document.querySelector('audio').readyState >= 1")
+        assert settled_position(page, 30) == pytest.approx(30, abs=0.3)
+        page.wait_for_timeout(300)  # the player's own listener has run by now
+        assert page.evaluate("document.querySelector('audio').currentTime") == pytest.approx(30, abs=0.5)
+    finally:
+        ctx.close()
+
+
 @in_chromium
 def test_share_copies_a_link_at_the_current_time_and_the_embed_code(storyfeed, browser):
     origin = storyfeed.rstrip("/")
