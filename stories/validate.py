@@ -390,9 +390,10 @@ def clean_stored_body_html(html: str) -> str:
     if digest in KNOWN_CLEAN_BODIES:
         return html
     cleaned = _clean_once(html)
-    if cleaned == html:
-        KNOWN_CLEAN_BODIES.add(digest)
-    return cleaned
+    if cleaned != html:
+        return cleaned
+    KNOWN_CLEAN_BODIES.add(digest)
+    return html
 
 
 class KnownDigests:

@@ -263,9 +263,10 @@ def no_known_bodies():
 
 @pytest.mark.usefixtures("no_known_bodies")
 def test_a_clean_body_goes_out_as_stored_and_is_known_after():
-    assert clean_stored_body_html(CLEAN_BODY) == CLEAN_BODY
+    # The same object, first time and after: callers tell "unchanged" by identity.
+    assert clean_stored_body_html(CLEAN_BODY) is CLEAN_BODY
     assert len(KNOWN_CLEAN_BODIES) == 1
-    assert clean_stored_body_html(CLEAN_BODY) == CLEAN_BODY
+    assert clean_stored_body_html(CLEAN_BODY) is CLEAN_BODY
     assert len(KNOWN_CLEAN_BODIES) == 1
 
 
