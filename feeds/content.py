@@ -155,7 +155,7 @@ def item_html(story: Story, links: Links) -> str:
         parts.append(f'<p><img src="{html.escape(picture)}" '
                      f'alt="{html.escape(xml_text(image.caption or image.alt))}"{size}></p>')
     if story.teaser:
-        parts.append(f"<p>{html.escape(xml_text(story.teaser), quote=False)}</p>")
+        parts.append(f"<p>{html_text(story.teaser)}</p>")
     if story.body_html:
         # nh3 takes no lone surrogates, so the body is cleaned for XML first; what nh3
         # changes may hold forbidden characters again (it decodes `&#1;`).
@@ -163,7 +163,7 @@ def item_html(story: Story, links: Links) -> str:
         cleaned = clean_stored_body_html(body)
         parts.append(body if cleaned is body else xml_text(cleaned))
     if image is not None and picture and image.credit:
-        parts.append(f"<p>(Image credit: {html.escape(xml_text(image.credit), quote=False)})</p>")
+        parts.append(f"<p>(Image credit: {html_text(image.credit)})</p>")
     for audio in story.audio:
         transcript = http_url(audio.transcript_url)
         if transcript:
