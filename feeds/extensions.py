@@ -146,6 +146,13 @@ class _PodcastPersons:
             etree.SubElement(element, f"{{{PODCAST_NS}}}person", attributes).text = name
 
 
+def _podcast_element(parent: etree._Element, tag: str, attributes: dict[str, str],
+                     text: str | None = None) -> etree._Element:
+    element = etree.SubElement(parent, f"{{{PODCAST_NS}}}{tag}", attributes)
+    element.text = text or None
+    return element
+
+
 class PodcastIndexExtension(_PodcastPersons, BaseExtension):
     """Channel tags of the Podcast Index namespace: `podcast:guid`, `podcast:locked`,
     `podcast:medium`, `podcast:license`, `podcast:funding`, `podcast:location`,
@@ -192,36 +199,24 @@ class PodcastIndexExtension(_PodcastPersons, BaseExtension):
 
     def extend_rss(self, rss_feed: etree._Element) -> etree._Element:
         channel = rss_feed[0]
-
-        def add(tag: str, text: str | None = None, attributes: dict[str, str] | None = None) -> etree._Element:
-            element = etree.SubElement(channel, f"{{{PODCAST_NS}}}{tag}", attributes or {})
-            element.text = text
-            return element
-
         if self._locked is not None:
             locked, owner = self._locked
-            add("locked", "yes" if locked else "no", _attributes(owner=owner))
+            _podcast_element(channel, "locked", _attributes(owner=owner), "yes" if locked else "no")
         if self._guid:
-            add("guid", self._guid)
+            _podcast_element(channel, "guid", {}, self._guid)
         if self._medium:
-            add("medium", self._medium)
+            _podcast_element(channel, "medium", {}, self._medium)
         if self._license is not None:
-            add("license", *self._license)
+            name, attributes = self._license
+            _podcast_element(channel, "license", attributes, name)
         for url, text in self._funding:
-            add("funding", text, {"url": url})
+            _podcast_element(channel, "funding", {"url": url}, text)
         for name, attributes in self._locations:
-            add("location", name, attributes)
+            _podcast_element(channel, "location", attributes, name)
         self._append_persons(channel)
         for title, attributes in self._trailers:
-            add("trailer", title, attributes)
+            _podcast_element(channel, "trailer", attributes, title)
         return rss_feed
-
-
-def _podcast_element(parent: etree._Element, tag: str, attributes: dict[str, str],
-                     text: str | None = None) -> etree._Element:
-    element = etree.SubElement(parent, f"{{{PODCAST_NS}}}{tag}", attributes)
-    element.text = text or None
-    return element
 
 
 class PodcastIndexEntryExtension(_PodcastPersons, BaseEntryExtension):
@@ -265,22 +260,21 @@ class PodcastIndexEntryExtension(_PodcastPersons, BaseEntryExtension):
         self._alternates += ((attributes, sources),)
 
     def extend_rss(self, entry: etree._Element) -> etree._Element:
-        add = _podcast_element
         for transcript in self._transcripts:
-            add(entry, "transcript", transcript)
+            _podcast_element(entry, "transcript", transcript)
         if self._chapters is not None:
-            add(entry, "chapters", self._chapters)
+            _podcast_element(entry, "chapters", self._chapters)
         for title, attributes in self._soundbites:
-            add(entry, "soundbite", attributes, title)
+            _podcast_element(entry, "soundbite", attributes, title)
         self._append_persons(entry)
         if self._season is not None:
-            add(entry, "season", {}, str(self._season))
+            _podcast_element(entry, "season", {}, str(self._season))
         if self._episode is not None:
-            add(entry, "episode", {}, str(self._episode))
+            _podcast_element(entry, "episode", {}, str(self._episode))
         for attributes, sources in self._alternates:
-            alternate = add(entry, "alternateEnclosure", attributes)
+            alternate = _podcast_element(entry, "alternateEnclosure", attributes)
             for uri in sources:
-                add(alternate, "source", {"uri": uri})
+                _podcast_element(alternate, "source", {"uri": uri})
         return entry
 
 
