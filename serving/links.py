@@ -11,7 +11,7 @@ validation (an old row, a bug, a direct write) still cannot put `javascript:` in
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote, urljoin, urlsplit
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,16 @@ def is_web_url(url: str) -> bool:
 class Links:
     site_url: str  # ends with "/"
     media_base_url: str  # ends with "/"
+    # Computed once: a `Links` is half the key of the URL memos that every feed item
+    # looks up several times (`feeds.content.media_url`), and a dataclass's own hash
+    # builds and hashes a tuple of its fields on every call.
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.site_url, self.media_base_url)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @classmethod
     def build(cls, site_url: str, media_base_url: str | None = None) -> Links:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from feeds import Paging, render_atom_feed, render_json_feed, render_podcast_feed, render_rss_feed
-from feeds.content import xml_text
+from feeds.content import media_url, xml_text
 from feeds.podcast import PodcastSettingsIncomplete, podcast_guid
 from serving.links import Links
 from serving.state import app_state
@@ -403,6 +403,16 @@ def test_xml_text_keeps_clean_text_whole(clean):
 @given(st.text(st.characters(blacklist_categories=())))  # surrogates included
 def test_xml_text_removes_what_the_pattern_matches(text):
     assert xml_text(text) == XML_ILLEGAL_RE.sub("", text)
+
+
+def test_links_built_alike_are_one_key_of_the_url_memos():
+    built = Links.build("https://news.example/")
+    again = Links.build("https://news.example")
+    moved = replace(built, media_base_url="https://cdn.example/")
+    assert built == again and hash(built) == hash(again) and {built: 1}[again] == 1
+    assert hash(moved) == hash(Links("https://news.example/", "https://cdn.example/"))
+    assert media_url(moved, "/media/a.mp3") == "https://cdn.example/a.mp3"
+    assert media_url(again, "/media/a.mp3") == "https://news.example/media/a.mp3"
 
 
 def test_an_empty_feed_is_still_dated_by_its_data():
