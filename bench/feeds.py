@@ -31,8 +31,7 @@ from feedgen.ext.podcast_entry import PodcastEntryExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from feeds import Paging, render_podcast_feed
-from feeds.content import PROCESS_MEMOS
+from feeds import PROCESS_MEMOS, Paging, render_podcast_feed
 from feeds.extensions import ATOM_NS, ITUNES_NS
 from serving.links import Links
 from stories.files import read_records

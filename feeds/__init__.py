@@ -4,6 +4,8 @@ The renderers take records and a `serving.links.Links` and return bytes; `web.fe
 the blueprint that serves them.
 """
 
+from .content import CONTENT_MEMOS
+from .podcast import podcast_guid
 from .render import (
     render_atom_feed,
     render_json_feed,
@@ -13,7 +15,14 @@ from .render import (
 )
 from .urls import Paging
 
+# What renders remember between them, per process: each story's URLs checked, ids made
+# and body found clean once (`feeds.content`), each podcast's guid made once,
+# not on every render of every format after every write. A benchmark's first render
+# empties them all, as a new process starts without them.
+PROCESS_MEMOS = (*CONTENT_MEMOS, podcast_guid)
+
 __all__ = [
+    "PROCESS_MEMOS",
     "Paging",
     "render_atom_feed",
     "render_json_feed",

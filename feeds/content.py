@@ -118,9 +118,8 @@ def _guid(name: str) -> str:
     return f"urn:uuid:{uuid.uuid5(ID_NAMESPACE, name)}"
 
 
-# What renders remember between them, per process: each story's URLs checked, ids made
-# and body found clean once, not on every render of every format after every write.
-PROCESS_MEMOS = (http_url, media_url, _guid, KNOWN_CLEAN_BODIES)
+# This module's part of `feeds.PROCESS_MEMOS`.
+CONTENT_MEMOS = (http_url, media_url, _guid, KNOWN_CLEAN_BODIES)
 
 
 def story_guid(story: Story) -> str:

@@ -7,11 +7,14 @@ ratio compares different work.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import pytest
 
+import feeds
 from bench.feeds import LINKS, bench_topic, feed_values, feedgen_alone, make_story, story_body, thinnest
-from feeds import Paging, render_podcast_feed
-from feeds.content import PROCESS_MEMOS
+from feeds import PROCESS_MEMOS, Paging, render_podcast_feed
 from feeds.extensions import ITUNES_NS
 from stories.store import StoryPage
 
@@ -65,3 +68,14 @@ def test_a_first_render_gives_the_bytes_of_a_later_one():
         for memo in PROCESS_MEMOS:
             memo.cache_clear()
         assert render() == later
+
+
+def test_the_first_render_empties_every_memo_of_the_feeds():
+    """A memo left out of PROCESS_MEMOS would make the first render look cheaper than a
+    new process's is."""
+    memos = {name: obj for module in (importlib.import_module(f"feeds.{info.name}")
+                                      for info in pkgutil.iter_modules(feeds.__path__))
+             for name, obj in vars(module).items()
+             if hasattr(obj, "cache_clear") and obj.__module__ == module.__name__}  # not urlsplit's
+    assert "podcast_guid" in memos and "http_url" in memos
+    assert [name for name, memo in memos.items() if memo not in PROCESS_MEMOS] == []
