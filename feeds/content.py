@@ -34,6 +34,10 @@ TRANSCRIPT_PAGE_TYPE = "text/html"
 
 def xml_text(value: str) -> str:
     """`value` without the characters XML 1.0 forbids (C0 controls, lone surrogates)."""
+    return _known_xml_text(value) if len(value) <= MEMO_TEXT_CHARS else _xml_text(value)
+
+
+def _xml_text(value: str) -> str:
     # Nearly every value is already clean, and proving it in C costs a half to a quarter
     # of the regex's scan (which was a tenth of what a podcast feed's items cost beyond
     # feedgen's own work): a lone surrogate cannot be encoded, a C0 control is one byte
@@ -60,20 +64,44 @@ def html_text(value: str, max_bytes: int | None = None) -> str:
     Only `&`, `<` and `>` mean anything in HTML text: quotes are left alone, so a reader
     that shows the field raw meets as few entities as possible.
     """
-    text = xml_text(value)
-    escaped = html.escape(text, quote=False)
+    escaped = _known_html_text(value) if len(value) <= MEMO_TEXT_CHARS else _html_text(value)
     # A character is at most 4 bytes of UTF-8: most texts need no counting.
     if max_bytes is None or len(escaped) * 4 <= max_bytes or len(escaped.encode("utf-8")) <= max_bytes:
         return escaped
     # Cut between characters of the text: never inside an entity or a UTF-8 sequence.
     kept, size = [], 0
-    for char in text:
+    for char in xml_text(value):
         piece = html.escape(char, quote=False)
         size += len(piece.encode("utf-8"))
         if size > max_bytes - 3:
             break
         kept.append(piece)
     return "".join(kept).rstrip() + "..."
+
+
+def _html_text(value: str) -> str:
+    return html.escape(xml_text(value), quote=False)
+
+
+def html_attribute(value: str) -> str:
+    """Text, or a URL from `http_url`, made ready for a double-quoted HTML attribute."""
+    return _known_html_attribute(value) if len(value) <= MEMO_TEXT_CHARS else _html_attribute(value)
+
+
+def _html_attribute(value: str) -> str:
+    return html.escape(xml_text(value))
+
+
+# Titles, teasers, bylines, captions, credits and the URLs in an item's HTML are cleaned
+# again in every format, on every render after every write (ten texts an episode): short
+# ones are remembered per process, like URLs, which took a twentieth off a podcast
+# feed's cold render. Never a body or other long text, so the memos stay small: at most
+# 16,384 texts of up to 500 characters each, about 1.3 MB of bookkeeping a memo beside
+# the texts, which are the records' own strings when clean.
+MEMO_TEXT_CHARS = 500
+_known_xml_text = functools.lru_cache(maxsize=16_384)(_xml_text)
+_known_html_text = functools.lru_cache(maxsize=16_384)(_html_text)
+_known_html_attribute = functools.lru_cache(maxsize=16_384)(_html_attribute)
 
 
 @functools.lru_cache(maxsize=16_384)
@@ -119,7 +147,8 @@ def _guid(name: str) -> str:
 
 
 # This module's part of `feeds.PROCESS_MEMOS`.
-CONTENT_MEMOS = (http_url, media_url, _guid, KNOWN_CLEAN_BODIES)
+CONTENT_MEMOS = (_known_xml_text, _known_html_text, _known_html_attribute, http_url, media_url, _guid,
+                 KNOWN_CLEAN_BODIES)
 
 
 def story_guid(story: Story) -> str:
@@ -151,8 +180,8 @@ def item_html(story: Story, links: Links) -> str:
     if image is not None and picture:
         size = (f' width="{int(image.width)}" height="{int(image.height)}"'
                 if image.width and image.height else "")
-        parts.append(f'<p><img src="{html.escape(picture)}" '
-                     f'alt="{html.escape(xml_text(image.caption or image.alt))}"{size}></p>')
+        parts.append(f'<p><img src="{html_attribute(picture)}" '
+                     f'alt="{html_attribute(image.caption or image.alt)}"{size}></p>')
     if story.teaser:
         parts.append(f"<p>{html_text(story.teaser)}</p>")
     if story.body_html:
@@ -166,7 +195,7 @@ def item_html(story: Story, links: Links) -> str:
     for audio in story.audio:
         transcript = http_url(audio.transcript_url)
         if transcript:
-            parts.append(f'<p><a href="{html.escape(transcript)}">Transcript</a></p>')
+            parts.append(f'<p><a href="{html_attribute(transcript)}">Transcript</a></p>')
     return "\n".join(parts)
 
 

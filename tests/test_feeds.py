@@ -16,8 +16,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from feeds import Paging, render_atom_feed, render_json_feed, render_podcast_feed, render_rss_feed
-from feeds.content import media_url, xml_text
+from feeds import (
+    PROCESS_MEMOS,
+    Paging,
+    content,
+    render_atom_feed,
+    render_json_feed,
+    render_podcast_feed,
+    render_rss_feed,
+)
+from feeds.content import MEMO_TEXT_CHARS, html_attribute, html_text, media_url, xml_text
 from feeds.podcast import PodcastSettingsIncomplete, podcast_guid
 from serving.links import Links
 from serving.state import app_state
@@ -402,7 +410,40 @@ def test_xml_text_keeps_clean_text_whole(clean):
 
 @given(st.text(st.characters(blacklist_categories=())))  # surrogates included
 def test_xml_text_removes_what_the_pattern_matches(text):
+    long = text + " " * MEMO_TEXT_CHARS + text  # past the memo of short texts
     assert xml_text(text) == XML_ILLEGAL_RE.sub("", text)
+    assert xml_text(long) == XML_ILLEGAL_RE.sub("", long)
+
+
+TEXT_MEMOS = (content._known_xml_text, content._known_html_text, content._known_html_attribute)
+
+
+def test_short_texts_are_cleaned_once_and_long_ones_every_time():
+    """Titles, teasers and captions are remembered per process; a body or any other long
+    text never is, so the memos stay small whatever the records hold."""
+    for memo in PROCESS_MEMOS:
+        memo.cache_clear()
+    short = "Caf\u00e9 & <b>Bar</b>\x01 \"quoted\""
+    long = "x" * MEMO_TEXT_CHARS + "\x01 & <b>\ud800"
+    for _ in range(3):
+        assert xml_text(long) == "x" * MEMO_TEXT_CHARS + " & <b>"
+        assert html_text(long) == "x" * MEMO_TEXT_CHARS + " &amp; &lt;b&gt;"
+        assert html_attribute(long + '"') == "x" * MEMO_TEXT_CHARS + " &amp; &lt;b&gt;&quot;"
+    assert [memo.cache_info().currsize for memo in TEXT_MEMOS] == [0, 0, 0]
+    for _ in range(3):
+        assert xml_text(short) == "Caf\u00e9 & <b>Bar</b> \"quoted\""
+        assert html_text(short) == "Caf\u00e9 &amp; &lt;b&gt;Bar&lt;/b&gt; \"quoted\""
+        assert html_attribute(short) == "Caf\u00e9 &amp; &lt;b&gt;Bar&lt;/b&gt; &quot;quoted&quot;"
+    assert [memo.cache_info().hits >= 2 for memo in TEXT_MEMOS] == [True, True, True]
+
+
+def test_html_text_cuts_remembered_text_to_its_byte_limit():
+    teaser = "Caf\u00e9 & bar " * 40  # 440 characters, 640 bytes of HTML: remembered
+    assert len(teaser) <= MEMO_TEXT_CHARS
+    for _ in range(2):
+        cut = html_text(teaser, 100)
+        assert cut.endswith("...") and len(cut.encode("utf-8")) <= 100 and "&amp;" in cut
+        assert html_text(teaser) == teaser.replace("&", "&amp;")
 
 
 def test_links_built_alike_are_one_key_of_the_url_memos():
