@@ -263,7 +263,8 @@ def audio_transcripts(audio: Audio, links: Links, label: str = "") -> tuple[Comp
             title = f"Transcript ({language})" if language else "Transcript"
             found.append(Companion(url, transcript.type, title + label, language, transcript.captions))
     legacy = http_url(audio.transcript_url)
-    if legacy and legacy not in [c.url for c in found]:
+    # `found and`: most audio has no transcripts of its own, and no list need be built.
+    if legacy and not (found and legacy in [c.url for c in found]):
         found.append(Companion(legacy, TRANSCRIPT_PAGE_TYPE, "Transcript" + label))
     return tuple(found)
 

@@ -453,15 +453,15 @@ def _podcast_item(fe: FeedEntry, topic: Topic, story: Story, audio: Audio, url: 
         fe.podcast.soundbite(decimal_text(soundbite.start), decimal_text(soundbite.duration),
                              xml_text(soundbite.title))
     # A story's people replace the topic's (the channel's) in apps.
-    _podcast_persons(fe.podcast, story.persons, links)
-    _alternate_enclosures(fe, audio, url, links)
+    if story.persons:  # most stories have none, nor alternates: not calling is 0.1 µs an item
+        _podcast_persons(fe.podcast, story.persons, links)
+    if audio.alternates:
+        _alternate_enclosures(fe, audio, url, links)
 
 
 def _alternate_enclosures(fe: FeedEntry, audio: Audio, url: str, links: Links) -> None:
     """The audio in other formats as `podcast:alternateEnclosure`, after the enclosure
     itself marked `default="true"`, as the namespace's own example lists it."""
-    if not audio.alternates:  # most audio: building the two empty lists was 0.3 µs an item
-        return
     alternates = [(a, media_url(links, a.url)) for a in audio.alternates]
     alternates = [(a, source) for a, source in alternates if source and source != url]
     if not alternates:
