@@ -272,8 +272,7 @@ class PodcastIndexEntryExtension(_PodcastPersons, BaseEntryExtension):
             _podcast_element(entry, "chapters", self._chapters)
         for title, attributes in self._soundbites:
             _podcast_element(entry, "soundbite", attributes, title)
-        if self._persons:
-            self._append_persons(entry)
+        self._append_persons(entry)
         if self._season is not None:
             _podcast_element(entry, "season", {}, str(self._season))
         if self._episode is not None:
