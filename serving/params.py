@@ -1,13 +1,13 @@
 """Request parameters every area reads the same way: page sizes, sizes, cursors.
 
-Each refuses what it cannot use with a 400 that says what is accepted, before any value
-reaches the store or a renderer.
+Each refuses what it cannot use with an `InvalidInput` (a 400 through web/errors.py) that
+says what is accepted, before any value reaches the store or a renderer. No Flask here:
+the areas import DEFAULT_LIMIT, and they stay free of it (tests/test_layers.py).
 """
 
 from __future__ import annotations
 
-from flask import abort
-
+from stories.errors import InvalidInput
 from stories.store import InvalidCursor, normalize_cursor
 
 DEFAULT_LIMIT = 50
@@ -22,7 +22,7 @@ def parse_limit(value: str | None, default: int | None = DEFAULT_LIMIT, maximum:
     # The length first: int() refuses strings of over 4300 digits with a ValueError.
     if (not (value.isascii() and value.isdigit()) or len(value.lstrip("0")) > len(str(maximum))
             or not 1 <= int(value) <= maximum):
-        abort(400, description=f"{name} must be a whole number from 1 to {maximum}")
+        raise InvalidInput(f"{name} must be a whole number from 1 to {maximum}")
     return int(value)
 
 
@@ -35,4 +35,4 @@ def parse_cursor(value: str | None) -> str | None:
     try:
         return normalize_cursor(value)
     except InvalidCursor as exc:
-        abort(400, description=f"{exc}; use the feed's first, next or previous link")
+        raise InvalidInput(f"{exc}; use the feed's first, next or previous link") from None

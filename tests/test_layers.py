@@ -7,6 +7,8 @@ import cannot hide an upward dependency.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -123,3 +125,25 @@ def test_the_check_sees_an_upward_import(tmp_path, relative, source, expected):
     path.write_text(source)
     [found] = upward_imports([path], tmp_path)
     assert found.startswith(f"{relative}:") and found.endswith(expected)
+
+
+# The areas and the records take and return plain values; Flask (and the request it
+# brings) belongs to web/ and to the serving modules that hook into it. An import through
+# a shared module (serving.params once pulled Flask into feeds/) is as much a dependency
+# as a direct one, so this imports every module of a package in a fresh interpreter and
+# looks at what came along.
+FLASK_FREE = ("stories", *AREAS)
+
+
+@pytest.mark.parametrize("package", FLASK_FREE)
+def test_the_areas_and_the_records_never_load_flask(package):
+    script = (
+        "import importlib, pkgutil, sys\n"
+        f"import {package}\n"
+        f"for found in pkgutil.walk_packages({package}.__path__, '{package}.'):\n"
+        "    importlib.import_module(found.name)\n"
+        "print(sorted({name.split('.')[0] for name in sys.modules} & {'flask'}))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                            text=True, check=True).stdout.strip()
+    assert loaded == "[]", f"importing {package}/ loads Flask"
