@@ -39,7 +39,10 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 BACKENDS = [pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 # A test that uses one of these fixtures (directly or through another) gets the marker.
-MARKER_OF_FIXTURE = {"pg_schema": "postgres", "postgres_databases": "postgres", "redis_url": "redis"}
+MARKER_OF_FIXTURE = {"pg_schema": "postgres", "postgres_databases": "postgres", "redis_url": "redis",
+                     "postgres_url": "postgres", "redis_app": "redis", "own_redis": "redis"}
+# A backend parameter's value -> the marker its cases carry (tests/test_markers.py checks).
+MARKER_OF_BACKEND = {"postgresql": "postgres", "redis": "redis"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
@@ -49,6 +52,13 @@ def pytest_collection_modifyitems(config, items):
         for fixture, marker in MARKER_OF_FIXTURE.items():
             if fixture in item.fixturenames:
                 item.add_marker(marker)
+        # A case parametrized by backend ("postgresql", "redis") needs that service even
+        # when the fixture that reaches it is asked for at run time (getfixturevalue),
+        # where no fixture name above can see it.
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        for value in params.values():
+            if isinstance(value, str) and value in MARKER_OF_BACKEND:
+                item.add_marker(MARKER_OF_BACKEND[value])
         if parallel and item.get_closest_marker("browser"):
             # One Chromium per run: under xdist (--dist loadgroup) all on one worker.
             item.add_marker(pytest.mark.xdist_group("browser"))

@@ -110,6 +110,7 @@ def test_fifty_concurrent_requests_for_a_cold_feed_render_it_once(shared_databas
         assert renders(redis_url, prefix) - before == 1
 
 
+@pytest.mark.redis  # a redis-server of its own
 def test_redis_pulled_away_under_load_fails_no_request(shared_database, tmp_path):
     own = RedisServer(tmp_path)
     failures, statuses, stop = [], [], threading.Event()
