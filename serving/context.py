@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 
 from flask import request
+from werkzeug.urls import iri_to_uri
 
 from stories.store import StoryStore
 
@@ -25,9 +26,14 @@ def current_render_cache() -> RenderCache:
 
 
 def current_links() -> Links:
-    """From SITE_URL when it is set, else from the request (behind ProxyFix)."""
+    """From SITE_URL when it is set, else from the request (behind ProxyFix).
+
+    Werkzeug decodes a punycode Host ("xn--80ak6aa92e.com") into Unicode in `url_root`;
+    links go into headers (Link), which must be ASCII, and into pages, where a Unicode
+    look-alike host is worse than its honest punycode. So they are built from the URI form.
+    """
     settings = app_state().settings
-    return _links(settings["SITE_URL"] or request.url_root, settings["MEDIA_BASE_URL"])
+    return _links(settings["SITE_URL"] or iri_to_uri(request.url_root), settings["MEDIA_BASE_URL"])
 
 
 def links_are_known() -> bool:

@@ -148,3 +148,19 @@ def test_links_on_the_default_host_are_http(no_site_url_app):
         f"/oembed?url=http://localhost/stories/{SAMPLE_STORY}")
     assert response.status_code == 200
     assert all(url_is_safe(response.get_json()[k]) for k in ("author_url", "provider_url"))
+
+
+PUNYCODE_HOSTS = ["xn--80ak6aa92e.com", "xn--bcher-kva.example:8000", "www.xn--mnchen-3ya.de"]
+
+
+@pytest.mark.parametrize("host", PUNYCODE_HOSTS)
+@pytest.mark.parametrize("path", PATHS)
+def test_every_header_is_ascii_for_a_punycode_host(no_site_url_app, path, host):
+    """gunicorn refuses a non-ASCII header with its bare 500: the Link header of a story
+    page once carried the host decoded to Unicode."""
+    answer = no_site_url_app.test_client().get(path, headers={"Host": host})
+    assert answer.status_code < 500, path
+    for name, value in answer.headers.items():
+        assert value.isascii(), f"{name}: {value!r}"
+    if answer.mimetype == "text/html" and answer.status_code == 200:
+        assert host.split(":")[0] in answer.get_data(as_text=True)
