@@ -122,6 +122,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    app.wsgi_app = request_guards.ReadableBody(app.wsgi_app)
     # Inside ProxyFix: the fast path needs the scheme and Host clients used.
     fast_path = fastpath.install(app) if settings["FAST_PATH"] else None
     if settings["PROXY_HOPS"]:

@@ -15,6 +15,10 @@ decoder) where no view could answer it well:
   so absolute links are never `javascript://host/`.
 - JSON nested deeper than the decoder can follow: a ValueError like any malformed body,
   so `get_json` answers 400 instead of raising RecursionError.
+- A body the server cannot read (a chunk size that is not hex, a chunk without its CRLF,
+  a bad chunk extension): gunicorn raises its own parse errors from `wsgi.input` in the
+  middle of a view, which answered 500 with a traceback, unauthenticated, on any POST.
+  The client sent something that is not HTTP: 400.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, abort, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import BadRequest, ClientDisconnected
 from werkzeug.http import parse_date
 
 if TYPE_CHECKING:
@@ -76,6 +81,53 @@ class OnlyWebSchemes:
             original = environ.get("werkzeug.proxy_fix.orig", {}).get("wsgi.url_scheme", "http")
             scheme = original if original in WEB_SCHEMES else "http"
         environ["wsgi.url_scheme"] = scheme
+        return self.app(environ, start_response)
+
+
+class _ReadableInput:
+    """`wsgi.input` whose read failures are the client's: the server's stream raises only
+    when what arrived is not a body it can decode, or when the client left."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+
+    def _guarded(self, method: str, *args: Any) -> Any:
+        try:
+            return getattr(self._stream, method)(*args)
+        except OSError:  # the connection ended early (gunicorn's NoMoreData is one)
+            raise ClientDisconnected() from None
+        except Exception as exc:  # the server's own parse error: not ours to know by name
+            raise BadRequest(f"The request body is not valid HTTP: {exc}") from None
+
+    def read(self, *args: Any) -> bytes:
+        return self._guarded("read", *args)  # type: ignore[no-any-return]
+
+    def readline(self, *args: Any) -> bytes:
+        return self._guarded("readline", *args)  # type: ignore[no-any-return]
+
+    def readlines(self, *args: Any) -> list[bytes]:
+        return self._guarded("readlines", *args)  # type: ignore[no-any-return]
+
+    def __iter__(self) -> _ReadableInput:
+        return self
+
+    def __next__(self) -> bytes:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+
+class ReadableBody:
+    """WSGI middleware: a request that announces a body reads it through `_ReadableInput`.
+    Requests without one (every feed poll) pass untouched."""
+
+    def __init__(self, app: WSGIApplication):
+        self.app = app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if "HTTP_TRANSFER_ENCODING" in environ or environ.get("CONTENT_LENGTH") not in (None, "", "0"):
+            environ["wsgi.input"] = _ReadableInput(environ["wsgi.input"])
         return self.app(environ, start_response)
 
 
