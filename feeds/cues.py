@@ -82,9 +82,17 @@ def _plain(text: str) -> str:
 
 
 def _seconds(value: object, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise TranscriptUnreadable(f"{where} is not a time in seconds: {value!r}"[:200])
-    return float(value)
+    refusal = TranscriptUnreadable(f"{where} is not a time in seconds: {value!r}"[:200])
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise refusal
+    try:
+        # A JSON integer of 400 digits is a Python int that no float can hold.
+        seconds = float(value)
+    except OverflowError:
+        raise refusal from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise refusal
+    return seconds
 
 
 def _json_cues(text: str) -> tuple[Cue, ...]:
@@ -92,6 +100,8 @@ def _json_cues(text: str) -> tuple[Cue, ...]:
         document = json.loads(text)
     except ValueError as exc:
         raise TranscriptUnreadable(f"is not JSON: {exc}") from None
+    except RecursionError:  # brackets nested deeper than the decoder follows
+        raise TranscriptUnreadable("is not JSON that can be read: it is nested too deeply") from None
     segments = document.get("segments") if isinstance(document, dict) else None
     if not isinstance(segments, list):
         raise TranscriptUnreadable("is not a Podcast Index JSON transcript: it has no segments list")

@@ -329,3 +329,26 @@ def test_the_export_holds_the_transcript_pages_files_and_chapters(sample_app, tm
             live = sample_app.test_client().get("/" + path, headers={"Accept-Encoding": "identity"})
             assert (root / path).read_bytes() == live.data, path
         check_chapters(json.loads((root / f"stories/{story['id']}/audio/{audio}/chapters.json").read_text()))
+
+
+# A transcript file a record points at is as hostile as a request: JSON that the decoder
+# reads but that no float holds, and JSON nested past the decoder's recursion limit.
+HOSTILE_JSON = {
+    "huge-number": b'{"segments": [{"startTime": 1' + b"0" * 400 + b', "body": "x."}]}',
+    "deep-nesting": b'{"segments": ' + b"[" * 200_000 + b"]" * 200_000 + b"}",
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE_JSON)
+def test_a_hostile_json_transcript_is_named_on_every_page_and_in_the_export(media_app, tmp_path, name):
+    (media_app.media / "bad.json").write_bytes(HOSTILE_JSON[name])
+    add_story(media_app, [{"url": "/media/t/bad.json", "type": "application/json"}])
+    client = media_app.test_client()
+    assert client.get("/stories/s1").status_code == 200
+    response = client.get("/stories/s1/transcript")
+    assert response.status_code == 200
+    document = lxml.html.fromstring(response.data)
+    assert "JSON transcript" in document.xpath("//p[@class='problem']/text()")[0]
+    media_app.config["SITE_URL"] = "http://storyfeed.test/"
+    export_site(media_app, tmp_path / "export")
+    assert (tmp_path / "export" / "stories" / "s1" / "transcript").is_file()
