@@ -54,6 +54,9 @@ topics = sa.Table(
     sa.Column("version", sa.BigInteger(), nullable=False),
     # When the version last moved: the Last-Modified of the topic's feeds.
     sa.Column("changed_at", sa.DateTime(), nullable=False),
+    # The topic whose first podcast feed gives this one its podcast:guid, recorded when a
+    # rename leads here (`stories.moves`); NULL: its own.
+    sa.Column("identity", sa.String(100), nullable=True),
 )
 
 # Single-row counters; key "stories" is the version of the whole store, and its

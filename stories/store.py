@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -85,6 +85,7 @@ class WriteResult:
     deleted: tuple[str, ...] = ()
     topics: frozenset[str] = field(default_factory=frozenset)  # whose version moved
     added_topics: tuple[str, ...] = ()  # described topics this write created
+    notices: tuple[str, ...] = ()  # what the write did that its writer may not expect
 
     @property
     def changed(self) -> bool:
@@ -245,9 +246,15 @@ class StoryStore:
         return sorted((_load_topic(r) for r in rows), key=lambda topic: topic.title.lower())
 
     def topic_moves(self) -> TopicMoves:
-        """Every topic that moved (`moved_to`), old slug to new."""
+        """Every topic that moved (`moved_to`), old slug to new, and the podcast identity
+        each renamed topic carries on."""
         with self.engine.connect() as conn:
-            return TopicMoves(self._moves(conn))
+            return TopicMoves(self._moves(conn), self._identities(conn))
+
+    def _identities(self, conn: Connection) -> dict[str, str]:
+        t = schema.topics
+        return dict(conn.execute(
+            sa.select(t.c.slug, t.c.identity).where(t.c.identity.is_not(None))).all())
 
     def _moves(self, conn: Connection) -> dict[str, str]:
         t = schema.topics
@@ -404,16 +411,27 @@ class StoryStore:
         described = {t.slug: t for t in topics}
         now = _now()
         with self.engine.begin() as conn:
+            named = {slug for s in by_id.values() for slug in s.topics}
+            # Before the stories land: a topic with none yet is renamed into, not merged into.
+            storyless = self._storyless(conn, named | described.keys()
+                                        | {t.moved_to for t in described.values() if t.moved_to})
             added, updated, unchanged, touched = self._write_stories(conn, by_id, now)
             touched |= self._sharing_topics(conn, described)
-            touched |= self._moved_into_topics(conn, described)
-            named = {slug for s in by_id.values() for slug in s.topics}
+            moves_after, moved_now, moved = self._moves_after(conn, described)
+            touched |= moved
             added_topics, changed_topics = self._write_topics(conn, described, named, touched, now)
+            graph = (moves_after.moves if moves_after is not None
+                     else self._moves(conn) if storyless or by_id else {})
+            notices = self._record_identities(conn, graph, moved_now, storyless)
+            notices += tuple(
+                f"story {story.id!r} is in topic {slug!r}, which moved to {graph[slug]!r}: "
+                f"it shows in {slug!r}'s feeds and pages only once the move is undone"
+                for story in by_id.values() for slug in story.topics if slug in graph)
             if added or updated or changed_topics:
                 self._bump_store(conn, now)
         result = WriteResult(
             tuple(added), tuple(updated), tuple(unchanged), (), frozenset(changed_topics),
-            tuple(added_topics),
+            tuple(added_topics), notices,
         )
         if result.changed:
             stories_changed.send(self, topics=result.topics)
@@ -539,26 +557,67 @@ class StoryStore:
             .where(st.c.topic.in_(renamed))
         ).scalars())
 
-    def _moved_into_topics(self, conn: Connection, described: dict[str, Topic]) -> set[str]:
-        """Topics a moved topic led to before this write or leads to after it: their
-        podcast feeds take their guid from the start of the chain (`TopicMoves.origin`),
-        so their versions must move too."""
+    def _moves_after(self, conn: Connection, described: dict[str, Topic]
+                     ) -> tuple[TopicMoves | None, dict[str, str], set[str]]:
+        """The moves as this write leaves them (None when it changes none), the moves it
+        makes `{old: new}`, and the topics a changed move led to before the write or
+        leads to after it (their podcast identity may change, so their versions must move
+        too). MoveRefused when a changed move makes a loop or a chain past the bound: its
+        feeds would all answer 404."""
         t = schema.topics
         if not described:
-            return set()
+            return None, {}, set()
         stored = dict(conn.execute(
             sa.select(t.c.slug, t.c.record).where(t.c.slug.in_(sorted(described)))
         ).all())
         changed = {slug for slug, topic in described.items()
                    if topic.moved_to != (_load_topic(stored[slug]).moved_to if slug in stored else "")}
         if not changed:
-            return set()
+            return None, {}, set()
         before = self._moves(conn)
         after = {**before, **{slug: described[slug].moved_to for slug in changed}}
         moves_before = TopicMoves(before)
         moves_after = TopicMoves({old: new for old, new in after.items() if new})
-        return {slug for old in changed for moves in (moves_before, moves_after)
-                for slug in moves.downstream(old)}
+        moves_after.refuse_broken_chains(changed)
+        made = {old: described[old].moved_to for old in changed if described[old].moved_to}
+        return moves_after, made, {slug for old in changed for moves in (moves_before, moves_after)
+                                   for slug in moves.downstream(old)}
+
+    def _storyless(self, conn: Connection, slugs: set[str]) -> set[str]:
+        """Those of `slugs` that no story is in."""
+        if not slugs:
+            return set()
+        st = schema.story_topics
+        with_stories = set(conn.execute(
+            sa.select(st.c.topic).distinct().where(st.c.topic.in_(sorted(slugs)))).scalars())
+        return slugs - with_stories
+
+    def _record_identities(self, conn: Connection, graph: Mapping[str, str], moved_now: dict[str, str],
+                           storyless: set[str]) -> tuple[str, ...]:
+        """Record who carries on whose podcast identity. A topic that had no stories
+        before this write and that moves lead into (a move written now, or one written
+        before it existed) is a rename: it carries on the identity of the first topic
+        moved into it, unless a rename gave it one already. A move written now onto a
+        topic with stories is a merge: the target keeps its own, said in the notices."""
+        t = schema.topics
+        notices = [
+            f"topic {old!r} moved onto {new!r}, which has stories of its own: {old!r}'s subscribers "
+            f"are sent to {new!r}'s feeds, whose podcast:guid stays {new!r}'s"
+            for old, new in sorted(moved_now.items()) if new not in storyless
+        ]
+        if not storyless:
+            return tuple(notices)
+        into: dict[str, list[str]] = {}
+        for old, new in sorted(graph.items()):
+            if new in storyless:
+                into.setdefault(new, []).append(old)
+        if into:
+            identities = self._identities(conn)
+            for new, movers in sorted(into.items()):
+                if new not in identities:
+                    identity = identities.get(movers[0], movers[0])
+                    conn.execute(t.update().where(t.c.slug == new).values(identity=identity))
+        return tuple(notices)
 
     def _write_topics(self, conn: Connection, described: dict[str, Topic], named: set[str],
                       touched: set[str], now: datetime) -> tuple[list[str], set[str]]:

@@ -794,7 +794,8 @@ def _parse_topic_parts(r: _Reader, raw: dict[str, Any], topic: Topic) -> Topic:
     medium = r.text(raw, "medium", "medium", limit=20) or "podcast"
     if medium not in MEDIUMS:
         r.fail("medium", f"{show(medium)} is not a podcast:medium value ({', '.join(MEDIUMS)})")
-    moved_to = r.slug(raw["moved_to"], "moved_to") if raw.get("moved_to") is not None else ""
+    # "" clears a move, as the schema allows and docs/records.md says.
+    moved_to = r.slug(raw["moved_to"], "moved_to") if raw.get("moved_to") not in (None, "") else ""
     if moved_to and moved_to == topic.slug:
         r.fail("moved_to", "points at the topic itself")
     return dataclasses.replace(

@@ -4,6 +4,9 @@ once per session, see conftest.py) is exactly what they make."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -110,3 +113,24 @@ def test_the_sqlite_copy_is_a_database_of_its_own(tmp_path):
     finally:
         first.dispose()
         second.dispose()
+
+
+def test_identities_of_a_store_written_before_keep_the_guids_it_served(empty_database_url):
+    """0004 records the podcast identity the old rule gave each moved-into topic (the start
+    of the longest chain into it), so that upgrading changes no show's podcast:guid."""
+    engine = create_engine(empty_database_url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0003_changed_at")
+        topics = sa.table("topics", sa.column("slug"), sa.column("record"), sa.column("described"),
+                          sa.column("version"), sa.column("changed_at"))
+        moves = {"a": "b", "b": "c", "m": "c", "x": ""}
+        for slug in ("a", "b", "c", "m", "x"):
+            record = {"slug": slug, "title": slug}
+            if moves.get(slug):
+                record["moved_to"] = moves[slug]
+            conn.execute(topics.insert().values(slug=slug, record=json.dumps(record, sort_keys=True),
+                                                described=True, version=1, changed_at=datetime(2026, 1, 1)))
+        command.upgrade(alembic_config(conn), "head")
+        found = dict(conn.execute(sa.text("SELECT slug, identity FROM topics")).all())
+    engine.dispose()
+    assert found == {"a": None, "b": "a", "c": "a", "m": None, "x": None}

@@ -16,7 +16,7 @@ from lxml import etree
 
 from serving.state import app_state
 from stories.model import Topic
-from stories.moves import MAX_MOVES, MoveProblem, TopicMoves
+from stories.moves import MAX_MOVES, MoveProblem, MoveRefused, TopicMoves
 from web.export import MANIFEST, export_site
 
 from .conftest import make_app
@@ -161,6 +161,30 @@ def test_podcast_guid_is_the_same_before_and_after_the_move(client, store):
         f"{SITE}topics/defectors-stories/podcast.xml")
 
 
+def test_a_move_onto_an_established_show_keeps_that_shows_guid(client, store):
+    """Moving topic A onto B, a podcast with stories of its own, must not take B's
+    identity away in podcast indexes: A's subscribers are sent to B instead."""
+    old_guid = channel_guid(client.get(f"/topics/{OLD}/podcast.xml").data)
+    sample = topic(store, OLD)
+    established = "established-show"
+    store.write(stories=[dataclasses.replace(s, topics=(established,)) for s in store.iter_stories(OLD)][:2],
+                topics=[dataclasses.replace(sample, slug=established, title="Established")])
+    own_guid = channel_guid(client.get(f"/topics/{established}/podcast.xml").data)
+    result = store.write(topics=[dataclasses.replace(topic(store, OLD), moved_to=established)])
+    assert result.notices and established in result.notices[0]
+    assert channel_guid(client.get(f"/topics/{established}/podcast.xml").data) == own_guid
+    # The old feed's last answer (the 301's body) still carries its own identity.
+    old_answer = client.get(f"/topics/{OLD}/podcast.xml")
+    assert old_answer.status_code == 301 and channel_guid(old_answer.data) == old_guid
+
+
+def test_a_rename_to_a_topic_made_later_carries_the_guid_on(client, store):
+    before = channel_guid(client.get(f"/topics/{OLD}/podcast.xml").data)
+    set_moved_to(store, OLD, "made-later")
+    move(store, OLD, "made-later")
+    assert channel_guid(client.get("/topics/made-later/podcast.xml").data) == before
+
+
 # -- chains, loops, and moves not finished ---------------------------------------------
 
 
@@ -174,9 +198,70 @@ def test_a_chain_of_moves_redirects_straight_to_its_end(client, store):
     assert client.get("/topics/c/feed.json").status_code == 200
 
 
-def test_a_loop_of_moves_is_a_clear_404_not_a_redirect_loop(client, store):
+def write_moves_as_an_old_store_did(store, moves: dict[str, str]) -> None:
+    """Moves put straight into the rows, as a store written before writes were checked
+    for loops and long chains may hold them."""
+    import sqlalchemy as sa
+
+    from stories import schema
+
+    for slug, moved_to in moves.items():
+        store.write(topics=[Topic.from_slug(slug)])
+        record = json.dumps({"moved_to": moved_to, "slug": slug, "title": slug}, sort_keys=True,
+                            separators=(",", ":"))
+        with store.engine.begin() as conn:
+            conn.execute(sa.update(schema.topics).where(schema.topics.c.slug == slug)
+                         .values(record=record, version=schema.topics.c.version + 1))
+
+
+def test_a_write_that_makes_a_loop_is_refused_naming_it(store):
     set_moved_to(store, "a", "b")
-    set_moved_to(store, "b", "a")
+    with pytest.raises(MoveRefused, match="loop: b -> a -> b"):
+        set_moved_to(store, "b", "a")
+    assert store.topic_moves().moves == {"a": "b"}
+
+
+def test_a_write_that_makes_a_chain_past_the_bound_is_refused(store):
+    slugs = [f"t{i}" for i in range(MAX_MOVES + 2)]
+    for old, new in itertools.pairwise(slugs[:-1]):
+        set_moved_to(store, old, new)
+    with pytest.raises(MoveRefused, match=f"more than {MAX_MOVES} times"):
+        set_moved_to(store, slugs[-2], slugs[-1])
+    # Joining two chains in the middle is refused the same way.
+    set_moved_to(store, "x1", "x2")
+    set_moved_to(store, "x2", "x3")
+    set_moved_to(store, "x3", "x4")
+    with pytest.raises(MoveRefused):
+        set_moved_to(store, slugs[3], "x1")
+
+
+def test_the_api_refuses_a_loop_with_422_naming_the_chain(database_url):
+    app = make_app(database_url, SITE_URL=SITE, INGEST_TOKENS="alpha-token")
+    client = app.test_client()
+    auth = {"Authorization": "Bearer alpha-token"}
+    assert client.put("/api/topics/a", json={"title": "A", "moved_to": "b"}, headers=auth).status_code == 201
+    response = client.put("/api/topics/b", json={"title": "B", "moved_to": "a"}, headers=auth)
+    assert response.status_code == 422
+    assert "b -> a -> b" in response.get_json()["message"]
+    # A story written into a moved topic shows in none of its feeds: the answer says so.
+    response = client.put("/api/stories/s1", headers=auth, json={
+        "title": "S", "url": "https://example.org/s1", "published": "2026-01-01T00:00:00Z",
+        "topics": ["a"]})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert any("moved to 'b'" in w["message"] for w in response.get_json()["warnings"])
+    # Moving a topic onto one with stories of its own: the answer says who keeps the guid.
+    response = client.put("/api/topics/c", json={"title": "C", "moved_to": "a"}, headers=auth)
+    assert any("podcast:guid stays 'a'" in w["message"] for w in response.get_json()["warnings"])
+    assert client.put("/api/topics/c", json={"title": "C", "moved_to": ""}, headers=auth).status_code == 200
+    # Clearing a move with "" works, as the schema and the docs say.
+    response = client.put("/api/topics/a", json={"title": "A", "moved_to": ""}, headers=auth)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert app_state(app).store.topic_moves().moves == {}
+    app_state(app).store.engine.dispose()
+
+
+def test_a_loop_an_old_store_holds_is_a_clear_404_not_a_redirect_loop(client, store):
+    write_moves_as_an_old_store_did(store, {"a": "b", "b": "a"})
     for slug in ("a", "b"):
         for path in (f"/topics/{slug}", f"/topics/{slug}/rss.xml", f"/topics/{slug}/podcast.xml"):
             response = client.get(path)
@@ -184,11 +269,10 @@ def test_a_loop_of_moves_is_a_clear_404_not_a_redirect_loop(client, store):
             assert "loop" in response.get_data(as_text=True), path
 
 
-def test_a_chain_longer_than_the_bound_is_a_clear_404(client, store):
+def test_a_chain_an_old_store_holds_past_the_bound_is_a_clear_404(client, store):
     slugs = [f"t{i}" for i in range(MAX_MOVES + 2)]
-    for old, new in itertools.pairwise(slugs):
-        set_moved_to(store, old, new)
-    set_moved_to(store, slugs[-1], "")
+    write_moves_as_an_old_store_did(store, dict(itertools.pairwise(slugs)))
+    store.write(topics=[Topic.from_slug(slugs[-1])])
     response = client.get(f"/topics/{slugs[0]}/rss.xml")
     assert response.status_code == 404
     assert f"more than {MAX_MOVES} times" in response.get_data(as_text=True)
@@ -295,9 +379,12 @@ def test_the_move_graph_follows_chains_and_refuses_loops():
     assert moves.destination("q", lambda s: True) == "q"
     with pytest.raises(MoveProblem, match="loop"):
         moves.chain("x")
-    # The longest chain into c is a -> b -> c: c keeps a's identity; m merged in later.
-    assert moves.origin("c") == "a"
-    assert moves.origin("b") == "a"
-    assert moves.origin("a") == "a"
+    # The old stores' rule (their migration): the longest chain into c is a -> b -> c.
+    assert moves.longest_chain_start("c") == "a"
+    assert moves.longest_chain_start("b") == "a"
+    assert moves.longest_chain_start("a") == "a"
+    # Identity is what the store recorded when the moves were written.
+    assert moves.origin("c") == "c"
+    assert TopicMoves(moves.moves, {"c": "m"}).origin("c") == "m"
     assert moves.downstream("a") == ["b", "c"]
     assert moves.downstream("x") == ["y"]

@@ -19,6 +19,7 @@ from serving.context import current_store
 from serving.state import app_state
 from stories.files import Batch, JSONRefused, TooManyItems, load_json
 from stories.model import story_to_record, topic_to_record
+from stories.store import WriteResult
 from stories.validate import (
     Problem,
     RecordInvalid,
@@ -127,6 +128,12 @@ def listed(name: str, problems: list[Problem] | tuple[Problem, ...]) -> dict:
     return out
 
 
+def notices(result: WriteResult) -> list[Problem]:
+    """What the store says a write did that its writer may not expect (a move onto a show
+    with stories of its own, a story put in a moved topic), as warnings."""
+    return [Problem("", "write", notice) for notice in result.notices]
+
+
 def unprocessable(problems: list[Problem] | tuple[Problem, ...], what: str) -> Response:
     response = jsonify(
         error="Unprocessable Content",
@@ -158,7 +165,7 @@ def post_stories():
         updated=list(result.updated),
         unchanged=list(result.unchanged),
         **listed("problems", batch.problems),
-        **listed("warnings", batch.warnings),
+        **listed("warnings", [*batch.warnings, *notices(result)]),
     )
 
 
@@ -188,7 +195,7 @@ def put_story(story_id: str):
     response = jsonify(
         result=outcome,
         story=story_to_record(story),
-        **listed("warnings", warnings),
+        **listed("warnings", [*warnings, *notices(result)]),
     )
     if result.added:
         response.status_code = 201
@@ -225,7 +232,7 @@ def put_topic(slug: str):
     response = jsonify(
         result=outcome,
         topic=topic_to_record(topic),
-        **listed("warnings", warnings),
+        **listed("warnings", [*warnings, *notices(result)]),
     )
     if outcome == "added":
         response.status_code = 201

@@ -56,6 +56,8 @@ def import_batch(batch: Batch, skip_invalid: bool) -> None:
             "(--skip-invalid imports the valid records)"
         )
     result = _store().write(stories=batch.stories, topics=batch.topics)
+    for notice in result.notices:
+        click.echo(f"warning: {notice}", err=True)
     click.echo(
         f"imported {len(batch.topics)} topic(s), {len(batch.stories)} story(ies): "
         f"{len(result.added)} added, {len(result.updated)} updated, "
