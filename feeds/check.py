@@ -182,7 +182,13 @@ class GuardedFetcher:
 
     @classmethod
     def for_site(cls, links: Links, **settings: Any) -> GuardedFetcher:
-        own = (private_origin_of(links.site_url), private_origin_of(links.media_base_url))
+        return cls.trusting((links.site_url, links.media_base_url), **settings)
+
+    @classmethod
+    def trusting(cls, own_urls: Iterable[str], **settings: Any) -> GuardedFetcher:
+        """A fetcher that lets the hosts of `own_urls` (the operator's SITE_URL and
+        MEDIA_BASE_URL, never a default) be private addresses."""
+        own = (private_origin_of(url) for url in own_urls)
         return cls([origin for origin in own if origin is not None], **settings)
 
     def close(self) -> None:

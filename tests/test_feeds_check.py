@@ -420,3 +420,17 @@ def test_bodies_are_read_only_up_to_the_cap(upstream):
     assert (fetched.status, len(fetched.body), fetched.complete) == (200, 1000, False)
     fetched = own_fetcher(upstream).fetch("GET", upstream.url("/big.jpg"))
     assert (fetched.status, fetched.body, fetched.complete) == (200, b"", True)
+
+
+def test_without_site_url_the_default_local_address_is_not_trusted(tmp_path):
+    """Without SITE_URL the feeds' own links read http://127.0.0.1:8000/; whatever listens
+    there on the machine running the check is not storyfeed's by anything the operator
+    said, so it is refused before connecting, and the command says how to trust it."""
+    app = make_app(migrated_sqlite(tmp_path / "d.sqlite3"), SITE_URL=None)
+    record = story("s-default", "x", topic="local")
+    record["audio"][0]["url"] = "http://127.0.0.1:8000/media/local.mp3"
+    app_state(app).store.write(stories=[parse_story(record)[0]])
+    result = check(app, "--topic", "local")
+    line = next(line for line in result.stdout.splitlines() if "s-default" in line)
+    assert "refused: 127.0.0.1 resolves to 127.0.0.1, a loopback or private address" in line, line
+    assert "SITE_URL is not set" in result.stderr

@@ -47,10 +47,17 @@ def check_command(slug: str | None, as_json: bool, max_requests: int) -> None:
     store = state.store
     if slug is not None and store.get_topic(slug) is None:
         raise click.ClickException(f"no topic {slug!r}")
-    links = Links.build(state.settings["SITE_URL"] or DEFAULT_SITE_URL,
-                        state.settings["MEDIA_BASE_URL"])
+    site_url, media_base_url = state.settings["SITE_URL"], state.settings["MEDIA_BASE_URL"]
+    links = Links.build(site_url or DEFAULT_SITE_URL, media_base_url)
     plans = plan_store(store, links, state.settings["MEDIA_DIR"], slug)
-    fetcher = GuardedFetcher.for_site(links, max_requests=max_requests)
+    # Only hosts the operator named may be private: the default 127.0.0.1:8000 is
+    # whatever happens to listen there on this machine, not necessarily storyfeed.
+    fetcher = GuardedFetcher.trusting([url for url in (site_url, media_base_url) if url],
+                                      max_requests=max_requests)
+    if not site_url:
+        click.echo(f"SITE_URL is not set: the feeds' own links are checked as {DEFAULT_SITE_URL}, "
+                   "which is not trusted as a local host; set SITE_URL (to "
+                   f"{DEFAULT_SITE_URL} for `make run`) to check the files it serves", err=True)
     try:
         with progress(sum(len(plan.targets) for plan in plans)) as step:
             problems = run_checks(plans, fetcher, on_target=step)
