@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import nh3
+from rfc3986_validator import validate_rfc3986
 
 from .apple_categories import APPLE_CATEGORIES
 from .errors import InvalidInput
@@ -218,12 +219,19 @@ class _Reader:
         value = self.text(raw, key, field, limit=MAX_URL, required=required)
         if not value:
             return ""
+        if value != raw.get(key):
+            # Controls are not cleaned out of a URL as out of text: the URL would be
+            # another one, and the API's document refuses them (format: uri).
+            value = raw[key]
         if media_path and MEDIA_PATH_RE.fullmatch(value):
             return value
         if not is_http_url(value):
             expected = "an absolute http(s) URL"
             if media_path:
                 expected += " or a /media/ path of letters, digits and -._~"
+            if value.lower().startswith(("http://", "https://")):
+                expected += (" (RFC 3986: write a host in punycode, xn--..., and "
+                             "percent-encode spaces, quotes and anything not ASCII)")
             self.fail(field, f"{show(value)} is not {expected}")
             return ""
         return value
@@ -344,17 +352,19 @@ def parse_datetime(value: str) -> datetime | None:
 
 
 def is_http_url(value: str) -> bool:
-    """An absolute http(s) URL with a host, a valid port and no white space."""
+    """An absolute http(s) URL with a host and a valid port that is an RFC 3986 URI: what
+    the OpenAPI document declares (`format: uri`, which jsonschema checks with the same
+    rfc3986-validator), so that the API and its document refuse the same URLs. C1
+    controls and a Unicode host (a look-alike of another) are refused; a host is written
+    in punycode (xn--...) and anything else non-ASCII percent-encoded."""
+    if not (value.isascii() and value.isprintable()) or validate_rfc3986(value, rule="URI") is None:
+        return False
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError:  # e.g. "http://[::1" (an unclosed IPv6 address)
         return False
-    return (
-        parts.scheme in ("http", "https")
-        and bool(parts.hostname)
-        and not any(c.isspace() for c in value)
-    )
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def clean_body_html(html: str) -> str:

@@ -550,3 +550,44 @@ def test_keys_and_cursors_no_record_can_have_are_4xx_on_every_backend(backend_ap
                                headers=AUTH)
         assert 400 <= response.status_code < 500, (method, path, response.status_code)
     assert export(backend_app) == before
+
+
+# -- URLs: the validator refuses whatever the OpenAPI document refuses ----------------------
+
+def _document_url_schema() -> dict:
+    from web.openapi import load_document
+
+    return load_document()["components"]["schemas"]["StoryInput"]["properties"]["url"]
+
+
+URL_CHARACTERS = st.characters(codec="utf-8", exclude_categories=("Cs",))
+URL_HOSTS = st.sampled_from(["example.org", "пример.рф", "xn--e1afmkfd.xn--p1ai", "exa\u0085mple.org",
+                             "[::1]", "example.org:8080", "ex ample.org"])
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scheme=st.sampled_from(["http", "https"]), host=URL_HOSTS, rest=st.text(URL_CHARACTERS, max_size=20))
+def test_a_url_the_validator_takes_is_one_the_openapi_document_takes(scheme, host, rest):
+    """C1 controls and Unicode hosts passed the validator but not the document's
+    `format: uri` (RFC 3986, checked by jsonschema with rfc3986-validator)."""
+    import jsonschema
+
+    url = f"{scheme}://{host}/{rest}"
+    validator = jsonschema.Draft202012Validator(_document_url_schema(), format_checker=jsonschema.FormatChecker())
+    if not problems_of_url(url):
+        assert validator.is_valid(url), url
+
+
+def problems_of_url(url: str) -> list[str]:
+    try:
+        parse_story(story_record(url=url), LOC)
+    except RecordInvalid as exc:
+        return [str(p) for p in exc.problems]
+    return []
+
+
+@pytest.mark.parametrize("url", ["http://example.org/\x85", "http://пример.рф/", "http://example.org/caf\u00e9",
+                                 "https://example.org/\u202eevil"])
+def test_c1_controls_and_unicode_in_a_url_are_a_named_problem(url):
+    [problem] = problems_of_url(url)
+    assert "punycode" in problem and "percent-encode" in problem
