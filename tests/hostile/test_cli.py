@@ -137,3 +137,13 @@ def test_what_the_api_accepted_round_trips_through_export_and_import(tmp_path, c
     finally:
         dispose(source)
         dispose(target)
+
+
+@pytest.mark.parametrize("content", [b"this is not json", b"\xff not utf-8"])
+def test_terminal_escapes_in_a_file_name_are_shown_not_run(sqlite_app, tmp_path, content):
+    path = tmp_path / "\x1b]0;owned\x07\x1b[2Jstories.json"
+    path.write_bytes(content)
+    result = run_import(sqlite_app, str(path))
+    assert result.exit_code == 1
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "\\u001b]0;owned\\u0007" in result.output

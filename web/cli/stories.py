@@ -14,6 +14,7 @@ from stories import migrate
 from stories.files import Batch, read_records, write_ndjson
 from stories.sample import SAMPLE_FILE
 from stories.store import StoryStore
+from stories.validate import printable
 
 db_cli = AppGroup("db", help="Database schema.")
 stories_cli = AppGroup("stories", help="Story records: import, export, list, sample.")
@@ -34,13 +35,14 @@ def db_upgrade(revision: str) -> None:
 def read_paths(paths: tuple[str, ...]) -> Batch:
     batch = Batch()
     for path in paths:
-        source = "<stdin>" if path == "-" else Path(path).name
+        # A file's name is a stranger's text too: terminal escapes in it are shown, not run.
+        source = "<stdin>" if path == "-" else printable(Path(path).name)
         try:
             data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
             text = data.decode("utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
-            shown = "<stdin>" if path == "-" else path
-            raise click.ClickException(f"{shown}: cannot read: {exc}") from exc
+            shown = "<stdin>" if path == "-" else printable(path)
+            raise click.ClickException(f"{shown}: cannot read: {printable(str(exc))}") from exc
         batch.extend(read_records(text, source))
     return batch
 
