@@ -206,3 +206,35 @@ def test_the_canonical_link_of_any_path_is_ours(sample_client):
     assert response.status_code == 404
     (canonical,) = lxml.html.fromstring(response.data).xpath("//link[@rel='canonical']/@href")
     assert canonical.startswith("http://storyfeed.test/")
+
+
+# -- CORS: what any page's script may read, the browser may ask to read -------------------
+
+CORS_URLS = [
+    "/rss.xml", "/atom.xml", "/feed.json", f"/topics/{TOPIC}/podcast.xml", f"/topics/{TOPIC}/atom.xml",
+    "/feeds.opml", f"/oembed?url=http://storyfeed.test/stories/{STORY}", f"/stories/{STORY}/oembed.json",
+    "/oembed/providers.json", f"/media/{TOPIC}/{AUDIO}.mp3", "/openapi.json",
+    f"/stories/{STORY}/audio/{AUDIO}/transcript.vtt", f"/stories/{STORY}/audio/{AUDIO}/chapters.json",
+]
+NOT_CORS_URLS = [f"/topics/{TOPIC}", f"/stories/{STORY}", f"/player/{STORY}/{AUDIO}", "/"]
+PREFLIGHT = {"Origin": "https://reader.example", "Access-Control-Request-Method": "GET",
+             "Access-Control-Request-Headers": "if-none-match, range"}
+
+
+@pytest.mark.parametrize("url", CORS_URLS)
+def test_a_preflight_for_what_scripts_may_read_is_answered(sample_client, url):
+    """A feed polled with If-None-Match, audio read with Range: the browser asks first,
+    and without Allow-Methods and Allow-Headers it refuses the read."""
+    assert sample_client.get(url).headers["Access-Control-Allow-Origin"] == "*"
+    answer = sample_client.open(url, method="OPTIONS", headers=PREFLIGHT)
+    assert answer.status_code == 200
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
+    assert "GET" in answer.headers["Access-Control-Allow-Methods"]
+    allowed = {h.strip().lower() for h in answer.headers["Access-Control-Allow-Headers"].split(",")}
+    assert {"if-none-match", "range"} <= allowed
+
+
+@pytest.mark.parametrize("url", NOT_CORS_URLS)
+def test_pages_are_not_opened_to_other_origins_by_a_preflight(sample_client, url):
+    answer = sample_client.open(url, method="OPTIONS", headers=PREFLIGHT)
+    assert "Access-Control-Allow-Origin" not in answer.headers
