@@ -524,3 +524,24 @@ def test_a_story_oembed_path_answers_like_the_endpoint(client):
     assert client.get("/stories/1169464713/oembed.yaml").status_code == 501
     missing = client.get("/stories/nope/oembed.json")
     assert missing.status_code == 404 and missing.is_json
+
+
+@pytest.mark.parametrize("path", [f"/stories/{SAMPLE_STORY}", f"/player/{SAMPLE_STORY}/{SAMPLE_AUDIO}"])
+def test_discovery_from_a_themed_page_names_the_themed_page(client, path):
+    """Consumers that discover the endpoint (unfurl.js, oembed-extractor, PyEmbed) pass on
+    the URL discovery names: without the theme, they lost it."""
+    response = client.get(path + "?theme=dark")
+    links = [a for a in Tags(response.get_data(as_text=True)).find("link", rel="alternate")
+             if "oembed" in a["type"]]
+    headers = [h for h in response.headers.getlist("Link") if "oembed" in h]
+    assert len(links) == 2 and len(headers) == 2
+    for href in [a["href"] for a in links] + [h[1:h.index(">")] for h in headers]:
+        (page,) = parse_qs(urlsplit(href).query)["url"]
+        assert page.endswith(path + "?theme=dark"), href
+        answer = client.get(href.removeprefix(SITE[:-1])).get_data(as_text=True)
+        assert "theme=dark" in answer
+    # A theme we do not have names the page as it is.
+    unknown = client.get(path + "?theme=%3Cscript%3E")
+    for link in Tags(unknown.get_data(as_text=True)).find("link", rel="alternate"):
+        if "oembed" in link["type"]:
+            assert "theme" not in parse_qs(urlsplit(link["href"]).query)["url"][0]

@@ -6,7 +6,7 @@ answers each with its kind's status (or the one the oEmbed spec fixes) in JSON.
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Flask, Response, abort, render_template, request
 from markupsafe import Markup
@@ -221,14 +221,23 @@ def discovery(response: Response) -> Response:
             page_url = links.story(args["story_id"])
         else:
             page_url = player_page_url(links, args["story_id"], args["audio_id"])
-        for media_type, href in discovery_links(page_url, oembed_endpoint_url(links)):
+        for media_type, href in discovery_links(page_with_theme(page_url), oembed_endpoint_url(links)):
             response.headers.add("Link", f'<{href}>; rel="alternate"; type="{media_type}"')
     return response
 
 
+def page_with_theme(page_url: str) -> str:
+    """The page URL discovery names: with the `?theme=` this request was given, so that a
+    consumer that discovers the oEmbed answer from a themed page gets that theme's player
+    (the endpoint reads the theme from the URL). Only a theme we have: no other value
+    reaches a link or a cache key."""
+    theme = request.args.get("theme")
+    return f"{page_url}?{urlencode({'theme': theme})}" if theme in THEMES else page_url
+
+
 @bp.app_template_global()
 def oembed_discovery_links(page_url: str) -> list[tuple[str, str]]:
-    return discovery_links(page_url, oembed_endpoint_url(current_links()))
+    return discovery_links(page_with_theme(page_url), oembed_endpoint_url(current_links()))
 
 
 @bp.app_template_global()
