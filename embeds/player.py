@@ -103,8 +103,12 @@ def caption_tracks(audio: Audio, links: Links) -> list[dict[str, Any]]:
     return tracks
 
 
-def transcript_page(audio: Audio, links: Links) -> str:
-    """A transcript to read as a page: the record's `transcript_url`, else an HTML one."""
+def transcript_page(story: Story, audio: Audio, links: Links) -> str:
+    """A transcript to read as a page: the story's own on this site when it has one (as
+    every story with a transcript file does), else the record's `transcript_url`, else an
+    HTML transcript file."""
+    if story.has_transcripts:
+        return links.transcript_page(story.id)
     if audio.transcript_url:
         return links.media(audio.transcript_url)
     html = next((t for t in audio.transcripts if t.type == "text/html"), None)
@@ -143,7 +147,7 @@ def player_page(story: Story, audio: Audio, links: Links, *, registry: ProviderR
         "media_url": links.media(audio.url),
         "sources": sources,
         "tracks": caption_tracks(audio, links),
-        "transcript_page_url": transcript_page(audio, links),
+        "transcript_page_url": transcript_page(story, audio, links),
         "script_data": {
             "duration": audio.duration,
             "chapters": inline_chapters(audio),

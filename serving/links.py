@@ -60,6 +60,10 @@ class Links:
     def story(self, story_id: str) -> str:
         return self.absolute(f"stories/{quote(story_id)}")
 
+    def transcript_page(self, story_id: str) -> str:
+        """The story's transcript page (served when `Story.has_transcripts`)."""
+        return self.absolute(f"stories/{quote(story_id, safe='')}/transcript")
+
     def media(self, url: str) -> str:
         """A record's media URL made absolute: `/media/...` paths live under MEDIA_BASE_URL.
 

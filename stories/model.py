@@ -178,6 +178,12 @@ class Story:
     def embeddable_audio(self) -> tuple[Audio, ...]:
         return tuple(a for a in self.audio if a.embeddable)
 
+    @property
+    def has_transcripts(self) -> bool:
+        """Whether any audio has a transcript file: such a story has a transcript page,
+        which its page and every player of it link to."""
+        return any(audio.transcripts for audio in self.audio)
+
     def find_audio(self, audio_id: str) -> Audio | None:
         return next((a for a in self.audio if a.id == audio_id), None)
 

@@ -155,7 +155,7 @@ def test_links_are_marked_for_a_new_tab(client):
     links = player_document(client).xpath("//a[@href]")
     assert [a.text_content() for a in links] == [
         "North Korean defectors may face deportation by China as COVID border controls ease",
-        "Download", "Story"]
+        "Download", "Transcript page", "Story"]
     assert all(a.get("target") == "_blank" and a.get("rel") == "noopener" for a in links)
 
 
@@ -830,3 +830,21 @@ def test_axe_finds_no_violations(storyfeed, browser, axe_script, scheme):
         assert problems == {}, json.dumps(problems, indent=1)
     finally:
         ctx.close()
+
+
+def test_the_transcript_link_follows_one_rule_for_every_sample_story(sample_app):
+    """Every sample story has a transcript page; the player linked to it for 3 of 7 (those
+    whose record had a transcript_url or an HTML transcript)."""
+    from stories.sample import SAMPLE_FILE
+
+    client = sample_app.test_client()
+    stories = json.loads(SAMPLE_FILE.read_text())["stories"]
+    for story in stories:
+        for audio in story["audio"]:
+            page = client.get(f"/stories/{story['id']}/transcript")
+            links = player_document(client, f"/player/{story['id']}/{audio['id']}").xpath(
+                '//a[normalize-space()="Transcript page"]/@href')
+            if page.status_code == 200:
+                assert links == [f"{SITE}stories/{story['id']}/transcript"], story["id"]
+            else:
+                assert all(not href.startswith(SITE) for href in links), story["id"]

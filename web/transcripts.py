@@ -20,7 +20,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, Flask, abort, render_template, send_file
 
@@ -81,10 +81,6 @@ def served_transcripts(audio: Audio, media_dir: str) -> dict[str, tuple[Transcri
     return found
 
 
-def has_transcript_page(story: Story) -> bool:
-    return any(audio.transcripts for audio in story.audio)
-
-
 def _chapters_served(audio: Audio, media_dir: str) -> bool:
     chapters = audio.chapters
     if chapters is None:
@@ -94,7 +90,7 @@ def _chapters_served(audio: Audio, media_dir: str) -> bool:
 
 def served_paths(story: Story, media_dir: str) -> list[str]:
     """The paths (without the leading "/") this module answers 200 for, for the export."""
-    paths = [f"stories/{story.id}/transcript"] if has_transcript_page(story) else []
+    paths = [f"stories/{story.id}/transcript"] if story.has_transcripts else []
     for audio in story.audio:
         base = f"stories/{story.id}/audio/{audio.id}/"
         paths += [f"{base}transcript.{ext}" for ext in served_transcripts(audio, media_dir)]
@@ -246,7 +242,7 @@ def _topics(story: Story) -> list[Topic]:
 @bp.get("/stories/<story_id>/transcript")
 def transcript_page(story_id: str):
     story = _story_or_404(story_id)
-    if not has_transcript_page(story):
+    if not story.has_transcripts:
         abort(404, description="This story has no transcript.")
     topics = _topics(story)
     language = topics[0].language if topics else ""
@@ -295,9 +291,7 @@ def chapters_file(story_id: str, audio_id: str):
 @bp.app_template_global()
 def transcript_page_url(story: Story) -> str:
     """The story's transcript page, "" when it has none."""
-    if not has_transcript_page(story):
-        return ""
-    return current_links().absolute(f"stories/{quote(story.id, safe='')}/transcript")
+    return current_links().transcript_page(story.id) if story.has_transcripts else ""
 
 
 @bp.app_template_global()
