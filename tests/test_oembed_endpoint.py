@@ -435,7 +435,7 @@ def test_pages_without_a_story_have_no_oembed_discovery(client):
 
 def test_topic_page_embed_code_is_the_oembed_html(client):
     page = client.get("/topics/north-korean-defectors").get_data(as_text=True)
-    codes = re.findall(r'<textarea readonly rows="3" aria-label="Embed code">(.*?)</textarea>', page, re.S)
+    codes = re.findall(r'<textarea readonly rows="3" aria-label="Embed code" dir="ltr">(.*?)</textarea>', page, re.S)
     assert len(codes) == 7
     parsed = Tags(page)
     assert len(parsed.find("textarea")) == 7  # the code is text, not live markup
@@ -480,8 +480,10 @@ def test_player_page_has_what_the_issue_lists(client):
     hrefs = [a.get("href") for t, a in tags.tags if t == "a"]
     assert STORY_PAGE in hrefs and f"{SITE}media/north-korean-defectors/{SAMPLE_AUDIO}.mp3" in hrefs
     assert tags.find("html", **{"data-theme": "auto"})
+    # The transcript page: storyfeed's own, which follows the cues, for every story that
+    # has a transcript file (the record's NPR transcript page stays on the story page).
     transcript = client.get("/player/1022642030/1022642033").get_data(as_text=True)
-    assert 'href="https://www.npr.org/transcripts/1022642030"' in transcript
+    assert f'href="{SITE}stories/1022642030/transcript"' in transcript
 
 
 @pytest.mark.parametrize("theme,expected", [("light", "light"), ("dark", "dark"), ("<x>", "auto")])
