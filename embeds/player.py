@@ -138,6 +138,14 @@ def player_page(story: Story, audio: Audio, links: Links, *, registry: ProviderR
     if audio.chapters is not None and audio.chapters.url:
         chapters_url = links.media(audio.chapters.url)
     embed = embed_iframe(story, audio, registry)
+    tracks = caption_tracks(audio, links)
+    # A frame sandboxed without allow-same-origin (WordPress's) has an opaque origin: to it
+    # our captions are cross-origin, and Chromium loads a <track> then only for a media
+    # element in CORS mode ("Unsafe attempt to load URL"). CORS mode would also make the
+    # audio itself fail from a host that sends no Access-Control-Allow-Origin, so it is
+    # asked only when everything comes from this site, whose /media/ answers say `*`.
+    cors = bool(tracks) and all(
+        url.startswith(links.site_url) for url in [*(s.src for s in sources), *(t["src"] for t in tracks)])
     return {
         "story": story,
         "audio": audio,
@@ -146,7 +154,8 @@ def player_page(story: Story, audio: Audio, links: Links, *, registry: ProviderR
         "image_url": links.media(story.image.url) if story.image else "",
         "media_url": links.media(audio.url),
         "sources": sources,
-        "tracks": caption_tracks(audio, links),
+        "tracks": tracks,
+        "cors": cors,
         "transcript_page_url": transcript_page(story, audio, links),
         "script_data": {
             "duration": audio.duration,

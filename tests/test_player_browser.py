@@ -269,3 +269,23 @@ def test_clicking_every_link_of_a_hostile_story_opens_no_dialog(tmp_path, browse
             page.close()
             app_state(app).store.engine.dispose()
     assert dialogs == []
+
+
+def test_captions_load_in_a_frame_sandboxed_as_wordpress_does(storyfeed, browser):
+    """Chromium refused the <track> in an opaque-origin frame ("Unsafe attempt to load
+    URL") until the audio element asked for CORS."""
+    story_page = f"{storyfeed}stories/{SAMPLE_STORY}"
+    body = requests.get(f"{storyfeed}oembed", params={"url": story_page}, timeout=10).json()
+    post = f"<!doctype html><html><body>{as_wordpress_embeds(body['html'])}</body></html>"
+    with other_origin({"/post": post}) as blog:
+        page = browser.new_page()
+        page.goto(f"{blog}/post")
+        page.wait_for_function("() => document.querySelector('iframe').contentWindow !== null")
+        frame = next(f for f in page.frames if f.url.startswith(f"{storyfeed}player/"))
+        frame.wait_for_selector(".controls:not([hidden])")
+        # Loading starts once the track is shown or hidden; 2 is LOADED, 3 ERROR.
+        frame.evaluate("() => { document.querySelector('track').track.mode = 'hidden'; }")
+        frame.wait_for_function("() => [2, 3].includes(document.querySelector('track').readyState)")
+        assert frame.evaluate("() => document.querySelector('track').readyState") == 2
+        assert frame.evaluate("() => document.querySelector('track').track.cues.length") > 0
+        page.close()

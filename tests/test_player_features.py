@@ -848,3 +848,25 @@ def test_the_transcript_link_follows_one_rule_for_every_sample_story(sample_app)
                 assert links == [f"{SITE}stories/{story['id']}/transcript"], story["id"]
             else:
                 assert all(not href.startswith(SITE) for href in links), story["id"]
+
+
+def test_the_audio_asks_cors_when_captions_come_from_this_site(client):
+    """Captions in a frame with an opaque origin (WordPress's sandbox) load only for an
+    audio element in CORS mode; media from this site send Access-Control-Allow-Origin."""
+    document = player_document(client)
+    (audio,) = document.xpath("//audio")
+    assert document.xpath("//audio//track") and audio.get("crossorigin") == "anonymous"
+
+
+def test_the_audio_stays_out_of_cors_mode_for_media_elsewhere(sample_app):
+    """A host that sends no Access-Control-Allow-Origin would refuse the audio itself."""
+    elsewhere = make_app_with_media_base(sample_app, "https://cdn.example.org/media/")
+    (audio,) = player_document(elsewhere.test_client()).xpath("//audio")
+    assert audio.get("crossorigin") is None
+
+
+def make_app_with_media_base(sample_app, media_base_url):
+    from .conftest import make_app
+
+    url = str(app_state(sample_app).store.engine.url.render_as_string(hide_password=False))
+    return make_app(url, SITE_URL=SITE, MEDIA_BASE_URL=media_base_url)
