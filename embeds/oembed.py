@@ -33,7 +33,7 @@ from .snippets import (
     SnippetRefused,
     parse_player_snippet,
     parse_player_url,
-    render_player_iframe,
+    render_embed_html,
 )
 
 VERSION = "1.0"
@@ -126,14 +126,14 @@ def player_for_audio(story: Story, audio: Audio, registry: ProviderRegistry, *,
     return next((p for p in order if p is not None), None)
 
 
-def embed_iframe(story: Story, audio: Audio, registry: ProviderRegistry) -> Markup | None:
+def embed_iframe(story: Story, audio: Audio, registry: ProviderRegistry, links: Links) -> Markup | None:
     """The embed code pages offer: the `html` oEmbed gives for the audio's player page."""
     if not audio.embeddable:
         return None
     player = player_for_audio(story, audio, registry, prefer_own=True)
     if player is None:
         return None
-    return render_player_iframe(player.src, player.clamped_height, story.title)
+    return render_embed_html(player, player.clamped_height, story.title, links.story(story.id))
 
 
 def fit_within(width: int, height: int, maxwidth: int | None,
@@ -161,7 +161,7 @@ def build_oembed_response(*, title: str, story: Story | None, player: PlayerRef 
         response.update(
             type="rich",
             version=VERSION,
-            html=str(render_player_iframe(player.src, height, title)),
+            html=str(render_embed_html(player, height, title, links.story(story.id) if story else "")),
             width=min(maxwidth or DEFAULT_WIDTH, MAX_WIDTH),
             height=height,
         )

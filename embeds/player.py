@@ -137,7 +137,7 @@ def player_page(story: Story, audio: Audio, links: Links, *, registry: ProviderR
     chapters_url = ""
     if audio.chapters is not None and audio.chapters.url:
         chapters_url = links.media(audio.chapters.url)
-    embed = embed_iframe(story, audio, registry)
+    embed = embed_iframe(story, audio, registry, links)
     tracks = caption_tracks(audio, links)
     # A frame sandboxed without allow-same-origin (WordPress's) has an opaque origin: to it
     # our captions are cross-origin, and Chromium loads a <track> then only for a media

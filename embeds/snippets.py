@@ -251,6 +251,23 @@ def render_player_iframe(src: str, height: int, title: str) -> Markup:
     ).format(src, int(height), title)
 
 
+def render_embed_html(player: PlayerRef, height: int, title: str, story_url: str) -> Markup:
+    """The embed HTML oEmbed answers and pages hand out: the player's iframe, and for
+    storyfeed's own player the `<blockquote>` WordPress's own embeds carry before it.
+
+    WordPress loads `wp-embed.js`, which sizes the frame and opens its links, only for
+    embed HTML that holds a blockquote (`wp_maybe_enqueue_oembed_host_js`); without it
+    the player's messages reach nobody. WordPress hides the blockquote, a link to the
+    story, once the frame speaks, and keeps the frame hidden until then: so only a player
+    that speaks WordPress's messages, ours, gets one. Elsewhere it is a link to the story.
+    """
+    frame = render_player_iframe(player.src, height, title)
+    if not player.provider.own or not story_url:
+        return frame
+    return Markup('<blockquote class="wp-embedded-content"><a href="{}">{}</a></blockquote>').format(
+        story_url, title) + frame
+
+
 def rewrite_player_snippet(snippet: str, registry: ProviderRegistry) -> Markup:
     """A pasted snippet as the one canonical iframe of its player; SnippetRefused otherwise."""
     ref = parse_player_snippet(snippet, registry)

@@ -521,6 +521,16 @@
     });
     if (window.ResizeObserver) new ResizeObserver(sendHeight).observe(document.body);
     window.addEventListener("resize", sendHeight);
+    // WordPress keeps the frame hidden until its first message, and wp-embed.js may start
+    // after the player sent its height (it loads in the footer): the height goes again once
+    // everything has loaded, and whenever wp-embed.js says "ready" (versions that do).
+    var sendAgain = function () { sentHeight = 0; sendHeight(); };
+    window.addEventListener("load", sendAgain);
+    window.addEventListener("message", function (event) {
+      var d = event.data;
+      if (event.source !== window.parent || !d || d.message !== "ready" || d.secret !== secret) return;
+      sendAgain();
+    });
     sendHeight();
   }
 

@@ -58,3 +58,17 @@ def serve_sample(db_path, with_extra_stories: bool = False) -> Iterator[str]:
             yield server.base + "/"
     finally:
         app_state(app).store.engine.dispose()
+
+
+def embed_parts(html: str):
+    """(the blockquote WordPress's embeds carry, or None; the iframe) of embed HTML, which
+    holds nothing else."""
+    import lxml.html
+
+    elements = lxml.html.fragments_fromstring(html)
+    assert [e.tag for e in elements] in (["iframe"], ["blockquote", "iframe"]), html
+    return (elements[0] if len(elements) == 2 else None), elements[-1]
+
+
+def embed_src(html: str) -> str:
+    return embed_parts(html)[1].get("src")

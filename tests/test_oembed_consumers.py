@@ -13,7 +13,7 @@ from pyembed.core import PyEmbed
 from pyembed.core.consumer import get_first_oembed_response
 from pyembed.core.discovery import AutoDiscoverer, UrlDiscoverer
 
-from .embeds_support import SAMPLE_AUDIO, SAMPLE_STORY, SAMPLE_TITLE, serve_sample
+from .embeds_support import SAMPLE_AUDIO, SAMPLE_STORY, SAMPLE_TITLE, embed_parts, serve_sample
 
 NPR_PLAYER = f"https://www.npr.org/player/embed/{SAMPLE_STORY}/{SAMPLE_AUDIO}"
 
@@ -35,9 +35,8 @@ class StartTags(HTMLParser):
 
 
 def iframe_attrs(html: str) -> dict:
-    ((tag, attrs),) = StartTags(html).found
-    assert tag == "iframe"
-    return attrs
+    """The iframe's attributes (storyfeed's own player follows WordPress's blockquote)."""
+    return dict(embed_parts(html)[1].attrib)
 
 
 def micawber_registry(base: str) -> ProviderRegistry:

@@ -69,9 +69,16 @@ class Tags(HTMLParser):
 
 
 def iframe_of(response_json: dict) -> dict:
+    """The iframe's attributes; storyfeed's own player comes after WordPress's blockquote,
+    a link to the story (embeds.snippets.render_embed_html), and no other does."""
     tags = Tags(response_json["html"]).tags
-    assert [t for t, _ in tags] == ["iframe"]
-    return tags[0][1]
+    if "/player/" in tags[-1][1].get("src", "") and "npr.org" not in tags[-1][1]["src"]:
+        assert [t for t, _ in tags] == ["blockquote", "a", "iframe"]
+        assert tags[0][1] == {"class": "wp-embedded-content"}
+        assert tags[1][1] == {"href": response_json["author_url"]}
+    else:
+        assert [t for t, _ in tags] == ["iframe"]
+    return tags[-1][1]
 
 
 # -- what a response holds ---------------------------------------------------------------

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Request, Response
 from serving.state import app_state
 
 from .conftest import ROOT
-from .embeds_support import SAMPLE_AUDIO, SAMPLE_STORY, SAMPLE_TITLE, serve_sample
+from .embeds_support import SAMPLE_AUDIO, SAMPLE_STORY, SAMPLE_TITLE, embed_parts, serve_sample
 from .servers import InThread
 
 
@@ -65,7 +65,7 @@ def other_origin(pages: dict[str, str]):
 
 def as_wordpress_embeds(oembed_html: str) -> str:
     """What WordPress does to an untrusted provider's iframe: keep it, sandbox it."""
-    frame = lxml.html.fragment_fromstring(oembed_html)
+    frame = embed_parts(oembed_html)[1]
     frame.set("sandbox", "allow-scripts")
     frame.set("class", "wp-embedded-content")
     return lxml.html.tostring(frame, encoding="unicode")

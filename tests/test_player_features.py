@@ -28,7 +28,7 @@ from serving.state import app_state
 from stories.model import Alternate, Audio
 
 from .conftest import ROOT
-from .embeds_support import HOSTILE_TITLE, SAMPLE_AUDIO, SAMPLE_STORY, add_extra_stories
+from .embeds_support import HOSTILE_TITLE, SAMPLE_AUDIO, SAMPLE_STORY, add_extra_stories, embed_parts, embed_src
 
 SITE = "http://storyfeed.test/"
 PLAYER_PATH = f"/player/{SAMPLE_STORY}/{SAMPLE_AUDIO}"
@@ -74,7 +74,7 @@ def player_data(client, path=PLAYER_PATH) -> dict:
 
 def oembed_src(client, url: str, **params) -> str:
     body = client.get("/oembed", query_string={"url": url, **params}).get_json()
-    return lxml.html.fragment_fromstring(body["html"]).get("src")
+    return embed_src(body["html"])
 
 
 # -- the page: sources, captions, data for the script --------------------------------------
@@ -192,16 +192,16 @@ def test_player_budget_under_40_kb_gzipped(client):
 def test_theme_and_start_pass_through_oembed(client, url, params, expected):
     response = client.get("/oembed", query_string={"url": url, **params})
     assert response.status_code == 200
-    assert lxml.html.fragment_fromstring(response.get_json()["html"]).get("src") == expected
+    assert embed_src(response.get_json()["html"]) == expected
 
 
 def test_pasted_snippet_keeps_theme_and_start(client):
     snippet = f'<iframe src="{OWN_PLAYER}?theme=dark#t=20" height="180"></iframe>'
     body = client.post("/oembed/convert", json={"snippet": snippet}).get_json()
-    assert lxml.html.fragment_fromstring(body["html"]).get("src") == f"{OWN_PLAYER}?theme=dark#t=20"
+    assert embed_src(body["html"]) == f"{OWN_PLAYER}?theme=dark#t=20"
     late = snippet.replace("#t=20", "#t=999")
     body = client.post("/oembed/convert", json={"snippet": late}).get_json()
-    assert lxml.html.fragment_fromstring(body["html"]).get("src") == f"{OWN_PLAYER}?theme=dark"
+    assert embed_src(body["html"]) == f"{OWN_PLAYER}?theme=dark"
 
 
 def test_options_keep_the_oembed_cache_bounded(sample_app):
@@ -586,7 +586,7 @@ SECRET = "Zq3xW9pL0a"
 def as_wordpress_filters_it(oembed_html: str, secret: str = SECRET) -> str:
     """wp_filter_oembed_result for an untrusted provider: sandbox, the secret in the src's
     fragment and in data-secret."""
-    frame = lxml.html.fragment_fromstring(oembed_html)
+    frame = embed_parts(oembed_html)[1]
     frame.set("sandbox", "allow-scripts")
     frame.set("security", "restricted")
     frame.set("src", frame.get("src") + "#?secret=" + secret)
@@ -711,9 +711,9 @@ def test_keyboard_alone_reaches_chapters_and_the_transcript(storyfeed, browser):
     page = open_player(browser, storyfeed, viewport={"width": 600, "height": 360})
     try:
         title = "North Korean defectors may face deportation by China as COVID border controls ease"
-        assert tab_order(page, 11) == [title, "Play", "Previous chapter", "Seek", "Next chapter",
-                                       "Playback speed 1x", "Download", "Story", "Chapters",
-                                       "Transcript", "Share"]
+        assert tab_order(page, 12) == [title, "Play", "Previous chapter", "Seek", "Next chapter",
+                                       "Playback speed 1x", "Download", "Transcript page", "Story",
+                                       "Chapters", "Transcript", "Share"]
         page.keyboard.press("Shift+Tab")
         page.keyboard.press("Shift+Tab")  # Chapters
         page.keyboard.press("Enter")

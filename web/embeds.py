@@ -243,7 +243,8 @@ def oembed_discovery_links(page_url: str) -> list[tuple[str, str]]:
 @bp.app_template_global()
 def embed_code(story: Story, audio: Audio) -> Markup | None:
     """The iframe an editor copies for one audio: the same one oEmbed hands out."""
-    return embed_iframe(story, audio, embed_settings().registry(current_links()))
+    links = current_links()
+    return embed_iframe(story, audio, embed_settings().registry(links), links)
 
 
 @bp.app_template_global()
