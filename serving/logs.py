@@ -285,8 +285,12 @@ def end_request() -> None:
 
 
 def scrub_event(event: Any, hint: Any) -> Any:
-    """Sentry's before_send: the event, secrets redacted (URLs, query strings, messages,
-    frames' variables, breadcrumbs) and Authorization and Cookie headers dropped."""
+    """Sentry's before_send: the event, tagged with the request's id (to find its log
+    lines), secrets redacted (URLs, query strings, messages, frames' variables,
+    breadcrumbs) and Authorization and Cookie headers dropped."""
+    rid = request_id.get()
+    if rid is not None and isinstance(event, dict):
+        event = {**event, "tags": {**(event.get("tags") or {}), "request_id": rid}}
     return scrub(event)
 
 

@@ -1,0 +1,290 @@
+"""Logs: one JSON object per line, a request id on every line a request causes, no secret,
+repeated failures held back; errors to Sentry (serving/logs.py, serving/access_log.py)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import logging
+import re
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+
+import pytest
+
+from serving import logs
+from serving.settings import SECRET_SETTINGS, SETTINGS, load_settings
+from serving.state import app_state
+from stories.errors import SettingsError
+
+from .conftest import ROOT, make_app
+from .servers import InThread
+
+HEX_ID = re.compile(r"[0-9a-f]{32}\Z")
+STORE_DOWN = "postgresql://postgres@127.0.0.1:1/nowhere"  # nothing listens on port 1
+
+
+def capture_log() -> io.StringIO:
+    """What the process's JSON handler (set up by the last create_app) writes from now on."""
+    stream = io.StringIO()
+    handlers = [h for h in logging.getLogger().handlers if getattr(h, "_storyfeed", False)]
+    assert len(handlers) == 1, "one JSON handler on the root logger"
+    handlers[0].setStream(stream)  # type: ignore[attr-defined]
+    return stream
+
+
+def lines_of(stream: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+# -- the line ---------------------------------------------------------------------------
+
+
+def test_a_record_is_one_json_line_with_its_traceback_as_a_field(app):
+    stream = capture_log()
+    try:
+        raise ValueError("bad\nvalue")
+    except ValueError:
+        logging.getLogger("storyfeed.test").exception("it failed: %s", "here", extra={"source": "s1"})
+    text = stream.getvalue()
+    assert text.count("\n") == 1, "one line, the traceback inside it"
+    line = json.loads(text)
+    assert line["level"] == "ERROR" and line["logger"] == "storyfeed.test"
+    assert line["message"] == "it failed: here" and line["source"] == "s1"
+    assert isinstance(line["pid"], int)
+    assert line["time"].endswith("Z")
+    assert datetime.fromisoformat(line["time"]).utcoffset().total_seconds() == 0
+    assert line["exc_info"].startswith("Traceback") and "ValueError: bad\nvalue" in line["exc_info"]
+    assert "request_id" not in line, "no request, no request id"
+
+
+@pytest.mark.slow
+def test_warnings_and_uncaught_exceptions_are_lines_too(sqlite_url):
+    script = ("import sys, warnings; from tests.conftest import make_app; make_app(sys.argv[1]); "
+              "warnings.warn('careful'); raise KeyError('lost')")
+    done = subprocess.run([sys.executable, "-c", script, sqlite_url], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    warned, uncaught = [json.loads(line) for line in done.stderr.splitlines()]
+    assert warned["logger"] == "py.warnings" and "careful" in warned["message"]
+    assert uncaught["level"] == "CRITICAL" and "KeyError: 'lost'" in uncaught["exc_info"]
+
+
+# -- request ids ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("given", ["abc", "a.b-c_D9", "x" * 128, "0af7651916cd43dd8448eb211c80319c"])
+def test_a_well_formed_request_id_is_kept_and_echoed(client, given):
+    assert client.get("/", headers={"X-Request-ID": given}).headers["X-Request-ID"] == given
+
+
+@pytest.mark.parametrize("given", [None, "", "x" * 129, "a b", "a/b", "<script>", "é", "a\tb", "id,other"])
+def test_any_other_request_id_is_replaced_by_a_new_one(client, given):
+    headers = {} if given is None else {"X-Request-ID": given}
+    first = client.get("/", headers=headers).headers["X-Request-ID"]
+    second = client.get("/", headers=headers).headers["X-Request-ID"]
+    assert HEX_ID.match(first) and HEX_ID.match(second) and first != second
+
+
+def test_fast_path_answers_carry_a_request_id(sample_app):
+    client = sample_app.test_client()
+    url = "/topics/north-korean-defectors/feed.json"
+    first = client.get(url)
+    assert first.status_code == 200, first.status_code
+    assert app_state(sample_app).fast_path.answers, "the view let the fast path answer it next"
+    again = client.get(url, headers={"X-Request-ID": "from-the-router"})
+    assert again.status_code == 200 and again.data == first.data
+    assert again.headers["X-Request-ID"] == "from-the-router"
+    assert HEX_ID.match(client.get(url).headers["X-Request-ID"])
+
+
+def test_every_line_a_request_causes_carries_its_id():
+    app = make_app(STORE_DOWN)
+    stream = capture_log()
+    answer = app.test_client().get("/topics/world", headers={"X-Request-ID": "req-42"})
+    assert answer.status_code == 503
+    lines = lines_of(stream)
+    assert lines and all(line.get("request_id") == "req-42" for line in lines), lines
+    logging.getLogger("after").warning("not in a request any more")
+    # The test client runs in this thread: what it logs after the request is not the
+    # request's once gunicorn's access line ended it (serving.access_log).
+    logs.end_request()
+    logging.getLogger("after").warning("outside")
+    assert "request_id" not in lines_of(stream)[-1]
+
+
+def test_request_ids_cost_about_a_microsecond():
+    import timeit
+
+    def inner(environ, start_response):
+        start_response("200 OK", [])
+        return [b""]
+
+    wrapped = logs.RequestIds(inner)
+
+    def start(status, headers, exc_info=None):
+        return None
+
+    cost = min(timeit.repeat(lambda: wrapped({}, start), number=20_000, repeat=5)) / 20_000
+    bare = min(timeit.repeat(lambda: inner({}, start), number=20_000, repeat=5)) / 20_000
+    assert cost - bare < 20e-6, f"{(cost - bare) * 1e6:.1f} us a request"
+
+
+# -- repeats ----------------------------------------------------------------------------
+
+
+def test_a_failure_repeated_per_request_is_logged_once_a_while_with_a_count(monkeypatch):
+    monkeypatch.setattr(logs, "REPEAT_SECONDS", 1.0)
+    app = make_app(STORE_DOWN)
+    stream = capture_log()
+    client = app.test_client()
+    started = time.monotonic()
+    for _ in range(20):
+        assert client.get("/topics/world").status_code == 503
+    assert time.monotonic() - started < 1.0, "the machine is too slow for this test's window"
+    said = [line for line in lines_of(stream) if line["message"].startswith("store unavailable")]
+    assert len(said) == 1 and "suppressed" not in said[0]
+    time.sleep(1.1)
+    assert client.get("/topics/world").status_code == 503
+    said = [line for line in lines_of(stream) if line["message"].startswith("store unavailable")]
+    assert len(said) == 2 and said[1]["suppressed"] == 19
+
+
+def test_repeats_are_told_apart_by_logger_and_template():
+    clock = [0.0]
+    kept = logs.RepeatsFilter(interval=5, clock=lambda: clock[0])
+
+    def passes(name: str, msg: str, level: int = logging.WARNING, *args: object) -> bool:
+        return kept.filter(logging.LogRecord(name, level, __file__, 1, msg, args or None, None))
+
+    assert passes("a", "store down: %s", logging.WARNING, "x")
+    assert not passes("a", "store down: %s", logging.WARNING, "y"), "same template, other argument"
+    assert passes("b", "store down: %s"), "another logger"
+    assert passes("a", "hub down: %s"), "another template"
+    assert all(passes("a", "store down: %s", logging.INFO) for _ in range(3)), "info is never held"
+    clock[0] = 5.0
+    record = logging.LogRecord("a", logging.ERROR, __file__, 1, "store down: %s", ("z",), None)
+    assert kept.filter(record) and record.suppressed == 1
+
+
+# -- secrets ----------------------------------------------------------------------------
+
+
+def test_every_setting_named_like_a_secret_is_kept_secret():
+    looks_secret = re.compile(r"TOKEN|SECRET|PASSWORD|DSN|_KEY\b|_URL\Z")
+    public_urls = {"SITE_URL", "MEDIA_BASE_URL", "WEBSUB_HUB", "OEMBED_PROVIDER_URL"}
+    for setting in SETTINGS:
+        if looks_secret.search(setting.name) and setting.name not in public_urls:
+            assert setting.name in SECRET_SETTINGS, setting.name
+
+
+def test_a_secret_setting_that_cannot_be_used_is_not_shown():
+    with pytest.raises(SettingsError) as refused:
+        load_settings({"SENTRY_DSN": "https://hushhushkey@sentry.example"})  # no project
+    assert "SENTRY_DSN" in str(refused.value) and "hushhushkey" not in str(refused.value)
+
+
+def test_the_formatter_redacts_known_secrets_and_whatever_looks_like_one(app):
+    logs.add_secrets(["tok-known-123456"])
+    stream = capture_log()
+    log = logging.getLogger("storyfeed.test")
+    log.warning("query token=%s", "tok-known-123456", extra={"headers": {"Authorization": "x"}})
+    log.warning("sent Authorization: Bearer unknown-abcdefgh and %s", "postgresql://u:pw-123@db/x")
+    log.warning("HTTP_AUTHORIZATION='Basic dXNlcjpwYXNz'")
+    first, second, third = lines_of(stream)
+    assert first["message"] == "query token=[redacted]" and first["headers"] == {"Authorization": "[redacted]"}
+    assert second["message"] == "sent Authorization: Bearer [redacted] and postgresql://u:[redacted]@db/x"
+    assert "dXNlcjpwYXNz" not in third["message"]
+
+
+def test_secrets_come_from_the_settings():
+    settings = {"INGEST_TOKENS": ("tok-a", "tok-b"), "METRICS_TOKEN": "met",
+                "SENTRY_DSN": "https://sentrykey@o1.ingest.sentry.io/42",
+                "DATABASE_URL": "postgresql://storyfeed:dbpass@db/storyfeed", "REDIS_URL": "redis://h:6379/0",
+                "SITE_URL": "https://news.example/"}
+    assert logs.secrets_of(settings) == {"tok-a", "tok-b", "met", "sentrykey", "dbpass"}
+
+
+# -- Sentry -----------------------------------------------------------------------------
+
+
+class Collector:
+    """A stand-in for Sentry's ingestion host: keeps every envelope posted to it."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[tuple[dict, bytes]] = []
+        self.lock = threading.Lock()
+        self.server = InThread(self.answer).start()
+
+    def answer(self, environ, start_response):
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        if environ.get("HTTP_CONTENT_ENCODING") == "gzip":
+            body = gzip.decompress(body)
+        headers = {k: v for k, v in environ.items() if k.startswith("HTTP_")}
+        with self.lock:
+            self.envelopes.append((headers, body))
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    def events(self) -> list[dict]:
+        found = []
+        for _, body in self.envelopes:
+            lines = body.split(b"\n")
+            for header, payload in zip(lines[1::2], lines[2::2], strict=False):
+                if json.loads(header).get("type") == "event":
+                    found.append(json.loads(payload))
+        return found
+
+
+SENTRY_APP = """
+import sys
+import sentry_sdk
+from tests.conftest import make_app
+
+token = sys.argv[2]
+app = make_app(sys.argv[1], SENTRY_DSN=sys.argv[3], INGEST_TOKENS=token)
+
+@app.get("/boom")
+def boom():
+    settings = {"INGEST_TOKENS": token}  # a frame variable holding it
+    raise RuntimeError(f"broken with {settings['INGEST_TOKENS']}")
+
+answer = app.test_client().get(f"/boom?token={token}", headers={
+    "Authorization": f"Bearer {token}", "X-Request-ID": "req-7", "Cookie": f"session={token}"})
+assert answer.status_code == 500, answer.status_code
+sentry_sdk.flush(timeout=10)
+"""
+
+
+@pytest.mark.slow
+def test_unhandled_errors_go_to_sentry_without_secrets(sqlite_url):
+    collector = Collector()
+    token = "ingest-tok-9f8e7d6c5b4a"
+    dsn = f"http://publickey@127.0.0.1:{collector.server.port}/1"
+    try:
+        done = subprocess.run([sys.executable, "-c", SENTRY_APP, sqlite_url, token, dsn], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        collector.server.stop()
+    assert done.returncode == 0, done.stderr
+    [event] = collector.events()
+    [exception] = event["exception"]["values"]
+    assert exception["type"] == "RuntimeError"
+    assert event["request"]["url"].endswith("/boom") and event["tags"]["request_id"] == "req-7"
+    sent = b"\n".join(body for _, body in collector.envelopes).decode()
+    assert token not in sent and "Bearer" not in sent
+    assert "[redacted]" in exception["value"]
+    # The process's own log said it once, as one line, redacted too.
+    assert token not in done.stderr
+    [line] = [json.loads(line) for line in done.stderr.splitlines()]
+    assert line["message"] == "unhandled error on /boom" and line["request_id"] == "req-7"
+
+
+def test_without_a_dsn_nothing_is_set_up(app):
+    import sentry_sdk
+
+    assert not sentry_sdk.get_client().is_active()
