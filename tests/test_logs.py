@@ -8,6 +8,8 @@ import io
 import json
 import logging
 import re
+import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -15,14 +17,15 @@ import time
 from datetime import datetime
 
 import pytest
+import requests
 
 from serving import logs
 from serving.settings import SECRET_SETTINGS, SETTINGS, load_settings
 from serving.state import app_state
 from stories.errors import SettingsError
 
-from .conftest import ROOT, make_app
-from .servers import InThread
+from .conftest import ROOT, make_app, story_record
+from .servers import Gunicorn, InThread, procfile_command, service_env
 
 HEX_ID = re.compile(r"[0-9a-f]{32}\Z")
 STORE_DOWN = "postgresql://postgres@127.0.0.1:1/nowhere"  # nothing listens on port 1
@@ -288,3 +291,76 @@ def test_without_a_dsn_nothing_is_set_up(app):
     import sentry_sdk
 
     assert not sentry_sdk.get_client().is_active()
+
+
+# -- a whole run ------------------------------------------------------------------------
+
+
+def raw_request(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(data)
+        try:
+            return conn.recv(65536)
+        except OSError:
+            return b""
+
+
+@pytest.mark.slow
+def test_no_secret_reaches_any_line_of_a_run_and_every_line_is_json(sqlite_url, tmp_path, upstream):
+    """gunicorn (master, workers, access log) and the clock process, run for real with an
+    ingest token and a source's token, sent good and bad tokens and the token in odd
+    places: every line is one JSON object and none holds either token."""
+    token, source_token = "ingest-secret-5b7c9d1e3f", "source-secret-a1b2c3d4e5"
+    env = service_env(DATABASE_URL=sqlite_url, INGEST_TOKENS=f"other-token-0000,{token}",
+                      LOG_LEVEL="INFO", SOURCE_TOKEN=source_token)
+    auth = {"Authorization": f"Bearer {token}"}
+    with Gunicorn(env) as server:
+        base = server.base
+        record = story_record(id="5001")
+        assert requests.post(f"{base}/api/stories", json=record, headers=auth, timeout=10).status_code == 200
+        for wrong in (f"Bearer {token}x", f"Bearer x{token}", f"Basic {token}", token, "Bearer nope"):
+            answer = requests.post(f"{base}/api/stories", json=record, headers={"Authorization": wrong},
+                                   timeout=10)
+            assert answer.status_code == 401
+        odd = {"X-Request-ID": token, "User-Agent": f"agent {token}", "Referer": f"https://x/?t={token}",
+               "Cookie": f"session={token}"}
+        requests.get(f"{base}/topics/{token}?token={token}&access_token={token}", headers=odd, timeout=10)
+        requests.get(f"{base}/api/stories/{token}", headers=auth, timeout=10)
+        requests.put(f"{base}/api/stories/{token}", data=f'{{"id": "{token}"', headers=auth, timeout=10)
+        requests.get(f"{base}/media/{token}.mp3", timeout=10)
+        # Requests gunicorn itself refuses, and logs: the token in the request line and a header.
+        raw_request(server.port, f"GET /?t={token} HTTP/1.1\r\nHost: a\r\nAuthorization {token}\r\n\r\n".encode())
+        raw_request(server.port, f"GET /{token} HTTP/9.9\r\nHost: a\r\n\r\n".encode())
+        raw_request(server.port, f"{token} / HTTP/1.1\r\n\r\n".encode())
+        served = server.log.read_text()
+
+    sources = tmp_path / "sources.toml"
+    upstream.serve("/private.json", json.dumps([story_record(id="5002")]),
+                   require_header=("Authorization", f"Bearer {source_token}"))
+    sources.write_text(f'[[source]]\nname = "private"\nurl = "{upstream.url("/private.json")}"\n'
+                       'kind = "records"\ninterval = 1\nallow_private = true\ntoken_env = "SOURCE_TOKEN"\n')
+    clock_env = {**env, "SOURCES_FILE": str(sources), "SOURCES_CACHE_PATH": str(tmp_path / "cache.sqlite3")}
+    clock = subprocess.Popen(procfile_command("clock"), cwd=ROOT, env=clock_env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while len(upstream.seen_at("/private.json")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        clock.send_signal(signal.SIGTERM)
+        out, err = clock.communicate(timeout=15)
+    finally:
+        if clock.poll() is None:
+            clock.kill()
+            clock.communicate()
+    assert [s.status for s in upstream.seen_at("/private.json")][:2] == [200, 304], "the token was sent"
+
+    lines = served.splitlines() + out.splitlines() + err.splitlines()
+    for line in lines:
+        assert token not in line and source_token not in line, line
+        json.loads(line)
+    parsed = [json.loads(line) for line in lines]
+    access = [line for line in parsed if line["logger"] == "gunicorn.access"]
+    assert any(line["path"] == "/topics/[redacted]" and line["request_id"] == "[redacted]" for line in access)
+    assert sum(line["status"] == 401 for line in access) == 5
+    assert any(line["logger"] == "gunicorn.error" and "Invalid request" in line["message"] for line in parsed)
+    assert any(line["logger"] == "web.cli.sources" and line.get("source") == "private" for line in parsed)
