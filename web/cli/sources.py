@@ -17,6 +17,8 @@ from sources.model import Outcome, Source, SyncReport
 from sources.state import SourceStates
 from sources.sync import Syncer
 
+from .progress import progress
+
 log = logging.getLogger(__name__)
 
 
@@ -86,7 +88,11 @@ def sync_command(names: tuple[str, ...], loop: bool) -> None:
             log.info("syncing %d source(s) on their intervals; SIGTERM stops", len(sources))
             syncer.run_forever(sources, stop, log_report)
             return
-        reports = syncer.sync_all(sources)
+        with progress(len(sources), "syncing") as step:
+            reports = []
+            for source in sources:
+                reports.append(syncer.sync(source))
+                step(source)
         for report in reports:
             echo_report(report)
     finally:
