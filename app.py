@@ -7,7 +7,6 @@ areas `feeds/`, `embeds/`, `sources/`, then `web/` (blueprints, commands) and th
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +24,7 @@ from serving.rendered import MemoryRenderCache, RenderCache, VersionMemo
 from serving.settings import Settings, load_settings
 from serving.state import AppState
 from sources.config import SourcesConfig
+from sources.sync import source_tokens
 from stories.errors import StoryfeedError
 from stories.store import StoryStore, stories_changed
 from web import api, embeds, errors, feeds, ingest, media, moves, openapi, pages, transcripts
@@ -129,8 +129,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Outermost: every answer, the fast path's and ProxyFix's refusals included, has an id.
     app.wsgi_app = logs.RequestIds(app.wsgi_app)  # type: ignore[method-assign]
     state = create_state(settings, app.instance_path, fast_path)
-    logs.add_secrets(os.environ.get(source.token_env) for source in
-                     state.area(SourcesConfig).sources or () if source.token_env)
+    logs.add_secrets(source_tokens(state.area(SourcesConfig).sources or ()))
     state.install(app)
     for part in PARTS:
         part.init_app(app)
