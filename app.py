@@ -7,7 +7,6 @@ areas `feeds/`, `embeds/`, `sources/`, then `web/` (blueprints, commands) and th
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -142,7 +141,7 @@ def _app_or_exit() -> Flask:
     try:
         return create_app()
     except StoryfeedError as exc:
-        sys.exit(f"storyfeed cannot start: {exc}")
+        logs.refuse_start(exc)
 
 
 app = _app_or_exit()

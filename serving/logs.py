@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 from .settings import SECRET_SETTINGS
@@ -246,6 +246,15 @@ def configure(level: str, secrets: Iterable[str | None] = ()) -> None:
     logging.captureWarnings(True)
     sys.excepthook = _log_uncaught
     threading.excepthook = _log_uncaught_in_thread
+
+
+def refuse_start(reason: object) -> NoReturn:
+    """Ends a process that cannot start (a setting it cannot use) with one log line that
+    says why, in the same form as every other line: not a traceback."""
+    if not any(getattr(h, "_storyfeed", False) for h in logging.getLogger().handlers):
+        configure("INFO")  # LOG_LEVEL may be the setting at fault
+    logging.getLogger("storyfeed").critical("storyfeed cannot start: %s", reason)
+    sys.exit(1)
 
 
 # -- request ids ------------------------------------------------------------------------

@@ -77,6 +77,19 @@ def test_warnings_and_uncaught_exceptions_are_lines_too(sqlite_url):
     assert uncaught["level"] == "CRITICAL" and "KeyError: 'lost'" in uncaught["exc_info"]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [["gunicorn.conf.py"], ["-m", "flask", "--app", "app", "stories", "list"]])
+def test_a_process_that_cannot_start_says_why_in_one_json_line(tmp_path, command):
+    env = service_env(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", PORT="eighty", LOG_LEVEL="LOUD",
+                      SENTRY_DSN="https://hushhushkey@sentry.example")
+    done = subprocess.run([sys.executable, *command], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1
+    [line] = [json.loads(line) for line in done.stderr.splitlines()]
+    assert line["level"] == "CRITICAL" and line["message"].startswith("storyfeed cannot start: ")
+    assert "hushhushkey" not in done.stderr
+
+
 # -- request ids ------------------------------------------------------------------------
 
 
@@ -112,7 +125,6 @@ def test_every_line_a_request_causes_carries_its_id():
     assert answer.status_code == 503
     lines = lines_of(stream)
     assert lines and all(line.get("request_id") == "req-42" for line in lines), lines
-    logging.getLogger("after").warning("not in a request any more")
     # The test client runs in this thread: what it logs after the request is not the
     # request's once gunicorn's access line ended it (serving.access_log).
     logs.end_request()
