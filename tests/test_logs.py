@@ -340,6 +340,12 @@ def test_no_secret_reaches_any_line_of_a_run_and_every_line_is_json(sqlite_url, 
         requests.get(f"{base}/api/stories/{token}", headers=auth, timeout=10)
         requests.put(f"{base}/api/stories/{token}", data=f'{{"id": "{token}"', headers=auth, timeout=10)
         requests.get(f"{base}/media/{token}.mp3", timeout=10)
+        # Ids: the client's, and new ones, the fast path's answers included (the second GET).
+        traced = requests.get(f"{base}/healthz", headers={"X-Request-ID": "trace-1"}, timeout=10)
+        assert traced.headers["X-Request-ID"] == "trace-1"
+        feeds = [requests.get(f"{base}/rss.xml", timeout=10) for _ in range(2)]
+        feed_ids = [answer.headers["X-Request-ID"] for answer in feeds]
+        assert all(HEX_ID.match(rid) for rid in feed_ids) and feed_ids[0] != feed_ids[1]
         # Requests gunicorn itself refuses, and logs: the token in the request line and a header.
         raw_request(server.port, f"GET /?t={token} HTTP/1.1\r\nHost: a\r\nAuthorization {token}\r\n\r\n".encode())
         raw_request(server.port, f"GET /{token} HTTP/9.9\r\nHost: a\r\n\r\n".encode())
@@ -374,5 +380,7 @@ def test_no_secret_reaches_any_line_of_a_run_and_every_line_is_json(sqlite_url, 
     access = [line for line in parsed if line["logger"] == "gunicorn.access"]
     assert any(line["path"] == "/topics/[redacted]" and line["request_id"] == "[redacted]" for line in access)
     assert sum(line["status"] == 401 for line in access) == 5
+    assert any(line["path"] == "/healthz" and line["request_id"] == "trace-1" for line in access)
+    assert [line["request_id"] for line in access if line["path"] == "/rss.xml"] == feed_ids
     assert any(line["logger"] == "gunicorn.error" and "Invalid request" in line["message"] for line in parsed)
     assert any(line["logger"] == "web.cli.sources" and line.get("source") == "private" for line in parsed)
