@@ -332,11 +332,15 @@ def init_error_tracking(dsn: str) -> None:
     sentry_sdk.init(
         dsn=dsn,
         # These, and no others: the defaults would also patch http.client (trace headers
-        # sent to upstream sources) and whatever library they find installed.
+        # sent to upstream sources) and whatever library they find installed. Log lines
+        # become breadcrumbs of an event, not Sentry logs of their own (sentry-sdk 3 sends
+        # every INFO line by default: the access log of every request) nor events (a
+        # handled error, the store down, is an answer, logged once in a while).
         default_integrations=False,
         auto_enabling_integrations=False,
-        integrations=[FlaskIntegration(), LoggingIntegration(), ExcepthookIntegration(),
-                      ThreadingIntegration(), DedupeIntegration(), AtexitIntegration()],
+        integrations=[FlaskIntegration(), LoggingIntegration(level=None, event_level=None),
+                      ExcepthookIntegration(), ThreadingIntegration(), DedupeIntegration(),
+                      AtexitIntegration()],
         data_collection={"user_info": False, "cookies": {"mode": "off"}, "http_bodies": []},
         before_send=scrub_event,
         before_breadcrumb=lambda crumb, hint: scrub(crumb),

@@ -245,13 +245,13 @@ class Collector:
         start_response("200 OK", [("Content-Type", "application/json")])
         return [b"{}"]
 
-    def events(self) -> list[dict]:
+    def items(self) -> list[tuple[str, dict]]:
+        """(type, payload) of every item of every envelope."""
         found = []
         for _, body in self.envelopes:
             lines = body.split(b"\n")
             for header, payload in zip(lines[1::2], lines[2::2], strict=False):
-                if json.loads(header).get("type") == "event":
-                    found.append(json.loads(payload))
+                found.append((json.loads(header).get("type"), json.loads(payload)))
         return found
 
 
@@ -286,7 +286,9 @@ def test_unhandled_errors_go_to_sentry_without_secrets(sqlite_url):
     finally:
         collector.server.stop()
     assert done.returncode == 0, done.stderr
-    [event] = collector.events()
+    kinds = [kind for kind, _ in collector.items()]
+    assert "log" not in kinds, "log lines are breadcrumbs of events, not sent on their own"
+    [event] = [payload for kind, payload in collector.items() if kind == "event"]
     [exception] = event["exception"]["values"]
     assert exception["type"] == "RuntimeError"
     assert event["request"]["url"].endswith("/boom") and event["tags"]["request_id"] == "req-7"
