@@ -7,8 +7,6 @@ areas `feeds/`, `embeds/`, `sources/`, then `web/` (blueprints, commands) and th
 
 from __future__ import annotations
 
-import logging
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,12 +17,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from embeds.config import EmbedSettings
 from feeds.websub import WebSubPublisher, publisher_for
-from serving import fastpath, request_guards, security_headers
+from serving import fastpath, logs, request_guards, security_headers
 from serving.redis_cache import RedisChangeNotices, RedisRenderCache
 from serving.rendered import MemoryRenderCache, RenderCache, VersionMemo
 from serving.settings import Settings, load_settings
 from serving.state import AppState
 from sources.config import SourcesConfig
+from sources.sync import source_tokens
 from stories.errors import StoryfeedError
 from stories.store import StoryStore, stories_changed
 from web import api, cors, embeds, errors, feeds, ingest, media, moves, openapi, pages, transcripts
@@ -117,11 +116,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # app.config, the parsed settings; storyfeed's code reads them from the app state.
     app.config.update({key: value for key, value in config.items() if key not in settings})
     app.config.update(settings)
-    logging.basicConfig(
-        level=settings["LOG_LEVEL"],
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logs.configure(settings["LOG_LEVEL"], logs.secrets_of(settings))
+    if settings["SENTRY_DSN"]:
+        logs.init_error_tracking(settings["SENTRY_DSN"])
     app.wsgi_app = request_guards.ReadableBody(app.wsgi_app)
     # Inside ProxyFix: the fast path needs the scheme and Host clients used.
     fast_path = fastpath.install(app) if settings["FAST_PATH"] else None
@@ -129,7 +126,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         hops = settings["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(request_guards.OnlyWebSchemes(app.wsgi_app),
                                 x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
-    create_state(settings, app.instance_path, fast_path).install(app)
+    # Outermost: every answer, the fast path's and ProxyFix's refusals included, has an id.
+    app.wsgi_app = logs.RequestIds(app.wsgi_app)  # type: ignore[method-assign]
+    state = create_state(settings, app.instance_path, fast_path)
+    logs.add_secrets(source_tokens(state.area(SourcesConfig).sources or ()))
+    state.install(app)
     for part in PARTS:
         part.init_app(app)
     return app
@@ -141,7 +142,7 @@ def _app_or_exit() -> Flask:
     try:
         return create_app()
     except StoryfeedError as exc:
-        sys.exit(f"storyfeed cannot start: {exc}")
+        logs.refuse_start(exc)
 
 
 app = _app_or_exit()

@@ -7,17 +7,17 @@ Anything else is overridden the way gunicorn reads after this file: GUNICORN_CMD
 """
 
 import os
-import sys
 
 from gunicorn.config import ControlSocket
 
+from serving.logs import refuse_start
 from serving.settings import load_settings
 from stories.errors import SettingsError
 
 try:
     settings = load_settings(gunicorn=True)
 except SettingsError as exc:
-    sys.exit(f"storyfeed cannot start: {exc}")
+    refuse_start(exc)
 
 host = settings["HOST"]
 port = settings["PORT"]

@@ -1,15 +1,22 @@
-"""gunicorn's access log as one JSON object per line, so a PaaS log drain can parse it.
+"""gunicorn's error and access logs as one JSON object per line (`serving.logs`), so a
+PaaS log drain can parse them.
 
-gunicorn's own format strings don't escape quotes in paths or user agents; json does.
+gunicorn's own format strings don't escape quotes in paths or user agents, and its
+tracebacks take many lines; the JSON formatter does neither.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 from datetime import timedelta
 from typing import Any
 
 from gunicorn.glogging import Logger
+
+from stories.errors import SettingsError
+
+from . import logs
+from .settings import load_settings
 
 # Statuses whose responses carry no body, whatever Content-Length says.
 NO_BODY_STATUSES = (204, 304)
@@ -34,21 +41,41 @@ def body_bytes(resp: Any, req: Any) -> int:
 
 
 class JSONAccessLogger(Logger):  # type: ignore[misc]  # gunicorn ships no types
+    """gunicorn's logger (`logger_class` in gunicorn.conf.py): every handler it sets up
+    writes JSON lines, and the root logger of its processes too."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        try:  # the master's own lines carry no request data; workers add sources' tokens
+            secrets = logs.secrets_of(load_settings())
+        except SettingsError:  # gunicorn.conf.py has already stopped on it
+            secrets = set()
+        logs.configure(cfg.loglevel.upper(), secrets)
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                handler.setFormatter(logs.JSONFormatter())
+                if log is self.error_log:
+                    handler.addFilter(logs.RepeatsFilter())
+
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: timedelta) -> None:
-        if not self.access_log_enabled:
-            return
+        try:
+            if self.access_log_enabled:
+                self._access(resp, req, environ, request_time)
+        finally:
+            logs.end_request()
+
+    def _access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: timedelta) -> None:
         atoms = self.atoms(resp, req, environ, request_time)
-        record = {
-            "time": atoms["t"].strip("[]"),
+        status = int(atoms["s"]) if atoms["s"].isdigit() else None
+        self.access_log.log(logging.INFO, "%s %s %s", atoms["m"], atoms["U"], atoms["s"], extra={
             "remote": atoms["h"],
             "method": atoms["m"],
             "path": atoms["U"],
             "query": atoms["q"],
-            "status": int(atoms["s"]),
+            "status": status,
             "bytes": body_bytes(resp, req),
             "duration_ms": round(request_time.total_seconds() * 1000, 2),
             "user_agent": atoms["a"],
-            "request_id": environ.get("HTTP_X_REQUEST_ID"),
-            "pid": atoms["p"].strip("<>"),
-        }
-        self.access_log.info(json.dumps(record, ensure_ascii=False))
+            # None for a request gunicorn refused before the app saw it.
+            "request_id": environ.get(logs.ENVIRON_KEY),
+        })

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 from stories.errors import SettingsError
 from stories.sample import SAMPLE_MEDIA
@@ -51,6 +52,21 @@ def optional_web_url(value: Any) -> str | None:
     if url is not None and not is_web_url(url):
         raise ValueError("must be an absolute http(s) URL")
     return url
+
+
+def sentry_dsn(value: Any) -> str | None:
+    """A DSN as Sentry gives it: https://KEY@HOST/PROJECT. Never echoed: it holds a key."""
+    dsn = optional_text(value)
+    if dsn is None:
+        return None
+    try:
+        parts = urlsplit(dsn)
+        valid = is_web_url(dsn) and bool(parts.username) and parts.path.strip("/") != ""
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ValueError("must be a Sentry DSN: https://KEY@HOST/PROJECT")
+    return dsn
 
 
 def whole_number(minimum: int) -> Callable[[Any], int]:
@@ -163,6 +179,12 @@ SETTINGS: tuple[Setting, ...] = (
         "LOG_LEVEL", "INFO", log_level,
         "log level of the app and gunicorn",
         shown="`INFO`",
+    ),
+    Setting(
+        "SENTRY_DSN", None, sentry_dsn,
+        "Sentry DSN: unhandled errors go there, without tokens or personal data "
+        "([operations](docs/operations.md#errors))",
+        shown="unset (errors only logged)",
     ),
     Setting(
         "PROXY_HOPS", 0, whole_number(0),
@@ -309,6 +331,10 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
+# Settings that hold secrets (for URLs: their passwords; a DSN's key is its user name):
+# never shown in a message, and redacted from every log line (serving/logs.py).
+SECRET_SETTINGS = ("INGEST_TOKENS", "METRICS_TOKEN", "SENTRY_DSN", "DATABASE_URL", "REDIS_URL")
+
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 Settings = Mapping[str, Any]
@@ -320,6 +346,8 @@ def parse_setting(setting: Setting, raw: Any) -> Any:
     try:
         return setting.parse(raw)
     except ValueError as exc:
+        if setting.name in SECRET_SETTINGS:
+            raise SettingsError(f"{setting.name} (value not shown: it holds a secret): {exc}") from None
         shown = raw if not isinstance(raw, str) or len(raw) <= 80 else raw[:80] + "..."
         raise SettingsError(f"{setting.name}={shown!r}: {exc}") from None
 

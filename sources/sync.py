@@ -45,6 +45,12 @@ class Retriever(Protocol):
     def retrieve(self, source: Source, accept: str, token: str = "") -> Retrieved: ...
 
 
+def source_tokens(sources: Iterable[Source], environ: Mapping[str, str] = os.environ) -> list[str]:
+    """The bearer tokens the sources' `token_env` variables hold: secrets for the logs to
+    keep out, known here, where they are read."""
+    return [environ[s.token_env] for s in sources if s.token_env and environ.get(s.token_env)]
+
+
 class Syncer:
     def __init__(
         self,

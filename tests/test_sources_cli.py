@@ -217,7 +217,7 @@ def test_sync_loop_runs_as_a_process_and_stops_on_sigterm(sqlite_url, tmp_path, 
         "SOURCES_FILE": str(path),
         "SOURCES_CACHE_PATH": str(tmp_path / "cache.sqlite3"),
         "REDIS_URL": "",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "INFO",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "app", "sync", "--loop"],
@@ -238,7 +238,11 @@ def test_sync_loop_runs_as_a_process_and_stops_on_sigterm(sqlite_url, tmp_path, 
             process.kill()
             process.communicate()
     assert process.returncode == 0, err
-    lines = out.splitlines()
-    assert lines[0] == "syncing 1 source(s) on their intervals; SIGTERM stops"
-    assert lines[1] == "defectors: fetched; 1 added, 0 updated, 0 unchanged, 0 invalid"
-    assert lines[2] == "defectors: not modified; 0 added, 0 updated, 0 unchanged, 0 invalid"
+    # A process of the platform's: its report is log lines, one JSON object each.
+    assert out == ""
+    lines = [json.loads(line) for line in err.splitlines()]
+    messages = [line["message"] for line in lines if line["logger"] == "web.cli.sources"]
+    assert messages[0] == "syncing 1 source(s) on their intervals; SIGTERM stops"
+    assert messages[1] == "defectors: fetched; 1 added, 0 updated, 0 unchanged, 0 invalid"
+    assert messages[2] == "defectors: not modified; 0 added, 0 updated, 0 unchanged, 0 invalid"
+    assert lines[-1]["source"] == "defectors" and lines[-1]["outcome"] == "not modified"

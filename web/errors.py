@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import Flask, Response, current_app, got_request_exception, jsonify, render_template, request
 from flask.globals import request_ctx
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import (
@@ -120,4 +120,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
         app.logger.exception("unhandled error on %s", request.path)
+        # Flask signals an unhandled error only when no handler answers it; this one
+        # does, so it says so itself, for whoever tracks errors (Sentry's integration).
+        got_request_exception.send(app, _async_wrapper=app.ensure_sync, exception=error)
         return render_error(InternalServerError("Something went wrong on our side."))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -57,8 +58,9 @@ def next_page_url(body: bytes, content_type: str) -> str | None:
 
 
 class _Exporter:
-    def __init__(self, app: Flask, target: Path, links: Links):
+    def __init__(self, app: Flask, target: Path, links: Links, on_file: Callable[[str], None]):
         self.app = app
+        self.on_file = on_file
         self.client = app.test_client()
         self.target = target
         self.links = links
@@ -92,6 +94,7 @@ class _Exporter:
             os.replace(partial, file)
             self.report.written.append(path)
         self.manifest[path] = {"content_type": content_type, "bytes": len(body)}
+        self.on_file(path)
 
     def feed(self, first_url: str, required: bool) -> None:
         url: str | None = first_url
@@ -138,7 +141,8 @@ class _Exporter:
                 self.report.removed.append(path)
 
 
-def export_site(app: Flask, target: Path) -> ExportReport:
+def export_site(app: Flask, target: Path, on_file: Callable[[str], None] = lambda _path: None) -> ExportReport:
+    """Every file under `target`; `on_file(path)` after each (the command's progress)."""
     state = app_state(app)
     site_url = state.settings["SITE_URL"]
     if not site_url:
@@ -148,7 +152,7 @@ def export_site(app: Flask, target: Path) -> ExportReport:
     manifest_file = target / MANIFEST
     previous = json.loads(manifest_file.read_text())["files"] if manifest_file.is_file() else {}
 
-    exporter = _Exporter(app, target, links)
+    exporter = _Exporter(app, target, links, on_file)
     store = state.store
     exporter.fetch(exporter.path_of(opml_url(links)))
     for fmt in SITE_FORMATS:

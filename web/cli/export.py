@@ -12,6 +12,7 @@ from serving.state import app_state
 from stories.errors import StoryfeedError
 
 from ..export import export_site
+from .progress import progress
 
 
 @click.command("export")
@@ -25,7 +26,8 @@ def export_command(directory: Path, site_url: str | None) -> None:
     try:
         if site_url:
             app_state(app).with_settings(SITE_URL=site_url).install(app)
-        report = export_site(app, directory)
+        with progress(None, "exporting") as step:
+            report = export_site(app, directory, on_file=step)
     except StoryfeedError as exc:  # no SITE_URL, a --site-url that is not one, a failed page
         raise click.ClickException(str(exc)) from exc
     click.echo(

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
-from collections.abc import Callable, Iterator
 
 import click
 from flask import Flask
@@ -15,18 +13,9 @@ from serving.links import Links
 from serving.state import app_state
 
 from .embeds import DEFAULT_SITE_URL
+from .progress import progress
 
 feeds_cli = AppGroup("feeds", help="Feeds: check them as podcast apps will.")
-
-
-@contextlib.contextmanager
-def progress(total: int) -> Iterator[Callable[[object], None]]:
-    """A bar on stderr while a terminal watches; nothing in a log or a pipe."""
-    if not sys.stderr.isatty():
-        yield lambda _done: None
-        return
-    with click.progressbar(length=total, label="checking", file=sys.stderr) as bar:
-        yield lambda _done: bar.update(1)
 
 
 @feeds_cli.command("check")
@@ -59,7 +48,7 @@ def check_command(slug: str | None, as_json: bool, max_requests: int) -> None:
                    "which is not trusted as a local host; set SITE_URL (to "
                    f"{DEFAULT_SITE_URL} for `make run`) to check the files it serves", err=True)
     try:
-        with progress(sum(len(plan.targets) for plan in plans)) as step:
+        with progress(sum(len(plan.targets) for plan in plans), "checking") as step:
             problems = run_checks(plans, fetcher, on_target=step)
     finally:
         fetcher.close()

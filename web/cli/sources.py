@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -16,6 +17,10 @@ from sources.model import Outcome, Source, SyncReport
 from sources.state import SourceStates
 from sources.sync import Syncer
 
+from .progress import progress
+
+log = logging.getLogger(__name__)
+
 
 def echo_report(report: SyncReport) -> None:
     for warning in report.warnings:
@@ -23,6 +28,19 @@ def echo_report(report: SyncReport) -> None:
     for problem in report.problems:
         click.echo(f"error: {problem}", err=True)
     click.echo(report.line())
+
+
+def log_report(report: SyncReport) -> None:
+    """A report of the loop (the clock process): its lines are log lines, one JSON object
+    each, like every other process's. Each line is its own message (no arguments): lines
+    that differ are never taken for repeats of one another (serving.logs.RepeatsFilter)."""
+    fields = {"source": report.source, "outcome": report.outcome.value}
+    for warning in report.warnings:
+        log.warning(warning, extra=fields)
+    for problem in report.problems:
+        log.error(problem, extra=fields)
+    level = logging.WARNING if report.outcome is Outcome.FAILED else logging.INFO
+    log.log(level, report.line(), extra=fields)
 
 
 def selected_sources(names: tuple[str, ...]) -> list[Source]:
@@ -67,10 +85,14 @@ def sync_command(names: tuple[str, ...], loop: bool) -> None:
             # hand, then stop.
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, lambda *_: stop.set())
-            click.echo(f"syncing {len(sources)} source(s) on their intervals; SIGTERM stops")
-            syncer.run_forever(sources, stop, echo_report)
+            log.info("syncing %d source(s) on their intervals; SIGTERM stops", len(sources))
+            syncer.run_forever(sources, stop, log_report)
             return
-        reports = syncer.sync_all(sources)
+        with progress(len(sources), "syncing") as step:
+            reports = []
+            for source in sources:
+                reports.append(syncer.sync(source))
+                step(source)
         for report in reports:
             echo_report(report)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -15,6 +16,8 @@ from stories.files import Batch, read_records, write_ndjson
 from stories.sample import SAMPLE_FILE
 from stories.store import StoryStore
 from stories.validate import printable
+
+from .progress import progress
 
 db_cli = AppGroup("db", help="Database schema.")
 stories_cli = AppGroup("stories", help="Story records: import, export, list, sample.")
@@ -32,7 +35,7 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {revision}")
 
 
-def read_paths(paths: tuple[str, ...]) -> Batch:
+def read_paths(paths: tuple[str, ...], on_file: Callable[[str], None] = lambda _path: None) -> Batch:
     batch = Batch()
     for path in paths:
         # A file's name is a stranger's text too: terminal escapes in it are shown, not run.
@@ -44,6 +47,7 @@ def read_paths(paths: tuple[str, ...]) -> Batch:
             shown = "<stdin>" if path == "-" else printable(path)
             raise click.ClickException(f"{shown}: cannot read: {printable(str(exc))}") from exc
         batch.extend(read_records(text, source))
+        on_file(path)
     return batch
 
 
@@ -73,7 +77,10 @@ def import_batch(batch: Batch, skip_invalid: bool) -> None:
 @click.option("--skip-invalid", is_flag=True, help="Import the valid records, report the rest.")
 def import_command(paths: tuple[str, ...], skip_invalid: bool) -> None:
     """Import JSON, {"topics","stories"} or NDJSON files ("-" reads stdin), in one transaction."""
-    import_batch(read_paths(paths), skip_invalid)
+    # Reading and checking the files is the long part; the write is one transaction.
+    with progress(len(paths), "reading") as step:
+        batch = read_paths(paths, on_file=step)
+    import_batch(batch, skip_invalid)
 
 
 @stories_cli.command("export")
@@ -88,8 +95,10 @@ def export_command(topic: str | None) -> None:
         topics = [found]
     else:
         topics = store.list_topics()
-    for line in write_ndjson(topics, store.iter_stories(topic)):
-        sys.stdout.write(line)
+    with progress(len(topics) + store.count_stories(topic), "exporting") as step:
+        for line in write_ndjson(topics, store.iter_stories(topic)):
+            sys.stdout.write(line)
+            step(line)
 
 
 @stories_cli.command("list")
