@@ -89,6 +89,9 @@ class FastPath:
     MAX_SPELLINGS = 8
     # The parameter sets views read (`remember`'s `reads`): a handful, fixed in code.
     MAX_READS = 8
+    # A URL longer than this (its Host, path and the values read) is answered by Flask:
+    # a Host header alone can hold 8 KB, and 4,096 of them would be 32 MB.
+    MAX_URL_CHARS = 512
 
     def __init__(self, app: Flask, wsgi_app: WSGIApplication):
         self.app = app
@@ -104,6 +107,8 @@ class FastPath:
         if args is None:
             return
         url = url_of(environ, reads, args)
+        if sum(len(part) for part in url if isinstance(part, str)) > self.MAX_URL_CHARS:
+            return
         answers, spellings = self.answers, self._spellings
         with self._lock:
             if reads not in self._reads:

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 from flask import Response, request
 from werkzeug.http import http_date, is_resource_modified, parse_accept_header, quote_etag
 
+from stories.validate import MAX_ID
+
 from .settings import BY_NAME
 
 if TYPE_CHECKING:
@@ -226,8 +228,9 @@ class VersionMemo:
 
     def _keep(self, topic: str | None, entry: tuple[int, float, int | None], forgotten: int) -> None:
         # A write announced while the store was asked may be newer than this answer: keep
-        # nothing, so the next request asks again.
-        if forgotten != self._forgotten:
+        # nothing, so the next request asks again. Nor a slug no topic can have (a URL's
+        # path can hold 4 KB): no feed is served from it.
+        if forgotten != self._forgotten or (topic is not None and len(topic) > MAX_ID):
             return
         memo = self._memo
         # The longest unread goes, not everything: junk slugs then cost neither the real
@@ -284,9 +287,18 @@ def rendered_answer(rendered: Rendered, environ: WSGIEnvironment, *, max_age: in
     return 200, headers, body
 
 
-@functools.lru_cache(maxsize=256)  # clients send a handful of distinct values
 def accepts_gzip(accept_encoding: str | None) -> bool:
+    if accept_encoding is not None and len(accept_encoding) > MAX_KNOWN_ACCEPT_ENCODING:
+        return _accepts_gzip(accept_encoding)  # a header can hold 8 KB: not remembered
+    return _known_accepts_gzip(accept_encoding)
+
+
+def _accepts_gzip(accept_encoding: str | None) -> bool:
     return accept_encoding is not None and parse_accept_header(accept_encoding)["gzip"] > 0
+
+
+MAX_KNOWN_ACCEPT_ENCODING = 200
+_known_accepts_gzip = functools.lru_cache(maxsize=256)(_accepts_gzip)  # clients send a handful of values
 
 
 T = TypeVar("T")

@@ -225,3 +225,14 @@ def test_the_url_table_under_threads_raises_nothing_and_keeps_its_bound(apps, mo
         sys.setswitchinterval(switch)
     assert max(sizes) <= 64 and len(fast_path.answers) == 64
     assert sum(fast_path._spellings.values()) == 64
+
+
+def test_a_url_too_long_to_keep_is_answered_by_flask(sqlite_url):
+    from serving.fastpath import FastPath
+
+    app = sample(sqlite_url)
+    client = app.test_client()
+    host = ".".join(["h" * 60] * (FastPath.MAX_URL_CHARS // 60 + 1)) + ".example"  # SITE_URL is set: any Host
+    for _ in range(2):
+        assert client.get(SITE_FEEDS["rss"], headers={"Host": host}).status_code == 200
+    assert len(app_state(app).fast_path.answers) == 0
