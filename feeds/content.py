@@ -92,19 +92,24 @@ def _html_attribute(value: str) -> str:
     return html.escape(xml_text(value))
 
 
-# Titles, teasers, bylines, captions, credits and the URLs in an item's HTML are cleaned
-# again in every format, on every render after every write (ten texts an episode): short
-# ones are remembered per process, like URLs, which took a twentieth off a podcast
-# feed's cold render. Never a body or other long text, so the memos stay small: at most
-# 16,384 texts of up to 500 characters each, about 1.3 MB of bookkeeping a memo beside
-# the texts, which are the records' own strings when clean.
-MEMO_TEXT_CHARS = 500
-_known_xml_text = functools.lru_cache(maxsize=16_384)(_xml_text)
-_known_html_text = functools.lru_cache(maxsize=16_384)(_html_text)
-_known_html_attribute = functools.lru_cache(maxsize=16_384)(_html_attribute)
+# Titles, teasers, bylines, captions, credits, ids and URLs are made fit again in every
+# format, on every render after every write (ten texts an episode): short ones are
+# remembered per process, which took a twentieth off a podcast feed's cold render.
+#
+# Each memo is sized to what it buys (docs/scaling.md, the memory account): the values
+# of the largest page a request can ask for (500 stories, `serving.params.MAX_LIMIT`,
+# about 1,500 texts, 1,000 attributes, 2,000 URLs, 1,000 media URLs and 500 ids in
+# `bench.feeds`), so that a feed rendered again in another format after a write finds
+# them all, and not the whole site: a hit saves 0.2 to 3 us, and a memo of 16,384 long
+# texts held 20 to 200 MB. Never a body or other long text or URL: a value of at most
+# MEMO_TEXT_CHARS characters, so that the worst an entry can hold (4 bytes a character,
+# every one escaped) stays within a few kilobytes.
+MEMO_TEXT_CHARS = 256
+_known_xml_text = functools.lru_cache(maxsize=2_048)(_xml_text)
+_known_html_text = functools.lru_cache(maxsize=1_024)(_html_text)  # teasers: one or two a story
+_known_html_attribute = functools.lru_cache(maxsize=1_024)(_html_attribute)
 
 
-@functools.lru_cache(maxsize=16_384)
 def http_url(url: str) -> str:
     """`url` when it is an absolute http(s) URL fit for XML, else "".
 
@@ -114,6 +119,10 @@ def http_url(url: str) -> str:
     Kept per process like `media_url`: each story's URLs are checked in every format,
     on every render after every write, three times per podcast episode.
     """
+    return _known_http_url(url) if len(url) <= MEMO_TEXT_CHARS else _http_url(url)
+
+
+def _http_url(url: str) -> str:
     if _UNFIT_IN_URL_RE.search(url):
         return ""
     try:
@@ -128,9 +137,9 @@ def http_url(url: str) -> str:
 # Whitespace (what str.isspace calls so: `\s` of a str pattern) or what XML forbids. One
 # search in C: testing each character in Python was a third of a podcast feed's render.
 _UNFIT_IN_URL_RE = re.compile(r"\s|" + XML_ILLEGAL_RE.pattern)
+_known_http_url = functools.lru_cache(maxsize=4_096)(_http_url)
 
 
-@functools.lru_cache(maxsize=16_384)
 def media_url(links: Links, url: str) -> str:
     """A record's media URL made absolute (`Links.media`); "" when that is not http(s).
 
@@ -138,17 +147,26 @@ def media_url(links: Links, url: str) -> str:
     Renders resolve the same URLs again and again (enclosure, picture, thumbnail, every
     page of every feed): urljoin was a tenth of a podcast feed's cost before this cache.
     """
+    return _known_media_url(links, url) if len(url) <= MEMO_TEXT_CHARS else _media_url(links, url)
+
+
+def _media_url(links: Links, url: str) -> str:
     return http_url(links.media(url))
 
 
-@functools.lru_cache(maxsize=65_536)
+_known_media_url = functools.lru_cache(maxsize=2_048)(_media_url)
+
+
+# A UUIDv5 is 3 us; one for each story and each audio of a page. Names are made of ids
+# (at most 100 characters each), so entries are small.
+@functools.lru_cache(maxsize=2_048)
 def _guid(name: str) -> str:
     return f"urn:uuid:{uuid.uuid5(ID_NAMESPACE, name)}"
 
 
 # This module's part of `feeds.PROCESS_MEMOS`.
-CONTENT_MEMOS = (_known_xml_text, _known_html_text, _known_html_attribute, http_url, media_url, _guid,
-                 KNOWN_CLEAN_BODIES)
+CONTENT_MEMOS = (_known_xml_text, _known_html_text, _known_html_attribute, _known_http_url, _known_media_url,
+                 _guid, KNOWN_CLEAN_BODIES)
 
 
 def story_guid(story: Story) -> str:

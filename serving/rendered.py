@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 from flask import Response, request
 from werkzeug.http import http_date, is_resource_modified, parse_accept_header, quote_etag
 
+from stories.validate import MAX_ID
+
 from .settings import BY_NAME
 
 if TYPE_CHECKING:
@@ -79,6 +81,14 @@ class RenderCache(Protocol):
 DEFAULT_MAX_BYTES: int = BY_NAME["RENDER_CACHE_MB"].default * 1024 * 1024
 
 
+class _KeyLock:
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+
+
 class MemoryRenderCache:
     """Per-process LRU, bounded by the bytes it holds (bodies and their gzip forms) and by
     its number of entries; the whole cache of one process, or the copy a process keeps of
@@ -95,7 +105,10 @@ class MemoryRenderCache:
         self._entries: OrderedDict[str, Rendered] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
-        self._rendering: dict[str, threading.Lock] = {}
+        # Cold keys being rendered: each one's lock and how many threads hold or await it.
+        # An entry lives only while a thread uses it, whether the render returns or raises
+        # (a 404 inside a render): junk URLs, however many, leave nothing behind.
+        self._rendering: dict[str, _KeyLock] = {}
 
     def get(self, key: str) -> Rendered | None:
         # No lock: every warm request comes here, and each OrderedDict call is atomic on
@@ -130,14 +143,21 @@ class MemoryRenderCache:
             return found
         # Threads of one process asking for the same cold key wait for one render.
         with self._lock:
-            key_lock = self._rendering.setdefault(key, threading.Lock())
-        with key_lock:
-            found = self.get(key)
-            if found is None:
-                found = render()
-                self.set(key, found)
-        with self._lock:
-            self._rendering.pop(key, None)
+            key_lock = self._rendering.get(key)
+            if key_lock is None:
+                key_lock = self._rendering[key] = _KeyLock()
+            key_lock.users += 1
+        try:
+            with key_lock.lock:
+                found = self.get(key)
+                if found is None:
+                    found = render()
+                    self.set(key, found)
+        finally:
+            with self._lock:
+                key_lock.users -= 1
+                if not key_lock.users:
+                    del self._rendering[key]
         return found
 
     def status(self) -> str:
@@ -171,7 +191,7 @@ class VersionMemo:
         self.store = store
         self.ttl = ttl
         # topic (None: the store) -> (version, when it was read, the store's version then)
-        self._memo: dict[str | None, tuple[int, float, int | None]] = {}
+        self._memo: OrderedDict[str | None, tuple[int, float, int | None]] = OrderedDict()
         self._asking: set[str | None] = set()  # topics whose version is being asked for
         self._forgotten = 0  # how many times forget() ran: an answer asked before is stale
         # Weak: the memo lives as long as its app.
@@ -179,7 +199,7 @@ class VersionMemo:
 
     def forget(self, *_sender: object, **_topics: object) -> None:
         self._forgotten += 1
-        self._memo = {}
+        self._memo = OrderedDict()
 
     def version(self, topic: str | None = None) -> int:
         now = time.monotonic()
@@ -208,12 +228,24 @@ class VersionMemo:
 
     def _keep(self, topic: str | None, entry: tuple[int, float, int | None], forgotten: int) -> None:
         # A write announced while the store was asked may be newer than this answer: keep
-        # nothing, so the next request asks again.
-        if forgotten != self._forgotten:
+        # nothing, so the next request asks again. Nor a slug no topic can have (a URL's
+        # path can hold 4 KB): no feed is served from it.
+        if forgotten != self._forgotten or (topic is not None and len(topic) > MAX_ID):
             return
-        if len(self._memo) >= self.MAX_KEYS:
-            self._memo = {}
-        self._memo[topic] = entry
+        memo = self._memo
+        # The longest unread goes, not everything: junk slugs then cost neither the real
+        # topics' remembered versions nor memory, however many arrive. Each call below is
+        # atomic on its own; under threads the bound is overshot by at most one a thread.
+        if len(memo) >= self.MAX_KEYS and topic not in memo:
+            try:
+                memo.popitem(last=False)
+            except KeyError:
+                pass
+        memo[topic] = entry
+        try:
+            memo.move_to_end(topic)
+        except KeyError:
+            pass
 
 
 def rendered_answer(rendered: Rendered, environ: WSGIEnvironment, *, max_age: int,
@@ -255,9 +287,18 @@ def rendered_answer(rendered: Rendered, environ: WSGIEnvironment, *, max_age: in
     return 200, headers, body
 
 
-@functools.lru_cache(maxsize=256)  # clients send a handful of distinct values
 def accepts_gzip(accept_encoding: str | None) -> bool:
+    if accept_encoding is not None and len(accept_encoding) > MAX_KNOWN_ACCEPT_ENCODING:
+        return _accepts_gzip(accept_encoding)  # a header can hold 8 KB: not remembered
+    return _known_accepts_gzip(accept_encoding)
+
+
+def _accepts_gzip(accept_encoding: str | None) -> bool:
     return accept_encoding is not None and parse_accept_header(accept_encoding)["gzip"] > 0
+
+
+MAX_KNOWN_ACCEPT_ENCODING = 200
+_known_accepts_gzip = functools.lru_cache(maxsize=256)(_accepts_gzip)  # clients send a handful of values
 
 
 T = TypeVar("T")

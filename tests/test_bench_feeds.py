@@ -77,5 +77,5 @@ def test_the_first_render_empties_every_memo_of_the_feeds():
                                       for info in pkgutil.iter_modules(feeds.__path__))
              for name, obj in vars(module).items()
              if hasattr(obj, "cache_clear") and obj.__module__ == module.__name__}  # not urlsplit's
-    assert "podcast_guid" in memos and "http_url" in memos
+    assert "podcast_guid" in memos and "_known_http_url" in memos
     assert [name for name, memo in memos.items() if memo not in PROCESS_MEMOS] == []

@@ -132,9 +132,108 @@ def test_a_write_sends_the_next_request_to_flask_and_the_new_feed_out(sqlite_url
 def test_the_fast_path_keeps_a_bounded_number_of_urls(sqlite_url, monkeypatch):
     from serving.fastpath import FastPath
 
-    monkeypatch.setattr(FastPath, "MAX_URLS", 10)
+    monkeypatch.setattr(FastPath, "MAX_URLS", 5)
+    app = sample(sqlite_url)
+    client = app.test_client()
+    for url in [*SITE_FEEDS.values(), *TOPIC_FEEDS.values()]:  # 7 answers
+        assert client.get(url).status_code == 200
+    assert len(app_state(app).fast_path.answers) == 5
+
+
+def test_the_fast_path_keeps_a_few_spellings_of_one_answer(sqlite_url):
+    from serving.fastpath import FastPath
+
     app = sample(sqlite_url)
     client = app.test_client()
     for i in range(50):  # SITE_URL is set: any Host is answered, each its own URL here
         assert client.get(SITE_FEEDS["rss"], headers={"Host": f"h{i}.example"}).status_code == 200
-    assert len(app_state(app).fast_path.answers) == 10
+    assert len(app_state(app).fast_path.answers) == FastPath.MAX_SPELLINGS
+    with flask_runs(app) as dispatched:  # the first ones stay, and the others are answered
+        assert client.get(SITE_FEEDS["rss"], headers={"Host": "h0.example"}).status_code == 200
+        assert client.get(SITE_FEEDS["rss"], headers={"Host": "h49.example"}).status_code == 200
+    assert dispatched == ["feeds.site_rss"]
+
+
+def test_parameters_no_view_reads_do_not_push_the_real_feed_out(sqlite_url):
+    from serving.fastpath import FastPath
+
+    app = sample(sqlite_url)
+    client = app.test_client()
+    feed = TOPIC_FEEDS["podcast"]
+    real = client.get(feed)
+    with flask_runs(app) as dispatched:
+        for i in range(10_000):
+            answer = client.get(f"{feed}?utm={i}")
+            assert answer.status_code == 200 and answer.data == real.data, i
+        assert client.get(feed).headers["ETag"] == real.headers["ETag"]
+    assert dispatched == []  # every one answered by the fast path, the real feed's entry
+    assert len(app_state(app).fast_path.answers) == 1 < FastPath.MAX_URLS
+
+
+def test_a_parameter_the_view_reads_is_never_answered_for_it(apps):
+    fast, flask_only = apps
+    fast_client, flask_client = fast.test_client(), flask_only.test_client()
+    feed = TOPIC_FEEDS["rss"]
+    fast_client.get(feed)
+    fast_client.get(OEMBED)
+    for url in [f"{feed}?utm=1&limit=1", f"{feed}?limit=1&limit=50", f"{feed}?limit=50",
+                f"{feed}?utm=%00", f"{feed}?%00=1", f"{feed}?limit=x",
+                f"{OEMBED}&maxwidth=200", f"{OEMBED}&format=xml", f"{OEMBED}&theme=dark",
+                OEMBED.replace(STORY, "0000")]:
+        ours, theirs = fast_client.get(url), flask_client.get(url)
+        assert (ours.status, ours.data) == (theirs.status, theirs.data), url
+    with flask_runs(fast) as dispatched:
+        assert fast_client.get(f"{feed}?utm=1&utm=2&x").status_code == 200
+        assert fast_client.get(f"{OEMBED}&utm=1&maxwidth=900").status_code == 200  # the first maxwidth
+    assert dispatched == []
+
+
+def test_the_url_table_under_threads_raises_nothing_and_keeps_its_bound(apps, monkeypatch):
+    import sys
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from serving.fastpath import Answer, FastPath
+
+    # 16 threads x 20,000 URLs: the table of before raised KeyError and RuntimeError
+    # (dictionary changed size during iteration) and grew past its bound in such a run.
+    monkeypatch.setattr(FastPath, "MAX_URLS", 64)
+    fast_path = app_state(apps[0]).fast_path
+    done = threading.Event()
+    sizes = []
+
+    def watch() -> None:
+        while not done.is_set():
+            sizes.append(len(fast_path.answers))
+
+    def hammer(thread: int) -> None:
+        for i in range(20_000):
+            environ = {"wsgi.url_scheme": "http", "HTTP_HOST": "storyfeed.test", "REQUEST_METHOD": "GET",
+                       "PATH_INFO": f"/topics/t{thread}-{i % 500}/rss.xml", "QUERY_STRING": f"utm={i}"}
+            fast_path.remember(environ, Answer(f"key{thread}-{i}", None, 1, 300), ("limit",))
+            fast_path.find(environ)
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch as often as they can
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(hammer, range(16)))  # re-raises what a thread raised
+    finally:
+        done.set()
+        watcher.join()
+        sys.setswitchinterval(switch)
+    assert max(sizes) <= 64 and len(fast_path.answers) == 64
+    assert sum(fast_path._spellings.values()) == 64
+
+
+def test_a_url_too_long_to_keep_is_answered_by_flask(sqlite_url):
+    from serving.fastpath import FastPath
+
+    app = sample(sqlite_url)
+    client = app.test_client()
+    host = ".".join(["h" * 60] * (FastPath.MAX_URL_CHARS // 60 + 1)) + ".example"  # SITE_URL is set: any Host
+    for _ in range(2):
+        assert client.get(SITE_FEEDS["rss"], headers={"Host": host}).status_code == 200
+    assert len(app_state(app).fast_path.answers) == 0

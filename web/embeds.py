@@ -57,6 +57,10 @@ DISCOVERY_ENDPOINTS = {"pages.story", "embeds.player"}
 # cache; any other value is answered exactly as asked but rendered each time, so that a
 # stranger cycling through sizes cannot add a key per value.
 CACHED_SIZES = frozenset(range(100, 1001, 50))
+# Every query parameter an oEmbed answer reads (`oembed`, `serve_oembed`), at /oembed and
+# at a story's own path: the fast path's URLs ignore the rest.
+OEMBED_PARAMS = ("format", "maxheight", "maxwidth", "theme", "url")
+STORY_OEMBED_PARAMS = ("maxheight", "maxwidth", "theme")
 
 
 def embed_settings() -> EmbedSettings:
@@ -87,7 +91,7 @@ def oembed(path_format: str | None):
     fmt = check_format(path_format or query_format)
     if path_format and query_format and query_format.lower() != fmt:
         raise FormatNotSupported(f"this endpoint answers {fmt} only")
-    return serve_oembed(request.args.get("url"), fmt)
+    return serve_oembed(request.args.get("url"), fmt, OEMBED_PARAMS)
 
 
 @bp.get("/stories/<story_id>/oembed.<path_format>")
@@ -95,10 +99,10 @@ def oembed(path_format: str | None):
 def story_oembed(story_id: str, path_format: str):
     """A story's oEmbed at a path of its own (as Castopod has per episode): the same
     answer as `/oembed?url=<story page>`, and a plain file in a static export."""
-    return serve_oembed(current_links().story(story_id), check_format(path_format))
+    return serve_oembed(current_links().story(story_id), check_format(path_format), STORY_OEMBED_PARAMS)
 
 
-def serve_oembed(url: str | None, fmt: str):
+def serve_oembed(url: str | None, fmt: str, reads: tuple[str, ...]):
     maxwidth = _dimension(request.args.get("maxwidth"), "maxwidth")
     maxheight = _dimension(request.args.get("maxheight"), "maxheight")
     links = current_links()
@@ -124,7 +128,7 @@ def serve_oembed(url: str | None, fmt: str):
         return Rendered.of(render_oembed(response, fmt), CONTENT_TYPES[fmt])
 
     rendered = current_render_cache().get_or_render(key, render)
-    fastpath.remember(key, None, version, settings.cache_age)
+    fastpath.remember(key, None, version, settings.cache_age, reads)
     return send_rendered(rendered, max_age=settings.cache_age)
 
 

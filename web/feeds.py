@@ -60,6 +60,8 @@ from .moves import current_moves, listed_topics
 bp = Blueprint("feeds", __name__)
 
 RENDERERS = {RSS: render_rss_feed, ATOM: render_atom_feed, JSON_FEED: render_json_feed}
+# Every query parameter a feed reads (`serve_feed`): the fast path's URLs ignore the rest.
+FEED_PARAMS = ("limit",)
 
 
 def _render(store: StoryStore, slug: str | None, fmt: FeedFormat, paging: Paging,
@@ -103,7 +105,7 @@ def serve_feed(slug: str | None, fmt: FeedFormat, cursor: str | None = None):
     except PodcastSettingsIncomplete as exc:
         # Plain text: podcast apps and validators show it as it is.
         return Response(f"{exc}\n", 404, content_type="text/plain; charset=utf-8")
-    fastpath.remember(key, slug, version, settings["FEED_MAX_AGE"])
+    fastpath.remember(key, slug, version, settings["FEED_MAX_AGE"], FEED_PARAMS)
     return send_rendered(rendered, max_age=settings["FEED_MAX_AGE"])
 
 

@@ -1,0 +1,230 @@
+"""What a process keeps is bounded, whatever strangers send: junk URLs leave memory where
+it was (the render locks), the fast path's URL table keeps the real feeds and its bound
+under threads, and the per-process memos stay within the account of docs/scaling.md."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import importlib
+import re
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from serving.rendered import MemoryRenderCache, VersionMemo
+from serving.state import app_state
+
+from .conftest import make_app
+
+STORY = "1169464713"
+
+
+@pytest.fixture
+def sample_app(sqlite_url):
+    app = make_app(sqlite_url)
+    assert app.test_cli_runner().invoke(args=["stories", "sample"]).exit_code == 0
+    yield app
+    app_state(app).store.engine.dispose()
+
+
+def junk_urls(n: int, start: int = 0) -> list[str]:
+    """Feeds of topics, oEmbed answers and players that do not exist, each URL its own."""
+    urls = []
+    for i in range(start, start + n):
+        urls += [
+            f"/topics/junk-{i}/rss.xml",
+            f"/topics/junk-{i}/podcast.xml",
+            f"/oembed?url=http://storyfeed.test/stories/junk{i}",
+            f"/stories/junk{i}/oembed.json",
+            f"/player/junk{i}/a{i}",
+            f"/player/{STORY}/junk{i}",
+        ]
+    return urls
+
+
+def traced_bytes() -> int:
+    gc.collect()
+    return tracemalloc.get_traced_memory()[0]
+
+
+def test_junk_urls_leave_no_render_lock_and_no_memory_behind(sample_app, monkeypatch):
+    # The remembered versions of topics keep the last 1,024 slugs asked for: fewer here,
+    # so that a short warm-up fills them as a long run of junk would.
+    monkeypatch.setattr(VersionMemo, "MAX_KEYS", 100)
+    client = sample_app.test_client()
+    cache = app_state(sample_app).render_cache
+    assert isinstance(cache, MemoryRenderCache)
+
+    def junk(groups: int, start: int) -> None:
+        for url in junk_urls(groups, start):
+            assert client.get(url).status_code == 404, url
+
+    junk(150, 0)  # whatever a process makes once, and the bounded tables filled
+    tracemalloc.start()
+    try:
+        junk(150, 150)  # what replaces objects made before tracing counts as new: not measured
+        before = traced_bytes()
+        junk(300, 300)
+        grown = traced_bytes() - before
+    finally:
+        tracemalloc.stop()
+    # 1,800 junk requests, 1,200 of them 404s inside a render: the leak kept a lock for
+    # each (about 250 bytes).
+    assert cache._rendering == {}
+    assert grown < 100_000, f"{grown} bytes kept after 1,800 junk requests"
+
+
+def test_threads_waiting_on_a_render_that_fails_leave_no_lock():
+    cache = MemoryRenderCache()
+    started = threading.Event()
+
+    def failing_render():
+        started.set()
+        time.sleep(0.05)  # the others queue up behind this render's lock
+        raise LookupError("no such topic")
+
+    def ask(_: int) -> str:
+        try:
+            cache.get_or_render("feed|junk", failing_render)
+        except LookupError as exc:
+            return str(exc)
+        return "rendered"
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(ask, range(8)))
+    assert started.is_set() and answers == ["no such topic"] * 8
+    assert cache._rendering == {}
+
+
+# -- the memory account of docs/scaling.md ---------------------------------------------
+
+ACCOUNT = Path(__file__).parents[1] / "docs" / "scaling.md"
+EMOJI = "\U0001F600"  # printable, and it makes a whole str take 4 bytes a character
+
+
+def documented_worst_mb() -> dict[str, float]:
+    """Each cache of the account's table (by the dotted name it is given) -> its worst
+    case in MB."""
+    worst = {}
+    for line in ACCOUNT.read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        names = re.findall(r"`([a-z_.]+\.[A-Za-z_]+)`", cells[0]) if len(cells) == 5 else []
+        number = re.match(r"([\d.]+) MB$", cells[2]) if names else None
+        if number:
+            worst[names[-1]] = float(number.group(1))
+    return worst
+
+
+def unique(i: int) -> str:
+    return f"{EMOJI}{i:05d}"
+
+
+def worst_fills(sample_app) -> dict[str, Callable[[], object]]:
+    """A fill of each cache to its bound with the largest entries it keeps."""
+    from embeds.config import EmbedSettings, _registry_for_site
+    from feeds import content, podcast
+    from serving import context, rendered
+    from serving.fastpath import Answer, FastPath
+    from serving.links import Links
+    from stories.validate import KNOWN_CLEAN_BODIES, MAX_ID
+
+    chars = content.MEMO_TEXT_CHARS
+    links = Links.build("https://storyfeed.example.org/")
+
+    def memo(function, make):
+        def fill() -> None:
+            function.cache_clear()
+            for i in range(function.cache_info().maxsize):
+                function(*make(i))
+        return fill
+
+    def fast_path() -> FastPath:
+        table = FastPath(sample_app, sample_app.wsgi_app)
+        reads = ("format", "maxheight", "maxwidth", "theme", "url")
+        for i in range(table.MAX_URLS):
+            environ = {"wsgi.url_scheme": "https", "HTTP_HOST": f"h{i:05d}.example", "PATH_INFO": "/oembed",
+                       # Raw UTF-8 in the request line, as WSGI hands it on (latin-1).
+                       "QUERY_STRING": "url=" + (EMOJI * (table.MAX_URL_CHARS - 40)).encode().decode("latin-1")}
+            key = (f"oembed|json|7|storyfeed|{i // table.MAX_SPELLINGS:0100d}||None|None|auto|None|"
+                   "https://storyfeed.example.org/|https://storyfeed.example.org/media/")
+            table.remember(environ, Answer(key, None, 7, 300), reads)
+        assert len(table.answers) == table.MAX_URLS
+        return table
+
+    def versions() -> VersionMemo:
+        class Store:
+            def version(self, topic=None) -> int:
+                return 12345
+
+        memo = VersionMemo(Store(), ttl=3600)  # type: ignore[arg-type]
+        for i in range(memo.MAX_KEYS + 10):
+            memo.version(f"{i:0{MAX_ID}d}")
+        return memo
+
+    def clean_bodies() -> None:
+        KNOWN_CLEAN_BODIES.cache_clear()
+        for i in range(KNOWN_CLEAN_BODIES.maxsize):
+            KNOWN_CLEAN_BODIES.add(hashlib.sha256(str(i).encode()).digest())
+
+    providers = EmbedSettings.from_settings(app_state(sample_app).settings).providers
+    long_site = "https://h{:04d}" + "x" * 8_000 + ".example/"  # a Host header of 8 KB
+    return {
+        "feeds.content._known_xml_text": memo(content._known_xml_text,
+                                              lambda i: (unique(i) + "\x01" + EMOJI * (chars - 7),)),
+        "feeds.content._known_html_text": memo(content._known_html_text,
+                                               lambda i: (unique(i) + "&" * (chars - 6),)),
+        "feeds.content._known_html_attribute": memo(content._known_html_attribute,
+                                                    lambda i: (unique(i) + '"' * (chars - 6),)),
+        "feeds.content._known_http_url": memo(content._known_http_url,
+                                              lambda i: ("https://e.example/" + unique(i) + EMOJI * (chars - 24),)),
+        "feeds.content._known_media_url": memo(content._known_media_url,
+                                               lambda i: (links, "/media/" + unique(i) + EMOJI * (chars - 13))),
+        "feeds.content._guid": memo(content._guid, lambda i: (f"audio:{i:0{MAX_ID}d}/{'a' * MAX_ID}",)),
+        "feeds.podcast.podcast_guid": memo(
+            podcast.podcast_guid, lambda i: (f"https://storyfeed.example.org/topics/{i:0{MAX_ID}d}/podcast.xml",)),
+        "stories.validate.KNOWN_CLEAN_BODIES": clean_bodies,
+        "serving.fastpath.FastPath": fast_path,
+        "serving.rendered.VersionMemo": versions,
+        "serving.rendered._known_accepts_gzip": memo(
+            rendered._known_accepts_gzip,
+            lambda i: (f"gzip;q=0.{i:03d}, " + EMOJI * (rendered.MAX_KNOWN_ACCEPT_ENCODING - 15),)),
+        "serving.context._links": memo(context._links, lambda i: (long_site.format(i), None)),
+        "embeds.config._registry_for_site": memo(_registry_for_site,
+                                                 lambda i: (providers, long_site.format(i))),
+    }
+
+
+def test_every_cache_filled_with_its_worst_entries_stays_within_the_memory_account(sample_app):
+    from feeds import PROCESS_MEMOS
+
+    documented = documented_worst_mb()
+    fills = worst_fills(sample_app)
+    # Every memo the feeds keep is in the account.
+    accounted = [getattr(importlib.import_module(name.rsplit(".", 1)[0]), name.rsplit(".", 1)[1])
+                 for name in documented]
+    assert [memo for memo in PROCESS_MEMOS if not any(memo is cache for cache in accounted)] == []
+    assert set(fills) <= set(documented)
+    measured = {}
+    kept = []
+    try:
+        for name, fill in fills.items():
+            gc.collect()
+            tracemalloc.start()
+            try:
+                kept.append(fill())  # what a fill returns is the cache itself: kept while measured
+                gc.collect()
+                measured[name] = tracemalloc.get_traced_memory()[0] / 1e6
+            finally:
+                tracemalloc.stop()
+    finally:
+        for memo in PROCESS_MEMOS:
+            memo.cache_clear()
+    over = {name: (round(mb, 2), documented[name]) for name, mb in measured.items() if mb > documented[name]}
+    assert over == {}, "measured MB beyond the account (measured, documented)"
+    assert sum(measured.values()) <= sum(documented[name] for name in fills)
