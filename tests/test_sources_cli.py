@@ -242,3 +242,31 @@ def test_sync_loop_runs_as_a_process_and_stops_on_sigterm(sqlite_url, tmp_path, 
     assert lines[0] == "syncing 1 source(s) on their intervals; SIGTERM stops"
     assert lines[1] == "defectors: fetched; 1 added, 0 updated, 0 unchanged, 0 invalid"
     assert lines[2] == "defectors: not modified; 0 added, 0 updated, 0 unchanged, 0 invalid"
+
+
+@pytest.mark.slow
+def test_the_clock_process_without_a_sources_file_waits_for_sigterm(sqlite_url):
+    """A platform restarts a process that exits, and honcho stops the whole Procfile when
+    one does: with nothing to sync, the clock process says so once and stays up."""
+    env = {**os.environ, "DATABASE_URL": sqlite_url, "REDIS_URL": "", "LOG_LEVEL": "INFO"}
+    env.pop("SOURCES_FILE", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "sync", "--loop"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        time.sleep(2)
+        assert process.poll() is None, process.communicate()[0]
+        process.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        out, _ = process.communicate(timeout=10)
+        took = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, out
+    assert took < 1, f"{took:.2f} s after SIGTERM"
+    about_it = [line for line in out.splitlines() if "SOURCES_FILE" in line]
+    assert len(about_it) == 1, out
+    assert "nothing to sync, waiting for SIGTERM" in about_it[0]
