@@ -56,7 +56,7 @@ def test_malformed_toml_is_refused():
         (
             GOOD + 'urll = "x"\n',
             "sources.toml: source 1 (name defectors): urll: unknown key (known: name, url, kind, topics, "
-            "interval, allow_private, token_env, remove_missing)",
+            "interval, allow_private, token_env, remove_missing, deadline)",
         ),
         (
             GOOD.replace('kind = "records"', 'kind = "rss"'),

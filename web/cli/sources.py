@@ -95,7 +95,10 @@ def sync_once(sources: list[Source]) -> list[SyncReport]:
 
 def sync_forever(sources: list[Source], stop: threading.Event) -> None:
     state = app_state()
-    retriever = state.area(SourcesConfig).retriever()
+    # SIGTERM ends the pull in flight too (a platform kills the process ~30 s after it,
+    # and an upstream that stalls would hold the pull past that): it is pulled again on
+    # the next run.
+    retriever = state.area(SourcesConfig).retriever(stop)
     try:
         syncer = Syncer(state.store, SourceStates(state.store.engine), retriever)
         click.echo(f"syncing {len(sources)} source(s) on their intervals; SIGTERM stops")
