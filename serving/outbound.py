@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 import ipaddress
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -186,6 +187,16 @@ else:  # a mixin: the classes below put HTTP(S)Connection after it
 
 class _GuardedConnection(_Connection):
     guard: AddressGuard
+    # Told of each connection's socket once connected (the TLS one under https): a caller
+    # that must be able to cut a request off (a deadline, a stop) keeps it and shuts it
+    # down. The socket, not the connection: http.client lets go of it (sock = None) when
+    # the response will close it, while the response reads on.
+    on_connect: Callable[[socket.socket], None] | None = None
+
+    def connect(self) -> None:
+        super().connect()
+        if self.on_connect is not None and self.sock is not None:
+            self.on_connect(self.sock)
 
     def _new_conn(self) -> socket.socket:
         try:
@@ -211,13 +222,12 @@ class _GuardedConnection(_Connection):
         raise error or NewConnectionError(self, "no address to connect to")
 
 
-def _guarded_pool_classes(guard: AddressGuard) -> dict[str, type]:
-    http_conn = type(
-        "GuardedHTTPConnection", (_GuardedConnection, HTTPConnection), {"guard": guard}
-    )
-    https_conn = type(
-        "GuardedHTTPSConnection", (_GuardedConnection, HTTPSConnection), {"guard": guard}
-    )
+def _guarded_pool_classes(
+    guard: AddressGuard, on_connect: Callable[[socket.socket], None] | None
+) -> dict[str, type]:
+    attributes = {"guard": guard, "on_connect": on_connect and staticmethod(on_connect)}
+    http_conn = type("GuardedHTTPConnection", (_GuardedConnection, HTTPConnection), attributes)
+    https_conn = type("GuardedHTTPSConnection", (_GuardedConnection, HTTPSConnection), attributes)
     return {
         "http": type(
             "GuardedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}
@@ -229,10 +239,16 @@ def _guarded_pool_classes(guard: AddressGuard) -> dict[str, type]:
 
 
 class GuardedAdapter(HTTPAdapter):
-    """A requests adapter whose every connection passes `guard`."""
+    """A requests adapter whose every connection passes `guard` (and, when given, is
+    its socket handed to `on_connect` once connected)."""
 
-    def __init__(self, guard: AddressGuard, **kwargs: Any):
-        self._pool_classes = _guarded_pool_classes(guard)
+    def __init__(
+        self,
+        guard: AddressGuard,
+        on_connect: Callable[[socket.socket], None] | None = None,
+        **kwargs: Any,
+    ):
+        self._pool_classes = _guarded_pool_classes(guard, on_connect)
         super().__init__(**kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:

@@ -98,6 +98,13 @@ def seconds(value: Any) -> float:
     return number
 
 
+def positive_seconds(value: Any) -> float:
+    number = seconds(value)
+    if number == 0:
+        raise ValueError("must be a number of seconds above 0")
+    return number
+
+
 def names(value: Any) -> tuple[str, ...]:
     """A comma-separated list (or a list): its items, trimmed, empty ones dropped."""
     if value is None:
@@ -302,6 +309,12 @@ SETTINGS: tuple[Setting, ...] = (
         "SOURCES_READ_TIMEOUT", 30.0, seconds,
         "seconds to read, per upstream request",
         shown="`30`",
+    ),
+    Setting(
+        "SOURCES_FETCH_DEADLINE", 60.0, positive_seconds,
+        "seconds a whole upstream fetch may take, retries and a trickling body included; a"
+        " source's `deadline` overrides it ([sources](docs/sources.md#deadlines-and-stopping))",
+        shown="`60`",
     ),
     Setting(
         "SOURCES_RETRIES", 2, whole_number(0),

@@ -6,7 +6,9 @@ Every problem is reported at once, each naming the file, the source and the key,
 
 from __future__ import annotations
 
+import math
 import re
+import threading
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +23,10 @@ from .model import KINDS, Source
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-KEYS = ("name", "url", "kind", "topics", "interval", "allow_private", "token_env", "remove_missing")
+KEYS = (
+    "name", "url", "kind", "topics", "interval", "allow_private", "token_env", "remove_missing",
+    "deadline",
+)
 MIN_INTERVAL = 1
 
 
@@ -53,6 +58,7 @@ class SourcesConfig:
                 read_timeout=settings["SOURCES_READ_TIMEOUT"],
                 retries=settings["SOURCES_RETRIES"],
                 max_bytes=settings["SOURCES_MAX_BYTES"],
+                deadline=settings["SOURCES_FETCH_DEADLINE"],
             ),
             redis_url=settings["REDIS_URL"],
             redis_prefix=settings["REDIS_PREFIX"],
@@ -60,10 +66,11 @@ class SourcesConfig:
                             or Path(instance_path) / "http-cache.sqlite3"),
         )
 
-    def retriever(self) -> HTTPRetriever:
-        """An HTTP retriever with the shared cache: Redis when REDIS_URL is set, else SQLite."""
+    def retriever(self, stop: threading.Event | None = None) -> HTTPRetriever:
+        """An HTTP retriever with the shared cache: Redis when REDIS_URL is set, else SQLite.
+        Setting `stop` ends the retrieve in flight at once (`sync --loop` on SIGTERM)."""
         return HTTPRetriever(cache_backend(self.redis_url, self.redis_prefix, self.cache_path),
-                             self.fetch)
+                             self.fetch, stop=stop)
 
 
 def load_sources(path: str | Path) -> tuple[Source, ...]:
@@ -156,6 +163,13 @@ def _parse_source(table: Any, location: str) -> tuple[Source | None, list[Proble
             f"{show(interval)} is not a whole number of seconds of at least {MIN_INTERVAL}",
         )
 
+    deadline = table.get("deadline")
+    if deadline is not None and (
+        isinstance(deadline, bool) or not isinstance(deadline, (int, float))
+        or not math.isfinite(deadline) or deadline <= 0
+    ):
+        fail("deadline", f"{show(deadline)} is not a number of seconds above 0")
+
     flags = {}
     for key in ("allow_private", "remove_missing"):
         flags[key] = table.get(key, False)
@@ -179,6 +193,7 @@ def _parse_source(table: Any, location: str) -> tuple[Source | None, list[Proble
         allow_private=flags["allow_private"],
         token_env=token_env,
         remove_missing=flags["remove_missing"],
+        deadline=float(deadline) if deadline is not None else None,
     ), problems
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from stories.errors import UpstreamError
+from stories.errors import StoryfeedError, UpstreamError
 
 KINDS = ("records", "feed", "npr-cds")
 
@@ -26,6 +26,9 @@ class Source:
     token_env: str = ""
     # Delete stories that were in the previous document and are gone from this one.
     remove_missing: bool = False
+    # Seconds the whole fetch may take (retries and a trickling body included); None:
+    # SOURCES_FETCH_DEADLINE.
+    deadline: float | None = None
 
 
 class Outcome(enum.Enum):
@@ -54,6 +57,16 @@ class SourceError(UpstreamError):
 
 class RetrieveError(SourceError):
     """The document could not be had: network, HTTP status, policy, size."""
+
+
+class DeadlinePassed(RetrieveError):
+    """No complete answer within the fetch's deadline (an upstream that stalls, or
+    trickles its body a byte at a time, stays within every read timeout)."""
+
+
+class Interrupted(StoryfeedError):
+    """The pull was stopped (SIGTERM) before its document arrived. Not the source's
+    failure: nothing about the pull is recorded, so the next run pulls it again."""
 
 
 class ParseError(SourceError):

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from stories.store import StoryStore
 
-from .model import Outcome, ParseError, Retrieved, Source, SourceError, SyncReport
+from .model import Interrupted, Outcome, ParseError, Retrieved, Source, SourceError, SyncReport
 from .parsers import PARSERS, Parser, with_source_topics
 from .state import SourceState, SourceStates
 
@@ -71,9 +71,12 @@ class Syncer:
     # -- one source ----------------------------------------------------------------
 
     def sync(self, source: Source) -> SyncReport:
-        """Never raises for the source's own trouble; a bug is still reported as failed."""
+        """Never raises for the source's own trouble; a bug is still reported as failed.
+        Raises Interrupted when told to stop mid-pull, having recorded nothing."""
         try:
             return self._sync(source)
+        except Interrupted:
+            raise
         except Exception as exc:  # a bug or a store outage: this source fails, the rest go on
             log.exception("sync of source %s failed", source.name)
             return SyncReport(source.name, Outcome.FAILED, f"internal error: {type(exc).__name__}")
@@ -186,8 +189,17 @@ class Syncer:
         self, sources: Iterable[Source], stop: threading.Event, report: Callable[[SyncReport], None]
     ) -> None:
         """Sync each source when its interval has passed since its last attempt, until
-        `stop` is set (between two sources, or while waiting)."""
-        sources = list(sources)
+        `stop` is set: while waiting, between two sources, or during a pull (when the
+        retriever was given the same `stop`), which is then not recorded and is pulled
+        again on the next run."""
+        try:
+            self._run_forever(list(sources), stop, report)
+        except Interrupted:
+            pass
+
+    def _run_forever(
+        self, sources: list[Source], stop: threading.Event, report: Callable[[SyncReport], None]
+    ) -> None:
         while not stop.is_set():
             states = self.states.all()
             for source in sources:

@@ -48,6 +48,7 @@ def test_every_setting_is_parsed_from_the_environment():
     ("FEED_MAX_AGE", "-1"),
     ("OEMBED_CACHE_AGE", "soon"),
     ("SOURCES_READ_TIMEOUT", "nan"),
+    ("SOURCES_FETCH_DEADLINE", "0"),
     ("SITE_URL", "javascript:alert(1)"),
     ("LOG_LEVEL", "loud"),
 ])

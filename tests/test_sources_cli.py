@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -55,7 +56,7 @@ def test_malformed_toml_is_refused():
         (
             GOOD + 'urll = "x"\n',
             "sources.toml: source 1 (name defectors): urll: unknown key (known: name, url, kind, topics, "
-            "interval, allow_private, token_env, remove_missing)",
+            "interval, allow_private, token_env, remove_missing, deadline)",
         ),
         (
             GOOD.replace('kind = "records"', 'kind = "rss"'),
@@ -246,3 +247,57 @@ def test_sync_loop_runs_as_a_process_and_stops_on_sigterm(sqlite_url, tmp_path, 
     assert messages[1] == "defectors: fetched; 1 added, 0 updated, 0 unchanged, 0 invalid"
     assert messages[2] == "defectors: not modified; 0 added, 0 updated, 0 unchanged, 0 invalid"
     assert lines[-1]["source"] == "defectors" and lines[-1]["outcome"] == "not modified"
+
+
+class Lines:
+    """A process's output read as it comes, in a thread, so a test can wait for a line."""
+
+    def __init__(self, process: subprocess.Popen):
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, args=(process.stdout,), daemon=True)
+        self._reader.start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.lines):
+            assert time.monotonic() < deadline, f"no {text!r} in:\n" + "\n".join(self.lines)
+            time.sleep(0.05)
+
+    def all(self) -> list[str]:
+        self._reader.join(timeout=10)
+        return self.lines
+
+
+@pytest.mark.slow
+def test_the_clock_process_without_a_sources_file_waits_for_sigterm(sqlite_url):
+    """A platform restarts a process that exits, and honcho stops the whole Procfile when
+    one does: with nothing to sync, the clock process says so once and stays up."""
+    env = {**os.environ, "DATABASE_URL": sqlite_url, "REDIS_URL": "", "LOG_LEVEL": "INFO"}
+    env.pop("SOURCES_FILE", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "sync", "--loop"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    output = Lines(process)
+    try:
+        output.wait_for("SOURCES_FILE")
+        time.sleep(2)
+        assert process.poll() is None, "\n".join(output.all())
+        process.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        process.wait(timeout=10)
+        took = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    lines = output.all()
+    assert process.returncode == 0, lines
+    assert took < 1, f"{took:.2f} s after SIGTERM"
+    about_it = [line for line in lines if "SOURCES_FILE" in line]
+    assert len(about_it) == 1, lines
+    assert "nothing to sync, waiting for SIGTERM" in about_it[0]

@@ -27,6 +27,7 @@ class Route:
     validators: bool = True  # send ETag and Last-Modified, answer conditional requests
     location: str = ""  # for redirects
     delay: float = 0.0  # seconds before answering
+    trickle: float = 0.0  # > 0: answer 200 at once, then a body byte every this many seconds, for ever
     fail_first: int = 0  # answer this many requests with `fail_status` first
     fail_status: int = 503
     require_header: tuple[str, str] | None = None  # else 401
@@ -109,6 +110,11 @@ class Upstream:
             return send(404, b"not found", "text/plain")
         if route.delay:
             time.sleep(route.delay)
+        if route.trickle:
+            with self._lock:
+                self.seen.append(Seen(path, headers, 200))
+            start_response("200 OK", [("Content-Type", route.content_type)])
+            return _trickle(route.trickle)
         if failing:
             return send(route.fail_status, b"upstream trouble", "text/plain")
         if (
@@ -129,3 +135,12 @@ class Upstream:
             if request_headers.get("If-None-Match") == route.etag:
                 return send(304, b"", route.content_type, extra)
         return send(200, route.body, route.content_type, extra)
+
+
+def _trickle(every: float):
+    """A body that never ends, one byte at a time: each read of it is quick, so no read
+    timeout ever fires. Ends when the client goes (the next write fails)."""
+    yield b"["
+    while True:
+        time.sleep(every)
+        yield b" "

@@ -21,6 +21,8 @@ from .progress import progress
 
 log = logging.getLogger(__name__)
 
+NO_SOURCES_FILE = "SOURCES_FILE is not set: name a TOML file of [[source]] tables"
+
 
 def echo_report(report: SyncReport) -> None:
     for warning in report.warnings:
@@ -47,7 +49,7 @@ def selected_sources(names: tuple[str, ...]) -> list[Source]:
     # Loaded (and checked) by create_app: a broken file never gets this far.
     sources = app_state().area(SourcesConfig).sources
     if sources is None:
-        raise click.ClickException("SOURCES_FILE is not set: name a TOML file of [[source]] tables")
+        raise click.ClickException(NO_SOURCES_FILE)
     if not names:
         return list(sources)
     known = {s.name: s for s in sources}
@@ -71,34 +73,58 @@ def sync_command(names: tuple[str, ...], loop: bool) -> None:
     """Pull stories from the sources in SOURCES_FILE into the store.
 
     Without --loop, every selected source is pulled once, now. A failed source is
-    reported and the others go on; the exit status is 1 when any source failed.
+    reported and the others go on; the exit status is 1 when any source failed, or when
+    SOURCES_FILE is not set.
+
+    With --loop (the Procfile's clock process), SIGTERM or SIGINT stops it with status 0.
+    Without SOURCES_FILE it says so once and waits for that signal: a process that
+    exits would be restarted over and over by a platform, and would stop every other
+    process of the Procfile under honcho or foreman.
     """
-    sources = selected_sources(names)
+    if not loop:
+        reports = sync_once(selected_sources(names))
+        if any(r.outcome is Outcome.FAILED for r in reports):
+            sys.exit(1)
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    if app_state().area(SourcesConfig).sources is None:
+        log.warning("%s; nothing to sync, waiting for SIGTERM", NO_SOURCES_FILE)
+        stop.wait()
+        return
+    sync_forever(selected_sources(names), stop)
+
+
+def sync_once(sources: list[Source]) -> list[SyncReport]:
     state = app_state()
-    store = state.store
     retriever = state.area(SourcesConfig).retriever()
-    syncer = Syncer(store, SourceStates(store.engine), retriever)
     try:
-        if loop:
-            stop = threading.Event()
-            # A platform restarting the clock process sends SIGTERM: finish the source in
-            # hand, then stop.
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(signum, lambda *_: stop.set())
-            log.info("syncing %d source(s) on their intervals; SIGTERM stops", len(sources))
-            syncer.run_forever(sources, stop, log_report)
-            return
+        syncer = Syncer(state.store, SourceStates(state.store.engine), retriever)
         with progress(len(sources), "syncing") as step:
             reports = []
             for source in sources:
                 reports.append(syncer.sync(source))
                 step(source)
-        for report in reports:
-            echo_report(report)
     finally:
         retriever.close()
-    if any(r.outcome is Outcome.FAILED for r in reports):
-        sys.exit(1)
+    for report in reports:
+        echo_report(report)
+    return reports
+
+
+def sync_forever(sources: list[Source], stop: threading.Event) -> None:
+    state = app_state()
+    # SIGTERM ends the pull in flight too (a platform kills the process ~30 s after it,
+    # and an upstream that stalls would hold the pull past that): it is pulled again on
+    # the next run.
+    retriever = state.area(SourcesConfig).retriever(stop)
+    try:
+        syncer = Syncer(state.store, SourceStates(state.store.engine), retriever)
+        log.info("syncing %d source(s) on their intervals; SIGTERM stops", len(sources))
+        syncer.run_forever(sources, stop, log_report)
+    finally:
+        retriever.close()
 
 
 def init_app(app: Flask) -> None:
