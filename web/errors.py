@@ -11,6 +11,7 @@ from typing import TypeVar
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask.globals import request_ctx
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import (
     BadHost,
     HTTPException,
@@ -108,9 +109,12 @@ def init_app(app: Flask) -> None:
     def refused(error: StoryfeedError):
         return http_error(as_http(error))
 
+    # A pool with no connection to spare (every one busy past DB_POOL_TIMEOUT) is the
+    # store being unavailable as much as a server that does not answer.
     @app.errorhandler(OperationalError)
-    def store_unavailable(error: OperationalError):
-        app.logger.error("store unavailable: %s", error.orig or error)
+    @app.errorhandler(PoolTimeout)
+    def store_unavailable(error: OperationalError | PoolTimeout):
+        app.logger.error("store unavailable: %s", getattr(error, "orig", None) or error)
         response = app.make_response(render_error(ServiceUnavailable(
             "The story store is not answering; try again shortly."
         )))
