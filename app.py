@@ -26,6 +26,7 @@ from serving.settings import Settings, load_settings
 from serving.state import AppState
 from sources.config import SourcesConfig
 from stories.errors import StoryfeedError
+from stories.postgres import Limits
 from stories.store import StoryStore, stories_changed
 from web import api, embeds, errors, feeds, ingest, media, moves, openapi, pages, transcripts
 from web.cli import embeds as embeds_cli
@@ -53,6 +54,9 @@ def create_store(settings: Settings) -> StoryStore:
         max_overflow=settings["DB_MAX_OVERFLOW"],
         pool_timeout=settings["DB_POOL_TIMEOUT"],
         pool_recycle=settings["DB_POOL_RECYCLE"],
+        limits=Limits(connect_timeout=settings["DB_CONNECT_TIMEOUT"],
+                      statement_timeout=settings["DB_STATEMENT_TIMEOUT"],
+                      keepalive_idle=settings["DB_KEEPALIVE_IDLE"]),
     )
 
 

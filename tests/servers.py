@@ -1,13 +1,17 @@
 """Real servers for tests: any WSGI app in a thread of this process, gunicorn started as
-the Procfile says, and a redis-server of a test's own; all on free 127.0.0.1 ports."""
+the Procfile says, and a redis-server or a PostgreSQL server of a test's own; all on free
+127.0.0.1 ports."""
 
 from __future__ import annotations
 
 import os
 import shlex
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -197,3 +201,86 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+
+
+class PostgresCluster:
+    """A PostgreSQL server of the test's own (initdb into a temporary folder, as the
+    `postgres` user when run as root), on a free port: a test may freeze, stop and start
+    it, which it must never do to the shared server."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        # Not under tmp_path: its parents are private to root, and the server runs as postgres.
+        self.dir = Path(tempfile.mkdtemp(prefix="storyfeed-pg-"))
+        self.data = self.dir / "data"
+        self.bin = _postgres_bin()
+        self._user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self._user:
+            shutil.chown(self.dir, "postgres", "postgres")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *command: str) -> None:
+        subprocess.run([*self._user, *command], check=True, capture_output=True, timeout=120)
+
+    def start(self) -> PostgresCluster:
+        if not self.data.exists():
+            self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
+                      "--auth=trust", "-E", "UTF8", "--no-sync")
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"),
+                  "-o", options, "-w", "start")
+        return self
+
+    @property
+    def pid(self) -> int:
+        """The postmaster's."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
+    def processes(self) -> list[int]:
+        """The postmaster and its children (backends, background workers). Each child
+        leads a process group of its own, so one killpg does not reach them."""
+        postmaster = self.pid
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            if int(fields[1]) == postmaster:
+                children.append(int(stat.parent.name))
+        return [postmaster, *children]
+
+    def signal(self, signum: int) -> None:
+        """`signum` to the postmaster first, then to every child (SIGSTOP freezes the
+        server: its kernel still accepts connections and acknowledges data, and nothing
+        answers)."""
+        for pid in self.processes():
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass  # a backend that ended meanwhile
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self.signal(signal.SIGCONT)
+            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> PostgresCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
+def _postgres_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        raise RuntimeError("no PostgreSQL server binaries under /usr/lib/postgresql")
+    return found[-1].parent

@@ -5,13 +5,19 @@ already rendered is still served, stale, with its validators."""
 
 from __future__ import annotations
 
+import signal
 import time
 
 import pytest
+import requests
+import sqlalchemy as sa
 
 from serving.state import app_state
+from stories.postgres import Limits, unbounded
+from stories.store import StoryStore
 
 from .conftest import make_app
+from .servers import Gunicorn, PostgresCluster, flask_cli, service_env
 
 
 @pytest.fixture
@@ -35,3 +41,71 @@ def test_pool_exhausted_is_503_with_retry_after(postgres_url):
             assert time.monotonic() - started < 5
     finally:
         engine.dispose()
+
+
+def test_statements_are_cancelled_after_the_timeout_but_not_in_migrations(postgres_url):
+    store = StoryStore.from_url(postgres_url, Limits(statement_timeout=0.5, keepalive_idle=7))
+    try:
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "500ms"
+            libpq = conn.connection.dbapi_connection.info.get_parameters()
+            assert (libpq["keepalives_idle"], libpq["tcp_user_timeout"]) == ("7", "1500")
+            started = time.monotonic()
+            with pytest.raises(sa.exc.OperationalError, match="statement timeout"):
+                conn.exec_driver_sql("SELECT pg_sleep(3)")
+            assert time.monotonic() - started < 2
+        with store.engine.begin() as conn, unbounded(conn):
+            conn.exec_driver_sql("SELECT pg_sleep(1)")  # past both the timeout and the deadline
+        with store.engine.connect() as conn:  # and the connection is bounded again after
+            assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "500ms"
+    finally:
+        store.engine.dispose()
+
+
+# -- a server of the test's own, frozen and stopped --------------------------------------
+
+SLUG = "north-korean-defectors"
+FEED = f"/topics/{SLUG}/rss.xml"
+SITE = "http://news.example.org/"
+
+
+@pytest.fixture
+def own_postgres():
+    """A PostgreSQL server of this test's own, migrated, with the sample topic."""
+    with PostgresCluster() as cluster:
+        env = service_env(DATABASE_URL=cluster.url, SITE_URL=SITE)
+        for command in (("db", "upgrade"), ("stories", "sample")):
+            done = flask_cli(env, *command)
+            assert done.returncode == 0, done.stderr
+        yield cluster, env
+
+
+def timed_get(url: str, **kwargs) -> tuple[requests.Response, float]:
+    started = time.monotonic()
+    answer = requests.get(url, timeout=60, **kwargs)
+    return answer, time.monotonic() - started
+
+
+@pytest.mark.slow
+def test_frozen_postgresql_answers_503_within_seconds(own_postgres):
+    cluster, env = own_postgres
+    with Gunicorn(env, workers=1) as server:
+        assert requests.get(server.base + f"/topics/{SLUG}", timeout=10).status_code == 200
+        cluster.signal(signal.SIGSTOP)
+        try:
+            times = []
+            for path in (f"/topics/{SLUG}", "/api/stories/1169825816", f"/topics/{SLUG}"):
+                answer, took = timed_get(server.base + path)
+                assert answer.status_code == 503, path
+                assert int(answer.headers["Retry-After"]) > 0
+                times.append(took)
+            print(f"frozen PostgreSQL: 503 after {', '.join(f'{t:.2f}' for t in times)} s")
+            assert max(times) < 10
+        finally:
+            cluster.signal(signal.SIGCONT)
+        # Thawed, it serves again without a restart, once the pause after the silence is over.
+        recovered = time.monotonic()
+        while requests.get(server.base + f"/topics/{SLUG}", timeout=10).status_code != 200:
+            assert time.monotonic() - recovered < 15, "still 503 after the server thawed"
+            time.sleep(0.2)
+        print(f"thawed: 200 again after {time.monotonic() - recovered:.2f} s")
