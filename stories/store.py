@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from . import postgres, schema
-from .errors import InvalidInput
+from .errors import InvalidInput, Unavailable
 from .model import (
     Story,
     Topic,
@@ -59,6 +59,16 @@ _TOPIC_VERSION = sa.select(schema.topics.c.version).where(
 
 class InvalidCursor(InvalidInput):
     """A paging cursor that this store did not make."""
+
+
+class StoreUnavailable(Unavailable):
+    """The store does not answer now, and nothing it said before can stand in."""
+
+
+# What the store's engine raises when it cannot answer now, whatever was asked: the
+# server down or silent past its deadlines (`stories.postgres`), or no pooled connection
+# to spare within the pool timeout.
+STORE_UNAVAILABLE: tuple[type[Exception], ...] = (sa.exc.OperationalError, sa.exc.TimeoutError)
 
 
 @dataclass(frozen=True)

@@ -109,3 +109,67 @@ def test_frozen_postgresql_answers_503_within_seconds(own_postgres):
             assert time.monotonic() - recovered < 15, "still 503 after the server thawed"
             time.sleep(0.2)
         print(f"thawed: 200 again after {time.monotonic() - recovered:.2f} s")
+
+
+STORY = "1169464713"
+RENDERED = {  # what the render cache keeps: a feed, an oEmbed answer, a player page
+    "feed": FEED,
+    "oembed": f"/oembed?url={SITE}stories/{STORY}",
+    "player": f"/player/{STORY}/1169825816",
+}
+STALE_WARNING = '110 - "Response is Stale"'
+
+
+def assert_stale_answers(base: str, validators: dict[str, str], limit: float) -> list[float]:
+    """Each rendered URL answers 200 with its ETag, and 304 to its ETag, said to be stale."""
+    times = []
+    for name, path in RENDERED.items():
+        answer, took = timed_get(base + path)
+        assert answer.status_code == 200, (name, answer.status_code, answer.text[:200])
+        assert answer.headers["ETag"] == validators[name], name
+        assert answer.headers["Warning"] == STALE_WARNING, name
+        conditional, took_304 = timed_get(base + path, headers={"If-None-Match": validators[name]})
+        assert conditional.status_code == 304, name
+        assert conditional.headers["Warning"] == STALE_WARNING, name
+        times += [took, took_304]
+    assert max(times) < limit, times
+    return times
+
+
+@pytest.mark.slow
+def test_rendered_answers_are_served_stale_while_postgresql_is_frozen_or_down(own_postgres):
+    cluster, env = own_postgres
+    # One worker: the versions it read are the ones it can stand by when the store fails.
+    with Gunicorn({**env, "VERSION_MEMO_SECONDS": "0"}, workers=1) as server:
+        validators = {}
+        for name, path in RENDERED.items():
+            answer = requests.get(server.base + path, timeout=10)
+            assert answer.status_code == 200 and "Warning" not in answer.headers, name
+            validators[name] = answer.headers["ETag"]
+
+        cluster.signal(signal.SIGSTOP)
+        try:
+            frozen = assert_stale_answers(server.base, validators, limit=10)
+            never_rendered = []
+            for path in (f"/topics/{SLUG}/atom.xml", f"/topics/{SLUG}", f"/stories/{STORY}"):
+                answer, took = timed_get(server.base + path)
+                assert answer.status_code == 503 and int(answer.headers["Retry-After"]) > 0, path
+                never_rendered.append(took)
+            assert max(never_rendered) < 10
+        finally:
+            cluster.signal(signal.SIGCONT)
+        print("frozen: stale answers after", ", ".join(f"{t:.3f}" for t in frozen),
+              "s; never rendered: 503 after", ", ".join(f"{t:.3f}" for t in never_rendered), "s")
+
+        cluster.stop()  # down: connections refused at once
+        down = assert_stale_answers(server.base, validators, limit=5)
+        answer = requests.get(server.base + f"/topics/{SLUG}/feed.json", timeout=10)
+        assert answer.status_code == 503
+        print("down: stale answers after", ", ".join(f"{t:.3f}" for t in down), "s")
+
+        cluster.start()
+        recovered = time.monotonic()
+        while "Warning" in (answer := requests.get(server.base + FEED, timeout=10)).headers:
+            assert time.monotonic() - recovered < 15, "still stale after the server came back"
+            time.sleep(0.2)
+        assert answer.status_code == 200 and answer.headers["ETag"] == validators["feed"]
