@@ -21,6 +21,7 @@ from embeds.config import EmbedSettings
 from feeds.websub import WebSubPublisher, publisher_for
 from serving import fastpath, request_guards, security_headers
 from serving.redis_cache import RedisChangeNotices, RedisRenderCache
+from serving.redis_clients import check_tls
 from serving.rendered import MemoryRenderCache, RenderCache, VersionMemo
 from serving.settings import Settings, load_settings
 from serving.state import AppState
@@ -64,8 +65,8 @@ def create_render_cache(settings: Settings) -> RenderCache:
     in_memory = settings["RENDER_CACHE_MB"] * 1024 * 1024
     if settings["REDIS_URL"]:
         return RedisRenderCache.from_url(
-            settings["REDIS_URL"], prefix=settings["REDIS_PREFIX"], ttl=settings["RENDER_CACHE_TTL"],
-            local_bytes=in_memory,
+            settings["REDIS_URL"], tls_verify=settings["REDIS_TLS_VERIFY"],
+            prefix=settings["REDIS_PREFIX"], ttl=settings["RENDER_CACHE_TTL"], local_bytes=in_memory,
         )
     return MemoryRenderCache(max_bytes=in_memory)
 
@@ -78,7 +79,9 @@ def create_state(settings: Settings, instance_path: str,
     versions = VersionMemo(store, ttl=settings["VERSION_MEMO_SECONDS"])
     notices = None
     if settings["REDIS_URL"]:
-        notices = RedisChangeNotices(settings["REDIS_URL"], settings["REDIS_PREFIX"] + "changes")
+        check_tls(settings["REDIS_URL"], settings["REDIS_TLS_VERIFY"])
+        notices = RedisChangeNotices(settings["REDIS_URL"], settings["REDIS_PREFIX"] + "changes",
+                                     tls_verify=settings["REDIS_TLS_VERIFY"])
         stories_changed.connect(notices.publish, sender=store)
         notices.subscribe(versions.forget)
     areas: dict[type, Any] = {

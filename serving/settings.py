@@ -182,6 +182,12 @@ SETTINGS: tuple[Setting, ...] = (
         shown="unset",
     ),
     Setting(
+        "REDIS_TLS_VERIFY", True, switch,
+        "`off` accepts a `rediss://` server whose TLS certificate does not verify, as Heroku "
+        "Redis's self-signed one; on, such a server stops start-up with a message saying so",
+        shown="`on`",
+    ),
+    Setting(
         "REDIS_PREFIX", "storyfeed:", text,
         "prefix of every key storyfeed writes in Redis",
         shown="`storyfeed:`",

@@ -40,6 +40,7 @@ class SourcesConfig:
     fetch: FetchSettings
     redis_url: str | None
     redis_prefix: str
+    redis_tls_verify: bool
     cache_path: Path
 
     @classmethod
@@ -56,13 +57,15 @@ class SourcesConfig:
             ),
             redis_url=settings["REDIS_URL"],
             redis_prefix=settings["REDIS_PREFIX"],
+            redis_tls_verify=settings["REDIS_TLS_VERIFY"],
             cache_path=Path(settings["SOURCES_CACHE_PATH"]
                             or Path(instance_path) / "http-cache.sqlite3"),
         )
 
     def retriever(self) -> HTTPRetriever:
         """An HTTP retriever with the shared cache: Redis when REDIS_URL is set, else SQLite."""
-        return HTTPRetriever(cache_backend(self.redis_url, self.redis_prefix, self.cache_path),
+        return HTTPRetriever(cache_backend(self.redis_url, self.redis_prefix, self.cache_path,
+                                           self.redis_tls_verify),
                              self.fetch)
 
 

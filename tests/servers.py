@@ -170,24 +170,48 @@ class Gunicorn:
 
 
 class RedisServer:
-    """A redis-server of the test's own, on a free port, that the test can stop and start."""
+    """A redis-server of the test's own, on a free port, that the test can stop and start.
 
-    def __init__(self, tmp_path: Path):
+    With `tls`, as Heroku Redis serves: TLS only (`rediss://`), a self-signed certificate
+    made for the test, and a password in the URL.
+    """
+
+    def __init__(self, tmp_path: Path, tls: bool = False, password: str | None = None):
         self.port = free_port()
         self.dir = tmp_path
+        self.tls = tls
+        self.password = password
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"{'rediss' if self.tls else 'redis'}://{auth}127.0.0.1:{self.port}/0"
+
+    def _self_signed(self) -> tuple[Path, Path]:
+        cert, key = self.dir / "redis-cert.pem", self.dir / "redis-key.pem"
+        if not cert.exists():
+            subprocess.run(
+                ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                 "-subj", "/CN=redis.example", "-keyout", str(key), "-out", str(cert)],
+                check=True, capture_output=True, timeout=60,
+            )
+        return cert, key
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url)
+        command = ["redis-server", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                   "--dir", str(self.dir)]
+        if self.tls:
+            cert, key = self._self_signed()
+            command += ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(cert),
+                        "--tls-key-file", str(key), "--tls-auth-clients", "no"]
+        else:
+            command += ["--port", str(self.port)]
+        if self.password:
+            command += ["--requirepass", self.password]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # The test's own certificate is known not to verify: accept it to see the server up.
+        client = redis.Redis.from_url(self.url, **({"ssl_cert_reqs": "none"} if self.tls else {}))
         for _ in range(100):
             try:
                 client.ping()
