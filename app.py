@@ -76,7 +76,9 @@ def create_state(settings: Settings, instance_path: str,
     """Everything the app keeps for its life, built now: a bad setting or sources file
     stops start-up here, and no request has to build anything."""
     store = create_store(settings)
-    versions = VersionMemo(store, ttl=settings["VERSION_MEMO_SECONDS"])
+    render_cache = create_render_cache(settings)
+    shared = render_cache if isinstance(render_cache, RedisRenderCache) else None
+    versions = VersionMemo(store, ttl=settings["VERSION_MEMO_SECONDS"], shared=shared)
     notices = None
     if settings["REDIS_URL"]:
         check_tls(settings["REDIS_URL"], settings["REDIS_TLS_VERIFY"])
@@ -92,7 +94,7 @@ def create_state(settings: Settings, instance_path: str,
     publisher = publisher_for(settings, store)
     if publisher is not None:
         areas[WebSubPublisher] = publisher
-    return AppState(settings=settings, store=store, render_cache=create_render_cache(settings),
+    return AppState(settings=settings, store=store, render_cache=render_cache,
                     versions=versions, change_notices=notices, fast_path=fast_path, areas=areas)
 
 

@@ -66,6 +66,10 @@ class RedisRenderCache:
     def renders_key(self) -> str:
         return f"{self.prefix}stats:renders"
 
+    @property
+    def versions_key(self) -> str:
+        return f"{self.prefix}versions"
+
     # -- availability -----------------------------------------------------------------
 
     def _available(self) -> bool:
@@ -178,12 +182,36 @@ class RedisRenderCache:
         except redis.RedisError as exc:
             self._failed(exc)
 
+    # -- the last version read of each topic, for outages of the store (`VersionMemo`) --
+
+    def remember_version(self, topic: str | None, version: int) -> None:
+        if not self._available():
+            return
+        try:
+            self.client.hset(self.versions_key, _version_field(topic), version)
+        except redis.RedisError as exc:
+            self._failed(exc)
+
+    def recall_version(self, topic: str | None) -> int | None:
+        if not self._available():
+            return None
+        try:
+            value = self.client.hget(self.versions_key, _version_field(topic))
+        except redis.RedisError as exc:
+            self._failed(exc)
+            return None
+        return int(value) if value is not None else None
+
     def status(self) -> str:
         try:
             self.client.ping()
         except redis.RedisError:
             return "redis unreachable"
         return "redis"
+
+
+def _version_field(topic: str | None) -> str:
+    return "/" if topic is None else topic  # "/" is no topic's slug: the whole store's
 
 
 class RedisChangeNotices:

@@ -85,6 +85,15 @@ class RenderCache(Protocol):
     def status(self) -> str: ...
 
 
+class SharedVersions(Protocol):
+    """The last store version each topic was read at, by any process (Redis): a process
+    that never read a topic can still find what others rendered from it in an outage."""
+
+    def remember_version(self, topic: str | None, version: int) -> None: ...
+
+    def recall_version(self, topic: str | None) -> int | None: ...
+
+
 # The default of RENDER_CACHE_MB, for a cache made without the settings (tests, tools).
 DEFAULT_MAX_BYTES: int = BY_NAME["RENDER_CACHE_MB"].default * 1024 * 1024
 
@@ -175,12 +184,13 @@ class VersionMemo:
     While the store does not answer, the last version read of each topic stands in
     (`lookup` says it is stale): what was rendered from it is still in the render cache
     and served, since stale beats an outage; anything never rendered fails as the store
-    does. A topic never read raises StoreUnavailable.
+    does. With `shared` (the Redis render cache), the versions other processes read
+    stand in as well; a topic nobody read raises StoreUnavailable.
     """
 
     MAX_KEYS = 1024  # topics come from URLs; don't let junk slugs grow the memo
 
-    def __init__(self, store: StoryStore, ttl: float = 0.25):
+    def __init__(self, store: StoryStore, ttl: float = 0.25, shared: SharedVersions | None = None):
         from stories.store import stories_changed
 
         self.store = store
@@ -191,6 +201,7 @@ class VersionMemo:
         self._forgotten = 0  # how many times forget() ran: an answer asked before is stale
         # topic -> the last version the store gave: kept through forget(), for outages
         self._last_read: dict[str | None, int] = {}
+        self.shared = shared
         self._store_down = False  # logged once per outage, not once per request
         # Weak: the memo lives as long as its app.
         stories_changed.connect(self.forget, sender=store)
@@ -213,6 +224,8 @@ class VersionMemo:
                 log.warning("the store does not answer (%s): serving what was rendered from "
                             "its last known versions, 503 for anything else", exc)
             last = self._last_read.get(topic)
+            if last is None and self.shared is not None:
+                last = self.shared.recall_version(topic)
             if last is None:
                 raise StoreUnavailable("the story store is not answering") from exc
             return last, True
@@ -243,9 +256,14 @@ class VersionMemo:
             value = self.store.version(topic)
         finally:
             self._asking.discard(topic)
-        if topic not in self._last_read and len(self._last_read) >= self.MAX_KEYS:
-            self._last_read = {}
-        self._last_read[topic] = value
+        if self._last_read.get(topic) != value:
+            if topic not in self._last_read and len(self._last_read) >= self.MAX_KEYS:
+                self._last_read = {}
+            self._last_read[topic] = value
+            # Once per change, not per read; 0 is a topic that does not exist, of which
+            # URLs can name any number.
+            if self.shared is not None and value:
+                self.shared.remember_version(topic, value)
         self._keep(topic, (value, now, value if topic is None else store_version), forgotten)
         return value
 
@@ -310,16 +328,26 @@ T = TypeVar("T")
 
 class PerVersion(Generic[T]):
     """A value made from the store (the topic moves, say), made again when the store's
-    version moves, as seen through `versions`. Built by the app factory, like the memo."""
+    version moves, as seen through `versions`. Built by the app factory, like the memo.
 
-    def __init__(self, versions: VersionMemo, make: Callable[[], T]):
+    While the store does not answer, the value made last stands, or `unknown()` when
+    none was made: what is served then is what was rendered before, and a request must
+    not fail on this value first."""
+
+    def __init__(self, versions: VersionMemo, make: Callable[[], T],
+                 unknown: Callable[[], T] | None = None):
         self.versions = versions
         self.make = make
+        self.unknown = unknown
         self._held: tuple[int, T] | None = None
 
     def get(self) -> T:
-        version = self.versions.version()
+        version, stale = self.versions.lookup()
         held = self._held
+        if stale and held is not None:
+            return held[1]
+        if stale and self.unknown is not None:
+            return self.unknown()
         if held is None or held[0] != version:
             held = self._held = (version, self.make())
         return held[1]

@@ -17,7 +17,7 @@ from stories.postgres import Limits, unbounded
 from stories.store import StoryStore
 
 from .conftest import make_app
-from .servers import Gunicorn, PostgresCluster, flask_cli, service_env
+from .servers import Gunicorn, PostgresCluster, RedisServer, flask_cli, service_env
 
 
 @pytest.fixture
@@ -173,3 +173,27 @@ def test_rendered_answers_are_served_stale_while_postgresql_is_frozen_or_down(ow
             assert time.monotonic() - recovered < 15, "still stale after the server came back"
             time.sleep(0.2)
         assert answer.status_code == 200 and answer.headers["ETag"] == validators["feed"]
+
+
+@pytest.mark.slow
+def test_with_redis_any_process_serves_stale_what_another_rendered(own_postgres, tmp_path):
+    """Instance `b` never read a version nor rendered anything before the store froze: the
+    versions `a` read, kept in Redis, lead it to what `a` rendered."""
+    cluster, env = own_postgres
+    redis_server = RedisServer(tmp_path)
+    redis_server.start()
+    shared = {**env, "REDIS_URL": redis_server.url}
+    try:
+        with Gunicorn(shared, workers=1) as a, Gunicorn(shared, workers=1) as b:
+            validators = {name: requests.get(a.base + path, timeout=10).headers["ETag"]
+                          for name, path in RENDERED.items()}
+            cluster.signal(signal.SIGSTOP)
+            try:
+                times = assert_stale_answers(b.base, validators, limit=10)
+                answer = requests.get(b.base + f"/topics/{SLUG}/atom.xml", timeout=30)
+                assert answer.status_code == 503
+            finally:
+                cluster.signal(signal.SIGCONT)
+            print("another instance: stale answers after", ", ".join(f"{t:.3f}" for t in times), "s")
+    finally:
+        redis_server.stop()
