@@ -222,7 +222,8 @@ class VersionMemo:
             if not self._store_down:
                 self._store_down = True
                 log.warning("the store does not answer (%s): serving what was rendered from "
-                            "its last known versions, 503 for anything else", exc)
+                            "its last known versions, 503 for anything else",
+                            getattr(exc, "orig", None) or exc)
             last = self._last_read.get(topic)
             if last is None and self.shared is not None:
                 last = self.shared.recall_version(topic)
