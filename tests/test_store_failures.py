@@ -16,7 +16,7 @@ from serving.state import app_state
 from stories.postgres import Limits, unbounded
 from stories.store import StoryStore
 
-from .conftest import make_app
+from .conftest import make_app, migrated_sqlite
 from .servers import Gunicorn, PostgresCluster, RedisServer, flask_cli, service_env
 
 
@@ -60,6 +60,30 @@ def test_statements_are_cancelled_after_the_timeout_but_not_in_migrations(postgr
             assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "500ms"
     finally:
         store.engine.dispose()
+
+
+@pytest.mark.parametrize("fast_path", ["on", "off"])
+def test_rendered_feeds_are_served_stale_when_the_store_fails(tmp_path, fast_path):
+    """On SQLite: the database file taken away under the app, every query fails."""
+    path = tmp_path / "store.sqlite3"
+    app = make_app(migrated_sqlite(path), VERSION_MEMO_SECONDS=0, FAST_PATH=fast_path)
+    assert app.test_cli_runner().invoke(args=["stories", "sample"]).exit_code == 0
+    client = app.test_client()
+    fresh = client.get(FEED)
+    assert fresh.status_code == 200 and "Warning" not in fresh.headers
+
+    app_state(app).store.engine.dispose()
+    path.rename(tmp_path / "gone.sqlite3")
+    stale = client.get(FEED)
+    assert stale.status_code == 200 and stale.data == fresh.data
+    assert stale.headers["ETag"] == fresh.headers["ETag"]
+    assert stale.headers["Last-Modified"] == fresh.headers["Last-Modified"]
+    assert stale.headers["Warning"] == STALE_WARNING
+    conditional = client.get(FEED, headers={"If-None-Match": fresh.headers["ETag"]})
+    assert conditional.status_code == 304 and conditional.headers["Warning"] == STALE_WARNING
+    for never_rendered in (f"/topics/{SLUG}/atom.xml", f"/topics/{SLUG}"):
+        answer = client.get(never_rendered)
+        assert answer.status_code == 503 and int(answer.headers["Retry-After"]) > 0
 
 
 # -- a server of the test's own, frozen and stopped --------------------------------------
