@@ -13,7 +13,7 @@ import requests
 import sqlalchemy as sa
 
 from serving.state import app_state
-from stories.postgres import Limits, unbounded
+from stories.postgres import SILENCE_PAUSE, Limits, unbounded
 from stories.store import StoryStore
 
 from .conftest import make_app, migrated_sqlite
@@ -55,9 +55,32 @@ def test_statements_are_cancelled_after_the_timeout_but_not_in_migrations(postgr
                 conn.exec_driver_sql("SELECT pg_sleep(3)")
             assert time.monotonic() - started < 2
         with store.engine.begin() as conn, unbounded(conn):
-            conn.exec_driver_sql("SELECT pg_sleep(1)")  # past both the timeout and the deadline
+            conn.exec_driver_sql("SELECT pg_sleep(2)")  # past both the timeout and the deadline
         with store.engine.connect() as conn:  # and the connection is bounded again after
             assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "500ms"
+    finally:
+        store.engine.dispose()
+
+
+def test_a_server_silent_past_the_deadline_is_given_up_and_the_pool_recovers(postgres_url):
+    """The server's own timeout turned off for one transaction: the client's deadline
+    (statement timeout + 1 s) alone ends the wait, as when the server is frozen."""
+    store = StoryStore.from_url(postgres_url, Limits(statement_timeout=0.5))
+    try:
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            started = time.monotonic()
+            with pytest.raises(sa.exc.OperationalError, match=r"did not answer within 1.5 s"):
+                conn.exec_driver_sql("SELECT pg_sleep(5)")
+            assert time.monotonic() - started < 3
+            assert conn.invalidated  # closed: never handed out again
+        # For a moment, no connection is tried: failing at once beats waiting again.
+        started = time.monotonic()
+        with pytest.raises(sa.exc.OperationalError, match="not tried again yet"):
+            store.ping()
+        assert time.monotonic() - started < 0.5
+        time.sleep(SILENCE_PAUSE)
+        store.ping()
     finally:
         store.engine.dispose()
 
