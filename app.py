@@ -19,12 +19,14 @@ from embeds.config import EmbedSettings
 from feeds.websub import WebSubPublisher, publisher_for
 from serving import fastpath, logs, request_guards, security_headers
 from serving.redis_cache import RedisChangeNotices, RedisRenderCache
+from serving.redis_clients import check_tls
 from serving.rendered import MemoryRenderCache, RenderCache, VersionMemo
 from serving.settings import Settings, load_settings
 from serving.state import AppState
 from sources.config import SourcesConfig
 from sources.sync import source_tokens
 from stories.errors import StoryfeedError
+from stories.postgres import Limits
 from stories.store import StoryStore, stories_changed
 from web import api, cors, embeds, errors, feeds, ingest, media, moves, openapi, pages, transcripts
 from web.cli import embeds as embeds_cli
@@ -52,6 +54,9 @@ def create_store(settings: Settings) -> StoryStore:
         max_overflow=settings["DB_MAX_OVERFLOW"],
         pool_timeout=settings["DB_POOL_TIMEOUT"],
         pool_recycle=settings["DB_POOL_RECYCLE"],
+        limits=Limits(connect_timeout=settings["DB_CONNECT_TIMEOUT"],
+                      statement_timeout=settings["DB_STATEMENT_TIMEOUT"],
+                      keepalive_idle=settings["DB_KEEPALIVE_IDLE"]),
     )
 
 
@@ -59,8 +64,8 @@ def create_render_cache(settings: Settings) -> RenderCache:
     in_memory = settings["RENDER_CACHE_MB"] * 1024 * 1024
     if settings["REDIS_URL"]:
         return RedisRenderCache.from_url(
-            settings["REDIS_URL"], prefix=settings["REDIS_PREFIX"], ttl=settings["RENDER_CACHE_TTL"],
-            local_bytes=in_memory,
+            settings["REDIS_URL"], tls_verify=settings["REDIS_TLS_VERIFY"],
+            prefix=settings["REDIS_PREFIX"], ttl=settings["RENDER_CACHE_TTL"], local_bytes=in_memory,
         )
     return MemoryRenderCache(max_bytes=in_memory)
 
@@ -70,10 +75,14 @@ def create_state(settings: Settings, instance_path: str,
     """Everything the app keeps for its life, built now: a bad setting or sources file
     stops start-up here, and no request has to build anything."""
     store = create_store(settings)
-    versions = VersionMemo(store, ttl=settings["VERSION_MEMO_SECONDS"])
+    render_cache = create_render_cache(settings)
+    shared = render_cache if isinstance(render_cache, RedisRenderCache) else None
+    versions = VersionMemo(store, ttl=settings["VERSION_MEMO_SECONDS"], shared=shared)
     notices = None
     if settings["REDIS_URL"]:
-        notices = RedisChangeNotices(settings["REDIS_URL"], settings["REDIS_PREFIX"] + "changes")
+        check_tls(settings["REDIS_URL"], settings["REDIS_TLS_VERIFY"])
+        notices = RedisChangeNotices(settings["REDIS_URL"], settings["REDIS_PREFIX"] + "changes",
+                                     tls_verify=settings["REDIS_TLS_VERIFY"])
         stories_changed.connect(notices.publish, sender=store)
         notices.subscribe(versions.forget)
     areas: dict[type, Any] = {
@@ -84,7 +93,7 @@ def create_state(settings: Settings, instance_path: str,
     publisher = publisher_for(settings, store)
     if publisher is not None:
         areas[WebSubPublisher] = publisher
-    return AppState(settings=settings, store=store, render_cache=create_render_cache(settings),
+    return AppState(settings=settings, store=store, render_cache=render_cache,
                     versions=versions, change_notices=notices, fast_path=fast_path, areas=areas)
 
 

@@ -13,7 +13,7 @@ from werkzeug.urls import iri_to_uri
 from stories.store import StoryStore
 
 from .links import Links
-from .rendered import RenderCache
+from .rendered import STALE, RenderCache
 from .state import app_state
 
 
@@ -68,6 +68,15 @@ def current_version(topic: str | None = None) -> int:
     topic's feeds show; remembered briefly (see `VersionMemo`).
 
     With Redis, writes in other processes arrive as change notices and are seen at once;
-    without it, within VERSION_MEMO_SECONDS.
+    without it, within VERSION_MEMO_SECONDS. While the store does not answer, the last
+    version it gave, and the request is marked stale (`serving.rendered.STALE`).
     """
-    return app_state().versions.version(topic)
+    version, stale = app_state().versions.lookup(topic)
+    if stale:
+        request.environ[STALE] = True
+    return version
+
+
+def answer_is_stale() -> bool:
+    """Whether this request is answered from store versions that could not be checked."""
+    return bool(request.environ.get(STALE))

@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl
 import werkzeug.urls  # noqa: F401 (registers the "werkzeug.url_quote" codec error handler)
 from flask import Flask, request
 
-from .rendered import Rendered, rendered_answer
+from .rendered import STALE, Rendered, rendered_answer
 from .request_guards import drop_unreadable_dates
 from .security_headers import security_headers
 from .state import app_state
@@ -156,7 +156,7 @@ class FastPath:
         answer = None
         if method in ("GET", "HEAD") and "HTTP_RANGE" not in environ:
             answer = self.find(environ)
-        if answer is None or (rendered := self._cached(answer)) is None:
+        if answer is None or (rendered := self._cached(answer, environ)) is None:
             return self.wsgi_app(environ, start_response)
         drop_unreadable_dates(environ)
         status, headers, body = rendered_answer(rendered, environ, max_age=answer.max_age)
@@ -164,14 +164,18 @@ class FastPath:
         start_response(STATUS_LINES[status], headers)
         return [body] if body is not None and method == "GET" else []
 
-    def _cached(self, answer: Answer) -> Rendered | None:
+    def _cached(self, answer: Answer, environ: WSGIEnvironment) -> Rendered | None:
         state = app_state(self.app)
         try:
-            if state.versions.version(answer.topic) != answer.version:
-                return None
+            version, stale = state.versions.lookup(answer.topic)
         except Exception:  # noqa: BLE001 (the store failing: Flask answers it as it answers errors)
             return None
-        return state.render_cache.get(answer.key)
+        if version != answer.version:
+            return None
+        rendered = state.render_cache.get(answer.key)
+        if rendered is not None and stale:
+            environ[STALE] = True
+        return rendered
 
 
 def remember(key: str | None, topic: str | None, version: int | None, max_age: int,

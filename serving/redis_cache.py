@@ -21,10 +21,10 @@ from typing import Any, cast
 import redis
 from redis.typing import EncodableT, FieldT
 
+from .redis_clients import described, redis_client
 from .rendered import DEFAULT_MAX_BYTES, MemoryRenderCache, Rendered
 
 log = logging.getLogger(__name__)
-
 
 class RedisRenderCache:
     def __init__(
@@ -54,16 +54,21 @@ class RedisRenderCache:
         self.local = MemoryRenderCache(max_bytes=local_bytes)
 
     @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> RedisRenderCache:
+    def from_url(cls, url: str, tls_verify: bool = True, **kwargs: Any) -> RedisRenderCache:
         # Short timeouts: a slow or vanished Redis must cost a request milliseconds, not seconds.
-        client = redis.Redis.from_url(
-            url, socket_timeout=0.25, socket_connect_timeout=0.25, health_check_interval=30
+        client = redis_client(
+            url, tls_verify=tls_verify, socket_timeout=0.25, socket_connect_timeout=0.25,
+            health_check_interval=30,
         )
         return cls(client, **kwargs)
 
     @property
     def renders_key(self) -> str:
         return f"{self.prefix}stats:renders"
+
+    @property
+    def versions_key(self) -> str:
+        return f"{self.prefix}versions"
 
     # -- availability -----------------------------------------------------------------
 
@@ -76,7 +81,7 @@ class RedisRenderCache:
             self._down_until = now + self.retry_after
             if now - self._last_logged >= self.log_interval:
                 self._last_logged = now
-                log.warning("redis unavailable, rendering without the shared cache: %s", exc)
+                log.warning("redis unavailable, rendering without the shared cache: %s", described(exc))
 
     # -- the cache ----------------------------------------------------------------------
 
@@ -177,12 +182,36 @@ class RedisRenderCache:
         except redis.RedisError as exc:
             self._failed(exc)
 
+    # -- the last version read of each topic, for outages of the store (`VersionMemo`) --
+
+    def remember_version(self, topic: str | None, version: int) -> None:
+        if not self._available():
+            return
+        try:
+            self.client.hset(self.versions_key, _version_field(topic), version)
+        except redis.RedisError as exc:
+            self._failed(exc)
+
+    def recall_version(self, topic: str | None) -> int | None:
+        if not self._available():
+            return None
+        try:
+            value = self.client.hget(self.versions_key, _version_field(topic))
+        except redis.RedisError as exc:
+            self._failed(exc)
+            return None
+        return int(value) if value is not None else None
+
     def status(self) -> str:
         try:
             self.client.ping()
         except redis.RedisError:
             return "redis unreachable"
         return "redis"
+
+
+def _version_field(topic: str | None) -> str:
+    return "/" if topic is None else topic  # "/" is no topic's slug: the whole store's
 
 
 class RedisChangeNotices:
@@ -194,13 +223,15 @@ class RedisChangeNotices:
     retries, and after it reconnects it forgets once more: notices may have been missed.
     """
 
-    def __init__(self, url: str, channel: str, reconnect_delay: float = 1.0):
+    def __init__(self, url: str, channel: str, reconnect_delay: float = 1.0, tls_verify: bool = True):
         self.channel = channel
         self.reconnect_delay = reconnect_delay
-        self.client = redis.Redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=0.25)
+        self.client = redis_client(url, tls_verify=tls_verify, socket_connect_timeout=0.25,
+                                   socket_timeout=0.25)
         # The subscription waits for notices indefinitely; health checks find a dead link.
-        self._listen_client = redis.Redis.from_url(
-            url, socket_connect_timeout=0.25, socket_timeout=None, health_check_interval=10
+        self._listen_client = redis_client(
+            url, tls_verify=tls_verify, socket_connect_timeout=0.25, socket_timeout=None,
+            health_check_interval=10,
         )
         self._listeners: list[Callable[[], None]] = []
         self._thread: threading.Thread | None = None
@@ -211,7 +242,7 @@ class RedisChangeNotices:
         try:
             self.client.publish(self.channel, ",".join(sorted(topics)))
         except redis.RedisError as exc:
-            log.warning("could not publish a change notice: %s", exc)
+            log.warning("could not publish a change notice: %s", described(exc))
 
     def subscribe(self, on_notice: Callable[[], None]) -> None:
         """Call `on_notice` on every notice, from a thread started on first use.
@@ -244,5 +275,5 @@ class RedisChangeNotices:
                         # On subscribing too: notices may have been missed meanwhile.
                         self._notify()
             except (redis.RedisError, OSError) as exc:
-                log.debug("change notices interrupted: %s", exc)
+                log.debug("change notices interrupted: %s", described(exc))
                 time.sleep(self.reconnect_delay)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 from flask import Response, request
 from werkzeug.http import http_date, is_resource_modified, parse_accept_header, quote_etag
 
+from stories.store import STORE_UNAVAILABLE, StoreUnavailable
 from stories.validate import MAX_ID
 
 from .settings import BY_NAME
@@ -31,6 +33,13 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
     from stories.store import StoryStore
+
+log = logging.getLogger(__name__)
+
+# The request's environ key saying its answer comes from a store version that could not
+# be checked: `rendered_answer` then says the answer is stale.
+STALE = "storyfeed.stale"
+STALE_WARNING = ("Warning", '110 - "Response is Stale"')
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,15 @@ class RenderCache(Protocol):
         ...
 
     def status(self) -> str: ...
+
+
+class SharedVersions(Protocol):
+    """The last store version each topic was read at, by any process (Redis): a process
+    that never read a topic can still find what others rendered from it in an outage."""
+
+    def remember_version(self, topic: str | None, version: int) -> None: ...
+
+    def recall_version(self, topic: str | None) -> int | None: ...
 
 
 # The default of RENDER_CACHE_MB, for a cache made without the settings (tests, tools).
@@ -181,11 +199,17 @@ class VersionMemo:
     was read: every write that moves a topic's version moves the store's in the same
     transaction. With a thousand topics polled, that is one query per interval instead
     of one per request.
+
+    While the store does not answer, the last version read of each topic stands in
+    (`lookup` says it is stale): what was rendered from it is still in the render cache
+    and served, since stale beats an outage; anything never rendered fails as the store
+    does. With `shared` (the Redis render cache), the versions other processes read
+    stand in as well; a topic nobody read raises StoreUnavailable.
     """
 
     MAX_KEYS = 1024  # topics come from URLs; don't let junk slugs grow the memo
 
-    def __init__(self, store: StoryStore, ttl: float = 0.25):
+    def __init__(self, store: StoryStore, ttl: float = 0.25, shared: SharedVersions | None = None):
         from stories.store import stories_changed
 
         self.store = store
@@ -194,6 +218,10 @@ class VersionMemo:
         self._memo: OrderedDict[str | None, tuple[int, float, int | None]] = OrderedDict()
         self._asking: set[str | None] = set()  # topics whose version is being asked for
         self._forgotten = 0  # how many times forget() ran: an answer asked before is stale
+        # topic -> the last version the store gave: kept through forget(), for outages
+        self._last_read: dict[str | None, int] = {}
+        self.shared = shared
+        self._store_down = False  # logged once per outage, not once per request
         # Weak: the memo lives as long as its app.
         stories_changed.connect(self.forget, sender=store)
 
@@ -202,6 +230,31 @@ class VersionMemo:
         self._memo = OrderedDict()
 
     def version(self, topic: str | None = None) -> int:
+        return self.lookup(topic)[0]
+
+    def lookup(self, topic: str | None = None) -> tuple[int, bool]:
+        """(version, stale): stale when the store did not answer and the version is the
+        last one it gave; StoreUnavailable when it never gave one."""
+        try:
+            value = self._version(topic)
+        except STORE_UNAVAILABLE as exc:
+            if not self._store_down:
+                self._store_down = True
+                log.warning("the store does not answer (%s): serving what was rendered from "
+                            "its last known versions, 503 for anything else",
+                            getattr(exc, "orig", None) or exc)
+            last = self._last_read.get(topic)
+            if last is None and self.shared is not None:
+                last = self.shared.recall_version(topic)
+            if last is None:
+                raise StoreUnavailable("the story store is not answering") from exc
+            return last, True
+        if self._store_down:
+            self._store_down = False
+            log.warning("the store answers again")
+        return value, False
+
+    def _version(self, topic: str | None) -> int:
         now = time.monotonic()
         found = self._memo.get(topic)
         if found is not None and (now - found[1] < self.ttl or topic in self._asking):
@@ -209,7 +262,7 @@ class VersionMemo:
         forgotten = self._forgotten
         store_version = None
         if topic is not None:
-            self.version()  # the store's own, read before the topic's
+            self._version(None)  # the store's own, read before the topic's
             store = self._memo.get(None)
             if store is not None:
                 store_version, store_read = store[0], store[1]
@@ -223,6 +276,16 @@ class VersionMemo:
             value = self.store.version(topic)
         finally:
             self._asking.discard(topic)
+        # 0 is a topic that does not exist, of which URLs can name any number: only
+        # topics that exist are remembered for an outage, so junk slugs cannot push them out.
+        if not value:
+            self._last_read.pop(topic, None)
+        elif self._last_read.get(topic) != value:
+            if topic not in self._last_read and len(self._last_read) >= self.MAX_KEYS:
+                self._last_read = {}
+            self._last_read[topic] = value
+            if self.shared is not None:  # once per change, not per read
+                self.shared.remember_version(topic, value)
         self._keep(topic, (value, now, value if topic is None else store_version), forgotten)
         return value
 
@@ -269,6 +332,8 @@ def rendered_answer(rendered: Rendered, environ: WSGIEnvironment, *, max_age: in
     ]
     if cors:
         headers.append(("Access-Control-Allow-Origin", "*"))
+    if environ.get(STALE):
+        headers.append(STALE_WARNING)
     if_none_match = environ.get("HTTP_IF_NONE_MATCH")
     if (if_none_match or "HTTP_IF_MODIFIED_SINCE" in environ) and environ["REQUEST_METHOD"] in ("GET", "HEAD"):
         # A poller sends back the exact ETag it got; anything else is parsed properly.
@@ -306,16 +371,26 @@ T = TypeVar("T")
 
 class PerVersion(Generic[T]):
     """A value made from the store (the topic moves, say), made again when the store's
-    version moves, as seen through `versions`. Built by the app factory, like the memo."""
+    version moves, as seen through `versions`. Built by the app factory, like the memo.
 
-    def __init__(self, versions: VersionMemo, make: Callable[[], T]):
+    While the store does not answer, the value made last stands, or `unknown()` when
+    none was made: what is served then is what was rendered before, and a request must
+    not fail on this value first."""
+
+    def __init__(self, versions: VersionMemo, make: Callable[[], T],
+                 unknown: Callable[[], T] | None = None):
         self.versions = versions
         self.make = make
+        self.unknown = unknown
         self._held: tuple[int, T] | None = None
 
     def get(self) -> T:
-        version = self.versions.version()
+        version, stale = self.versions.lookup()
         held = self._held
+        if stale and held is not None:
+            return held[1]
+        if stale and self.unknown is not None:
+            return self.unknown()
         if held is None or held[0] != version:
             held = self._held = (version, self.make())
         return held[1]

@@ -211,6 +211,12 @@ SETTINGS: tuple[Setting, ...] = (
         shown="unset",
     ),
     Setting(
+        "REDIS_TLS_VERIFY", True, switch,
+        "`off` accepts a `rediss://` server whose TLS certificate does not verify, as Heroku "
+        "Redis's self-signed one; on, such a server stops start-up with a message saying so",
+        shown="`on`",
+    ),
+    Setting(
         "REDIS_PREFIX", "storyfeed:", text,
         "prefix of every key storyfeed writes in Redis",
         shown="`storyfeed:`",
@@ -243,14 +249,32 @@ SETTINGS: tuple[Setting, ...] = (
         shown="`2`",
     ),
     Setting(
-        "DB_POOL_TIMEOUT", 10, whole_number(1),
-        "seconds to wait for a pooled connection",
-        shown="`10`",
+        "DB_POOL_TIMEOUT", 5, whole_number(1),
+        "seconds to wait for a pooled connection; then 503 with `Retry-After`",
+        shown="`5`",
     ),
     Setting(
         "DB_POOL_RECYCLE", 1800, whole_number(1),
         "age in seconds at which a pooled connection is replaced",
         shown="`1800`",
+    ),
+    Setting(
+        "DB_CONNECT_TIMEOUT", 3, whole_number(0),
+        "seconds a new PostgreSQL connection may take (`0`: no limit) "
+        "([failures](docs/scaling.md#failures))",
+        shown="`3`",
+    ),
+    Setting(
+        "DB_STATEMENT_TIMEOUT", 5.0, seconds,
+        "seconds a PostgreSQL statement may run before the server cancels it; a server "
+        "silent one second longer is given up (`0`: no limit; migrations have none)",
+        shown="`5`",
+    ),
+    Setting(
+        "DB_KEEPALIVE_IDLE", 5, whole_number(0),
+        "seconds a PostgreSQL connection may be idle before TCP keepalive probes (a second"
+        " apart, three missed: dropped) check its peer (`0`: off)",
+        shown="`5`",
     ),
     Setting(
         "FEED_MAX_AGE", 300, whole_number(0),

@@ -45,6 +45,7 @@ class SourcesConfig:
     fetch: FetchSettings
     redis_url: str | None
     redis_prefix: str
+    redis_tls_verify: bool
     cache_path: Path
 
     @classmethod
@@ -62,6 +63,7 @@ class SourcesConfig:
             ),
             redis_url=settings["REDIS_URL"],
             redis_prefix=settings["REDIS_PREFIX"],
+            redis_tls_verify=settings["REDIS_TLS_VERIFY"],
             cache_path=Path(settings["SOURCES_CACHE_PATH"]
                             or Path(instance_path) / "http-cache.sqlite3"),
         )
@@ -69,7 +71,8 @@ class SourcesConfig:
     def retriever(self, stop: threading.Event | None = None) -> HTTPRetriever:
         """An HTTP retriever with the shared cache: Redis when REDIS_URL is set, else SQLite.
         Setting `stop` ends the retrieve in flight at once (`sync --loop` on SIGTERM)."""
-        return HTTPRetriever(cache_backend(self.redis_url, self.redis_prefix, self.cache_path),
+        return HTTPRetriever(cache_backend(self.redis_url, self.redis_prefix, self.cache_path,
+                                           self.redis_tls_verify),
                              self.fetch, stop=stop)
 
 

@@ -46,6 +46,7 @@ from serving.outbound import (
     describe_error,
     private_origin_of,
 )
+from serving.redis_clients import redis_client
 from stories.errors import UpstreamError
 
 from .model import DeadlinePassed, Interrupted, Outcome, Retrieved, RetrieveError, Source
@@ -260,15 +261,15 @@ def _read_capped(max_bytes: int, cutoff: Cutoff):
 # -- the retriever -------------------------------------------------------------
 
 
-def cache_backend(redis_url: str | None, prefix: str, path: str | Path) -> BaseCache:
-    """Redis when REDIS_URL is set, else SQLite at `path`."""
+def cache_backend(redis_url: str | None, prefix: str, path: str | Path,
+                  redis_tls_verify: bool = True) -> BaseCache:
+    """Redis when REDIS_URL is set (with REDIS_TLS_VERIFY, as the web process's), else
+    SQLite at `path`."""
     if redis_url:
-        import redis
-
         # ttl=False: Redis must not evict a stale copy; it is what an outage falls back to.
         return RedisCache(
             namespace=prefix + "http-cache",
-            connection=redis.Redis.from_url(redis_url),
+            connection=redis_client(redis_url, tls_verify=redis_tls_verify),
             ttl=False,
         )
     Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -25,8 +25,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from . import schema
-from .errors import InvalidInput
+from . import postgres, schema
+from .errors import InvalidInput, Unavailable
 from .model import (
     Story,
     Topic,
@@ -36,6 +36,7 @@ from .model import (
     topic_to_record,
 )
 from .moves import TopicMoves
+from .postgres import Limits
 from .validate import ID_RE, MAX_ID
 
 # Sent after a committed write with `topics=frozenset(slugs)`: what caches and push
@@ -58,6 +59,16 @@ _TOPIC_VERSION = sa.select(schema.topics.c.version).where(
 
 class InvalidCursor(InvalidInput):
     """A paging cursor that this store did not make."""
+
+
+class StoreUnavailable(Unavailable):
+    """The store does not answer now, and nothing it said before can stand in."""
+
+
+# What the store's engine raises when it cannot answer now, whatever was asked: the
+# server down or silent past its deadlines (`stories.postgres`), or no pooled connection
+# to spare within the pool timeout.
+STORE_UNAVAILABLE: tuple[type[Exception], ...] = (sa.exc.OperationalError, sa.exc.TimeoutError)
 
 
 @dataclass(frozen=True)
@@ -100,7 +111,9 @@ def database_url(url: str) -> str:
     return url
 
 
-def create_engine(url: str, **kwargs: Any) -> Engine:
+def create_engine(url: str, limits: Limits | None = None, **kwargs: Any) -> Engine:
+    """An engine for `url`; on PostgreSQL every wait bounded by `limits` (the defaults of
+    `stories.postgres.Limits` when None)."""
     url = database_url(url)
     if url.startswith("sqlite"):
         # Several gunicorn workers and the CLI share one file: wait for locks instead
@@ -118,7 +131,10 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return sa.create_engine(url, **kwargs)
+    engine = sa.create_engine(url, **kwargs)
+    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+        postgres.bound(engine, limits or Limits())
+    return engine
 
 
 def _naive_utc(value: datetime) -> datetime:
@@ -203,8 +219,8 @@ class StoryStore:
         self.engine = engine
 
     @classmethod
-    def from_url(cls, url: str, **engine_kwargs: Any) -> StoryStore:
-        return cls(create_engine(url, **engine_kwargs))
+    def from_url(cls, url: str, limits: Limits | None = None, **engine_kwargs: Any) -> StoryStore:
+        return cls(create_engine(url, limits, **engine_kwargs))
 
     # -- reading ---------------------------------------------------------------
 

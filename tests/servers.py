@@ -1,13 +1,17 @@
 """Real servers for tests: any WSGI app in a thread of this process, gunicorn started as
-the Procfile says, and a redis-server of a test's own; all on free 127.0.0.1 ports."""
+the Procfile says, and a redis-server or a PostgreSQL server of a test's own; all on free
+127.0.0.1 ports."""
 
 from __future__ import annotations
 
 import os
 import shlex
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -166,24 +170,48 @@ class Gunicorn:
 
 
 class RedisServer:
-    """A redis-server of the test's own, on a free port, that the test can stop and start."""
+    """A redis-server of the test's own, on a free port, that the test can stop and start.
 
-    def __init__(self, tmp_path: Path):
+    With `tls`, as Heroku Redis serves: TLS only (`rediss://`), a self-signed certificate
+    made for the test, and a password in the URL.
+    """
+
+    def __init__(self, tmp_path: Path, tls: bool = False, password: str | None = None):
         self.port = free_port()
         self.dir = tmp_path
+        self.tls = tls
+        self.password = password
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"{'rediss' if self.tls else 'redis'}://{auth}127.0.0.1:{self.port}/0"
+
+    def _self_signed(self) -> tuple[Path, Path]:
+        cert, key = self.dir / "redis-cert.pem", self.dir / "redis-key.pem"
+        if not cert.exists():
+            subprocess.run(
+                ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                 "-subj", "/CN=redis.example", "-keyout", str(key), "-out", str(cert)],
+                check=True, capture_output=True, timeout=60,
+            )
+        return cert, key
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url)
+        command = ["redis-server", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                   "--dir", str(self.dir)]
+        if self.tls:
+            cert, key = self._self_signed()
+            command += ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(cert),
+                        "--tls-key-file", str(key), "--tls-auth-clients", "no"]
+        else:
+            command += ["--port", str(self.port)]
+        if self.password:
+            command += ["--requirepass", self.password]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # The test's own certificate is known not to verify: accept it to see the server up.
+        client = redis.Redis.from_url(self.url, **({"ssl_cert_reqs": "none"} if self.tls else {}))
         for _ in range(100):
             try:
                 client.ping()
@@ -197,3 +225,86 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+
+
+class PostgresCluster:
+    """A PostgreSQL server of the test's own (initdb into a temporary folder, as the
+    `postgres` user when run as root), on a free port: a test may freeze, stop and start
+    it, which it must never do to the shared server."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        # Not under tmp_path: its parents are private to root, and the server runs as postgres.
+        self.dir = Path(tempfile.mkdtemp(prefix="storyfeed-pg-"))
+        self.data = self.dir / "data"
+        self.bin = _postgres_bin()
+        self._user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self._user:
+            shutil.chown(self.dir, "postgres", "postgres")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *command: str) -> None:
+        subprocess.run([*self._user, *command], check=True, capture_output=True, timeout=120)
+
+    def start(self) -> PostgresCluster:
+        if not self.data.exists():
+            self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
+                      "--auth=trust", "-E", "UTF8", "--no-sync")
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"),
+                  "-o", options, "-w", "start")
+        return self
+
+    @property
+    def pid(self) -> int:
+        """The postmaster's."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
+    def processes(self) -> list[int]:
+        """The postmaster and its children (backends, background workers). Each child
+        leads a process group of its own, so one killpg does not reach them."""
+        postmaster = self.pid
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            if int(fields[1]) == postmaster:
+                children.append(int(stat.parent.name))
+        return [postmaster, *children]
+
+    def signal(self, signum: int) -> None:
+        """`signum` to the postmaster first, then to every child (SIGSTOP freezes the
+        server: its kernel still accepts connections and acknowledges data, and nothing
+        answers)."""
+        for pid in self.processes():
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass  # a backend that ended meanwhile
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self.signal(signal.SIGCONT)
+            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> PostgresCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
+def _postgres_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        raise RuntimeError("no PostgreSQL server binaries under /usr/lib/postgresql")
+    return found[-1].parent

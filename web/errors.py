@@ -10,7 +10,6 @@ from typing import TypeVar
 
 from flask import Flask, Response, current_app, got_request_exception, jsonify, render_template, request
 from flask.globals import request_ctx
-from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import (
     BadHost,
     HTTPException,
@@ -28,6 +27,7 @@ from stories.errors import (
     Unavailable,
     UpstreamError,
 )
+from stories.store import STORE_UNAVAILABLE
 
 RETRY_AFTER = 30
 HOST_REFUSED = "The Host header does not name a host this site answers to."
@@ -106,16 +106,23 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(StoryfeedError)
     def refused(error: StoryfeedError):
-        return http_error(as_http(error))
+        response = http_error(as_http(error))
+        if response.status_code == 503:
+            response.headers["Retry-After"] = str(RETRY_AFTER)
+        return response
 
-    @app.errorhandler(OperationalError)
-    def store_unavailable(error: OperationalError):
-        app.logger.error("store unavailable: %s", error.orig or error)
+    # A server down or silent, and a pool with no connection to spare (every one busy
+    # past DB_POOL_TIMEOUT), alike: the store is unavailable.
+    def store_unavailable(error: Exception):
+        app.logger.error("store unavailable: %s", getattr(error, "orig", None) or error)
         response = app.make_response(render_error(ServiceUnavailable(
             "The story store is not answering; try again shortly."
         )))
         response.headers["Retry-After"] = str(RETRY_AFTER)
         return response
+
+    for kind in STORE_UNAVAILABLE:
+        app.register_error_handler(kind, store_unavailable)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

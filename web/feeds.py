@@ -42,6 +42,7 @@ from feeds.urls import (
 )
 from serving import fastpath
 from serving.context import (
+    answer_is_stale,
     cache_key,
     current_links,
     current_render_cache,
@@ -94,10 +95,13 @@ def serve_feed(slug: str | None, fmt: FeedFormat, cursor: str | None = None):
     hub = settings["WEBSUB_HUB"]
     key = version = None
     # Other page sizes are answered but not kept: a key per `limit` value adds up.
-    if paging.limit == DEFAULT_LIMIT and store.is_story_position(slug, paging.cursor):
+    if paging.limit == DEFAULT_LIMIT:
         version = current_version(slug)
-        key = cache_key("feed", fmt.name, slug or "", version, paging.limit,
-                        paging.cursor or "", hub or "")
+        # While the store does not answer, a page kept before is served: its cursor was
+        # checked when it was kept.
+        if answer_is_stale() or store.is_story_position(slug, paging.cursor):
+            key = cache_key("feed", fmt.name, slug or "", version, paging.limit,
+                            paging.cursor or "", hub or "")
     try:
         rendered = current_render_cache().get_or_render(
             key, lambda: _render(store, slug, fmt, paging, links, hub)

@@ -86,7 +86,9 @@ class SiteMovesMemo(PerVersion[SiteMoves]):
 
     @classmethod
     def of(cls, versions: VersionMemo, store: StoryStore) -> SiteMovesMemo:
-        return cls(versions, lambda: SiteMoves.load(store))
+        # No moves known while the store does not answer: every URL reaches its view,
+        # which serves what was rendered before or answers 503.
+        return cls(versions, lambda: SiteMoves.load(store), unknown=lambda: SiteMoves(TopicMoves({})))
 
 
 def current_moves() -> SiteMoves:
