@@ -10,13 +10,21 @@ The README's "Configuration" table is checked against this one (tests/test_setti
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
+
+import redis.connection
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from stories.errors import SettingsError
 from stories.sample import SAMPLE_MEDIA
+from stories.store import database_url
 
 from .links import is_web_url
 
@@ -48,8 +56,64 @@ def optional_text(value: Any) -> str | None:
 
 def optional_web_url(value: Any) -> str | None:
     url = optional_text(value)
-    if url is not None and not is_web_url(url):
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises for a port that is no number, or out of range)
+    except ValueError:
+        parts = None
+    if parts is None or not is_web_url(url) or not parts.hostname or any(c.isspace() for c in url):
         raise ValueError("must be an absolute http(s) URL")
+    return url
+
+
+def optional_base_url(value: Any) -> str | None:
+    """A web URL that paths are appended to: a query or fragment would end up inside them."""
+    url = optional_web_url(value)
+    if url is not None and ("?" in url or "#" in url):
+        raise ValueError("must be an absolute http(s) URL without ? or #")
+    return url
+
+
+STORE_BACKENDS = ("postgresql", "sqlite")  # the dialects stories.store writes SQL for
+
+
+def optional_database_url(value: Any) -> str | None:
+    """A URL SQLAlchemy parses, of a backend the store knows, whose driver is installed."""
+    text_url = optional_text(value)
+    if text_url is None:
+        return None
+    try:
+        url = make_url(database_url(text_url))
+    except (ArgumentError, ValueError):
+        raise ValueError("must be a database URL: postgresql://user:password@host:5432/name "
+                         "or sqlite:///path") from None
+    try:
+        dialect = url.get_dialect()
+    except NoSuchModuleError:
+        dialect = None
+    if dialect is None or url.get_backend_name() not in STORE_BACKENDS:
+        raise ValueError(f"names no database storyfeed can use ({url.drivername!r}): "
+                         "use postgresql:// (or postgres://) or sqlite:///")
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise ValueError(f"its driver cannot be loaded ({exc}): postgresql:// uses psycopg 3") from None
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+            and not url.query.get("uri") and not Path(url.database).parent.is_dir():
+        raise ValueError(f"the folder of the SQLite file does not exist: {Path(url.database).parent}")
+    return text_url
+
+
+def optional_redis_url(value: Any) -> str | None:
+    """What redis-py accepts: redis://, rediss:// (TLS) or unix://."""
+    url = optional_text(value)
+    if url is not None:
+        try:
+            redis.connection.parse_url(url)  # type: ignore[no-untyped-call]
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
     return url
 
 
@@ -117,12 +181,12 @@ def log_level(value: Any) -> str:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
-        "DATABASE_URL", None, optional_text,
+        "DATABASE_URL", None, optional_database_url,
         "SQLAlchemy URL; `postgres://` and `postgresql://` URLs use psycopg 3",
         shown="SQLite file `instance/storyfeed.sqlite3`",
     ),
     Setting(
-        "SITE_URL", None, optional_web_url,
+        "SITE_URL", None, optional_base_url,
         "public base URL of absolute links in feeds, embeds and pages; set it in production",
         shown="the request's own host",
     ),
@@ -132,7 +196,7 @@ SETTINGS: tuple[Setting, ...] = (
         shown="unset",
     ),
     Setting(
-        "MEDIA_BASE_URL", None, optional_web_url,
+        "MEDIA_BASE_URL", None, optional_base_url,
         "where `/media/...` record URLs point, e.g. a CDN",
         shown="`SITE_URL` + `/media/`",
     ),
@@ -176,7 +240,7 @@ SETTINGS: tuple[Setting, ...] = (
         gunicorn=True,
     ),
     Setting(
-        "REDIS_URL", None, optional_text,
+        "REDIS_URL", None, optional_redis_url,
         "Redis for the shared render cache, the change notices and the HTTP cache of `sync`; "
         "unset: a render cache per process and a SQLite HTTP cache",
         shown="unset",
@@ -314,13 +378,23 @@ BY_NAME = {setting.name: setting for setting in SETTINGS}
 Settings = Mapping[str, Any]
 
 
+def without_password(value: str) -> str:
+    """`value` with the password of any `scheme://user:password@` in it hidden: a URL
+    refused at start-up is named in the log, its secret is not."""
+    return _URL_PASSWORD.sub(r"\1***@", value)
+
+
+_URL_PASSWORD = re.compile(r"(://[^/@:\s]*:)\S*@")  # greedy: a stray @ in it hides more
+
+
 def parse_setting(setting: Setting, raw: Any) -> Any:
     if raw is None or (isinstance(raw, str) and raw == "" and setting.default is not None):
         return setting.default
     try:
         return setting.parse(raw)
     except ValueError as exc:
-        shown = raw if not isinstance(raw, str) or len(raw) <= 80 else raw[:80] + "..."
+        shown = raw if not isinstance(raw, str) else without_password(raw)
+        shown = shown if not isinstance(shown, str) or len(shown) <= 80 else shown[:80] + "..."
         raise SettingsError(f"{setting.name}={shown!r}: {exc}") from None
 
 

@@ -15,6 +15,7 @@ from serving.state import app_state
 from stories.errors import SettingsError
 
 from .conftest import ROOT, make_app
+from .servers import free_port, procfile_command, service_env
 
 
 def test_the_readme_configuration_table_is_the_settings_table():
@@ -94,3 +95,72 @@ def test_gunicorn_reads_its_settings_through_the_table():
     assert result.returncode != 0
     assert "PORT='eighty': must be a whole number" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# URL settings the libraries that use them would refuse later, with a traceback (or never,
+# leaving a process that cannot work): (name, value, what the one line says).
+UNUSABLE_URLS = [
+    ("DATABASE_URL", "postgress://editor:s3cret@db.example.org/news", "names no database"),
+    ("DATABASE_URL", "not a url", "must be a database URL"),
+    ("DATABASE_URL", "mysql://editor:s3cret@127.0.0.1/news", "names no database"),
+    ("DATABASE_URL", "postgresql+psycopg2://127.0.0.1/news", "its driver cannot be loaded"),
+    ("DATABASE_URL", "postgresql://127.0.0.1:port/news", "must be a database URL"),
+    ("DATABASE_URL", "sqlite:////no/such/folder/storyfeed.sqlite3", "folder of the SQLite file"),
+    ("REDIS_URL", "localhost:6379", "must specify one of the following schemes"),
+    ("REDIS_URL", "redis://:s3cret@127.0.0.1:port/0", "Port could not be cast"),
+    ("SITE_URL", "news.example.org", "absolute http(s) URL"),
+    ("SITE_URL", "https://news.example.org/?edition=us", "without ? or #"),
+    ("MEDIA_BASE_URL", "https://cdn.example.org:99999/media/", "absolute http(s) URL"),
+    ("WEBSUB_HUB", "https://hub example.org/", "absolute http(s) URL"),
+    ("OEMBED_PROVIDER_URL", "ftp://news.example.org/", "absolute http(s) URL"),
+]
+
+
+@pytest.mark.parametrize("name, value, says", UNUSABLE_URLS)
+def test_an_unusable_url_stops_create_app_naming_it_without_its_password(
+        sqlite_url, monkeypatch, name, value, says):
+    monkeypatch.setenv(name, value)
+    config = {"TESTING": True} if name == "DATABASE_URL" else {"TESTING": True, "DATABASE_URL": sqlite_url}
+    with pytest.raises(SettingsError, match=f"^{name}=") as refused:
+        create_app(config)
+    assert says in str(refused.value)
+    assert "s3cret" not in str(refused.value)
+
+
+@pytest.mark.parametrize("value", [
+    "postgres://editor:s3cret@db.example.org:5432/news",  # as Heroku hands it out
+    "postgresql://127.0.0.1/news?sslmode=require",
+    "postgresql+psycopg://127.0.0.1/news",
+    "sqlite://",
+])
+def test_database_urls_storyfeed_uses_are_taken_as_they_are(value):
+    assert load_settings(environ={"DATABASE_URL": value})["DATABASE_URL"] == value
+
+
+@pytest.mark.parametrize("value", ["redis://127.0.0.1:6379/0", "rediss://:pw@redis.example.org:6380",
+                                   "unix:///run/redis.sock?db=1"])
+def test_redis_urls_redis_py_reads_are_taken(value):
+    assert load_settings(environ={"REDIS_URL": value})["REDIS_URL"] == value
+
+
+def _one_line_refusal(result: subprocess.CompletedProcess, name: str, says: str) -> None:
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"storyfeed cannot start: {name}=") and says in lines[0]
+    assert "s3cret" not in result.stderr + result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, value, says", UNUSABLE_URLS)
+def test_release_and_web_processes_stop_with_one_line_naming_an_unusable_url(tmp_path, name, value, says):
+    """The Procfile's release command and web process, as a platform starts them."""
+    env = service_env(**{"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", name: value})
+    env.pop("GUNICORN_CMD_ARGS", None)
+    release = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    _one_line_refusal(release, name, says)
+    env.update(PORT=str(free_port()), HOST="127.0.0.1")
+    web = subprocess.run(procfile_command("web"), cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    _one_line_refusal(web, name, says)
