@@ -20,14 +20,15 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from embeds.config import EmbedSettings
 from feeds.websub import WebSubPublisher, publisher_for
 from serving import fastpath, request_guards, security_headers
+from serving.health import Health, sqlite_on_platform
 from serving.redis_cache import RedisChangeNotices, RedisRenderCache
 from serving.rendered import MemoryRenderCache, RenderCache, VersionMemo
-from serving.settings import Settings, load_settings
+from serving.settings import Settings, load_settings, platform_sign
 from serving.state import AppState
 from sources.config import SourcesConfig
 from stories.errors import StoryfeedError
 from stories.store import StoryStore, stories_changed
-from web import api, embeds, errors, feeds, ingest, media, moves, openapi, pages, transcripts
+from web import api, embeds, errors, feeds, health, ingest, media, moves, openapi, pages, transcripts
 from web.cli import embeds as embeds_cli
 from web.cli import export as export_cli
 from web.cli import feeds as feeds_cli
@@ -35,10 +36,12 @@ from web.cli import sources as sources_cli
 from web.cli import stories as stories_cli
 from web.moves import SiteMovesMemo
 
+log = logging.getLogger(__name__)
+
 # Each module that hooks into the app, in the order its hooks must run: init_app(app).
 PARTS = (
     request_guards, security_headers,
-    moves, pages, api, ingest, openapi, media, transcripts, feeds, embeds, errors,
+    health, moves, pages, api, ingest, openapi, media, transcripts, feeds, embeds, errors,
     stories_cli, sources_cli, embeds_cli, export_cli, feeds_cli,
 )
 
@@ -85,8 +88,17 @@ def create_state(settings: Settings, instance_path: str,
     publisher = publisher_for(settings, store)
     if publisher is not None:
         areas[WebSubPublisher] = publisher
-    return AppState(settings=settings, store=store, render_cache=create_render_cache(settings),
-                    versions=versions, change_notices=notices, fast_path=fast_path, areas=areas)
+    render_cache = create_render_cache(settings)
+    platform = platform_sign(settings)
+    if platform is not None and store.engine.dialect.name == "sqlite":
+        log.warning("storyfeed: %s", sqlite_on_platform(platform))
+    health = Health(store, redis_ping=render_cache.client.ping
+                    if isinstance(render_cache, RedisRenderCache) else None, platform=platform)
+    # Once at start: a store behind the migrations is one log line naming the command.
+    health.schema.check_quietly()
+    return AppState(settings=settings, store=store, render_cache=render_cache,
+                    versions=versions, health=health, change_notices=notices,
+                    fast_path=fast_path, areas=areas)
 
 
 class StoryfeedFlask(Flask):

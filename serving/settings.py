@@ -416,6 +416,23 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
     return MappingProxyType(values)
 
 
+# Variables hosting platforms set in every process they run (Heroku and Dokku, Render,
+# Fly, Railway): there, a SQLite file lives on a disk that each deploy or restart replaces.
+PLATFORM_VARIABLES = ("DYNO", "RENDER", "FLY_APP_NAME", "RAILWAY_ENVIRONMENT")
+
+
+def platform_sign(settings: Settings, environ: Mapping[str, str] | None = None) -> str | None:
+    """What says this process serves the public from a hosting platform (a set platform
+    variable, or an https SITE_URL), or None on a laptop."""
+    environ = os.environ if environ is None else environ
+    named = next((name for name in PLATFORM_VARIABLES if environ.get(name)), None)
+    if named is not None:
+        return f"{named} is set"
+    if (settings["SITE_URL"] or "").lower().startswith("https:"):
+        return "SITE_URL is https"
+    return None
+
+
 def markdown_table() -> str:
     """The README's "Configuration" table, made from this one (tests/test_settings.py
     checks that the README holds exactly this)."""

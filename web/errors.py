@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask.globals import request_ctx
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from werkzeug.exceptions import (
     BadHost,
     HTTPException,
@@ -20,6 +20,8 @@ from werkzeug.exceptions import (
     default_exceptions,
 )
 
+from serving.health import SchemaBehind
+from serving.state import app_state
 from stories.errors import (
     InvalidInput,
     NotAllowed,
@@ -28,6 +30,7 @@ from stories.errors import (
     Unavailable,
     UpstreamError,
 )
+from stories.migrate import names_missing_schema
 
 RETRY_AFTER = 30
 HOST_REFUSED = "The Host header does not name a host this site answers to."
@@ -106,10 +109,22 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(StoryfeedError)
     def refused(error: StoryfeedError):
-        return http_error(as_http(error))
+        response = http_error(as_http(error))
+        if response.status_code == 503:
+            response.headers["Retry-After"] = str(RETRY_AFTER)
+        return response
 
     @app.errorhandler(OperationalError)
-    def store_unavailable(error: OperationalError):
+    @app.errorhandler(ProgrammingError)  # PostgreSQL's "no such table" is one
+    def store_failed(error: OperationalError | ProgrammingError):
+        # A table or column missing: the store may be behind the migrations (a deploy
+        # whose release step never ran). Then say what to run, as every page does now.
+        if names_missing_schema(error):
+            behind = app_state().health.schema.behind_after_error()
+            if behind is not None:
+                return refused(SchemaBehind(behind))
+        if isinstance(error, ProgrammingError):
+            return unexpected(error)
         app.logger.error("store unavailable: %s", error.orig or error)
         response = app.make_response(render_error(ServiceUnavailable(
             "The story store is not answering; try again shortly."
