@@ -18,13 +18,8 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
-import redis.connection
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
 from stories.errors import SettingsError
 from stories.sample import SAMPLE_MEDIA
-from stories.store import database_url
 
 from .links import is_web_url
 
@@ -76,44 +71,60 @@ def optional_base_url(value: Any) -> str | None:
     return url
 
 
-STORE_BACKENDS = ("postgresql", "sqlite")  # the dialects stories.store writes SQL for
+# The URL settings below are read with the standard library, by the rules of the libraries
+# that use them (tests/test_settings.py holds the two to the same answers): gunicorn's
+# master checks every setting before its gevent workers patch the standard library:
+# psycopg imported there picks a wait function that blocks a worker's whole event loop on
+# each query, and redis-py's names taken from `ssl` stay unpatched.
+
+# The store's SQL is PostgreSQL's (through psycopg 3) and SQLite's: SQLAlchemy's dialect
+# and driver names of each ("" is the dialect's default driver).
+STORE_DRIVERS = {"postgresql": ("", "psycopg"), "postgres": ("",), "sqlite": ("", "pysqlite")}
+DATABASE_URL_FORM = "postgresql://user:password@host:5432/name or sqlite:///path"
 
 
 def optional_database_url(value: Any) -> str | None:
-    """A URL SQLAlchemy parses, of a backend the store knows, whose driver is installed."""
-    text_url = optional_text(value)
-    if text_url is None:
+    """A URL SQLAlchemy reads (`dialect[+driver]://...`), of a backend and driver the store
+    uses; for a SQLite file, in a folder that exists."""
+    url = optional_text(value)
+    if url is None:
         return None
     try:
-        url = make_url(database_url(text_url))
-    except (ArgumentError, ValueError):
-        raise ValueError("must be a database URL: postgresql://user:password@host:5432/name "
-                         "or sqlite:///path") from None
-    try:
-        dialect = url.get_dialect()
-    except NoSuchModuleError:
-        dialect = None
-    if dialect is None or url.get_backend_name() not in STORE_BACKENDS:
-        raise ValueError(f"names no database storyfeed can use ({url.drivername!r}): "
-                         "use postgresql:// (or postgres://) or sqlite:///")
-    try:
-        dialect.import_dbapi()
-    except ImportError as exc:
-        raise ValueError(f"its driver cannot be loaded ({exc}): postgresql:// uses psycopg 3") from None
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
-            and not url.query.get("uri") and not Path(url.database).parent.is_dir():
-        raise ValueError(f"the folder of the SQLite file does not exist: {Path(url.database).parent}")
-    return text_url
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises for a port that is no number, or out of range)
+    except ValueError:
+        raise ValueError(f"must be a database URL: {DATABASE_URL_FORM}") from None
+    if not re.fullmatch(r"[\w+]+", parts.scheme) or not url.startswith(parts.scheme + "://"):
+        raise ValueError(f"must be a database URL: {DATABASE_URL_FORM}")
+    backend, _, driver = parts.scheme.partition("+")
+    if backend not in STORE_DRIVERS:
+        raise ValueError(f"names no database storyfeed can use ({parts.scheme!r}): "
+                         f"use {DATABASE_URL_FORM}")
+    if driver not in STORE_DRIVERS[backend]:
+        raise ValueError(f"names a driver storyfeed does not use ({driver!r}): "
+                         f"postgresql:// uses psycopg 3, sqlite:/// Python's sqlite3")
+    database = parts.path[1:]  # "sqlite:///rel.db" is relative, "sqlite:////abs.db" absolute
+    if backend == "sqlite" and database not in ("", ":memory:") and "uri=true" not in parts.query:
+        folder = Path(database).parent
+        if not folder.is_dir():
+            raise ValueError(f"the folder of the SQLite file does not exist: {folder}")
+    return url
 
 
 def optional_redis_url(value: Any) -> str | None:
-    """What redis-py accepts: redis://, rediss:// (TLS) or unix://."""
+    """What redis-py reads: redis://, rediss:// (TLS) or unix://, with a port that is one."""
     url = optional_text(value)
-    if url is not None:
-        try:
-            redis.connection.parse_url(url)  # type: ignore[no-untyped-call]
-        except ValueError as exc:
-            raise ValueError(str(exc)) from None
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises for a port that is no number, or out of range)
+    except ValueError as exc:
+        raise ValueError(f"must be a Redis URL: {exc}") from None
+    if parts.scheme not in ("redis", "rediss", "unix") or not url.startswith(parts.scheme + ":"):
+        raise ValueError("must be a redis://, rediss:// (TLS) or unix:// URL")
+    if parts.scheme == "unix" and not parts.path:
+        raise ValueError("must name the socket's path: unix:///path/to/redis.sock")
     return url
 
 

@@ -277,3 +277,20 @@ def test_gunicorn_on_a_store_never_migrated_says_so_once_and_recovers_after_the_
         log = Path(server.log).read_text()
     assert log.count(UPGRADE) == 1, log  # one line at start, none per request
     assert "Traceback" not in log
+
+
+@pytest.mark.slow
+def test_gunicorns_gevent_worker_answers_readyz_within_a_second_on_a_frozen_store(frozen):
+    """Under gevent the checks' threads are greenlets: a driver that blocked the event
+    loop would hold /readyz and /livez with it."""
+    env = service_env(DATABASE_URL=f"postgresql://nobody@127.0.0.1:{frozen.port}/none",
+                      SITE_URL="http://news.example.org/")
+    with Gunicorn(env, workers=1) as server:
+        for _ in range(3):
+            started = time.monotonic()
+            answer = requests.get(server.base + "/readyz", timeout=10)
+            assert answer.status_code == 503 and time.monotonic() - started < 1.5
+            assert answer.json()["checks"]["store"]["message"] == "no answer within 1 s"
+            started = time.monotonic()
+            assert requests.get(server.base + "/livez", timeout=10).status_code == 200
+            assert time.monotonic() - started < 0.5
