@@ -23,7 +23,7 @@ from serving import fastpath, request_guards, security_headers
 from serving.health import Health, sqlite_on_platform
 from serving.redis_cache import RedisChangeNotices, RedisRenderCache
 from serving.rendered import MemoryRenderCache, RenderCache, VersionMemo
-from serving.settings import Settings, load_settings, platform_sign
+from serving.settings import Settings, load_settings, platform_sign, run_by_flask_cli
 from serving.state import AppState
 from sources.config import SourcesConfig
 from stories.errors import StoryfeedError
@@ -95,7 +95,9 @@ def create_state(settings: Settings, instance_path: str,
     health = Health(store, redis_ping=render_cache.client.ping
                     if isinstance(render_cache, RedisRenderCache) else None, platform=platform)
     # Once at start: a store behind the migrations is one log line naming the command.
-    health.schema.check_quietly()
+    # Not for a command: `db upgrade`, the release step, is the very command it would name.
+    if not run_by_flask_cli():
+        health.schema.check_quietly()
     return AppState(settings=settings, store=store, render_cache=render_cache,
                     versions=versions, health=health, change_notices=notices,
                     fast_path=fast_path, areas=areas)

@@ -444,6 +444,11 @@ def platform_sign(settings: Settings, environ: Mapping[str, str] | None = None) 
     return None
 
 
+def run_by_flask_cli(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether this process is a `flask` command: Flask's CLI sets FLASK_RUN_FROM_CLI."""
+    return bool((os.environ if environ is None else environ).get("FLASK_RUN_FROM_CLI"))
+
+
 def markdown_table() -> str:
     """The README's "Configuration" table, made from this one (tests/test_settings.py
     checks that the README holds exactly this)."""

@@ -280,6 +280,14 @@ def test_gunicorn_on_a_store_never_migrated_says_so_once_and_recovers_after_the_
 
 
 @pytest.mark.slow
+def test_the_release_step_on_a_store_never_migrated_is_not_told_to_run_itself(tmp_path):
+    env = service_env(DATABASE_URL=f"sqlite:///{tmp_path / 'new.sqlite3'}", LOG_LEVEL="INFO")
+    released = flask_cli(env, *UPGRADE.split()[3:])
+    assert released.returncode == 0, released.stderr
+    assert released.stdout == "database at head\n" and UPGRADE not in released.stderr
+
+
+@pytest.mark.slow
 def test_gunicorns_gevent_worker_answers_readyz_within_a_second_on_a_frozen_store(frozen):
     """Under gevent the checks' threads are greenlets: a driver that blocked the event
     loop would hold /readyz and /livez with it."""
