@@ -7,6 +7,7 @@ areas `feeds/`, `embeds/`, `sources/`, then `web/` (blueprints, commands) and th
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,17 +19,18 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from embeds.config import EmbedSettings
 from feeds.websub import WebSubPublisher, publisher_for
 from serving import fastpath, logs, request_guards, security_headers
+from serving.health import Health, sqlite_on_platform
 from serving.redis_cache import RedisChangeNotices, RedisRenderCache
 from serving.redis_clients import check_tls
 from serving.rendered import MemoryRenderCache, RenderCache, VersionMemo
-from serving.settings import Settings, load_settings
+from serving.settings import Settings, load_settings, platform_sign, run_by_flask_cli
 from serving.state import AppState
 from sources.config import SourcesConfig
 from sources.sync import source_tokens
 from stories.errors import StoryfeedError
 from stories.postgres import Limits
 from stories.store import StoryStore, stories_changed
-from web import api, cors, embeds, errors, feeds, ingest, media, moves, openapi, pages, transcripts
+from web import api, cors, embeds, errors, feeds, health, ingest, media, moves, openapi, pages, transcripts
 from web.cli import embeds as embeds_cli
 from web.cli import export as export_cli
 from web.cli import feeds as feeds_cli
@@ -36,10 +38,12 @@ from web.cli import sources as sources_cli
 from web.cli import stories as stories_cli
 from web.moves import SiteMovesMemo
 
+log = logging.getLogger(__name__)
+
 # Each module that hooks into the app, in the order its hooks must run: init_app(app).
 PARTS = (
     request_guards, security_headers,
-    moves, pages, api, ingest, openapi, media, transcripts, feeds, embeds, cors, errors,
+    health, moves, pages, api, ingest, openapi, media, transcripts, feeds, embeds, cors, errors,
     stories_cli, sources_cli, embeds_cli, export_cli, feeds_cli,
 )
 
@@ -93,8 +97,18 @@ def create_state(settings: Settings, instance_path: str,
     publisher = publisher_for(settings, store)
     if publisher is not None:
         areas[WebSubPublisher] = publisher
+    platform = platform_sign(settings)
+    if platform is not None and store.engine.dialect.name == "sqlite":
+        log.warning("storyfeed: %s", sqlite_on_platform(platform))
+    health = Health(store, redis_ping=render_cache.client.ping
+                    if isinstance(render_cache, RedisRenderCache) else None, platform=platform)
+    # Once at start: a store behind the migrations is one log line naming the command.
+    # Not for a command: `db upgrade`, the release step, is the very command it would name.
+    if not run_by_flask_cli():
+        health.schema.check_quietly()
     return AppState(settings=settings, store=store, render_cache=render_cache,
-                    versions=versions, change_notices=notices, fast_path=fast_path, areas=areas)
+                    versions=versions, health=health, change_notices=notices,
+                    fast_path=fast_path, areas=areas)
 
 
 class StoryfeedFlask(Flask):

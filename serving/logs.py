@@ -287,13 +287,19 @@ class RequestIds:
             # (a third of the cost).
             rid = os.urandom(16).hex()
         environ[ENVIRON_KEY] = rid
-        request_id.set(rid)
+        token = request_id.set(rid)
 
         def start_with_id(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             headers.append((REQUEST_ID_HEADER, rid))
             return start_response(status, headers, exc_info)
 
-        return self.wsgi_app(environ, start_with_id)
+        try:
+            return self.wsgi_app(environ, start_with_id)
+        finally:
+            # The view has run: what this thread logs next is not this request's (a test
+            # client's requests, a gthread worker's next one). The access line reads the
+            # id from the environ; the response is not wrapped, so sendfile stays.
+            request_id.reset(token)
 
 
 def end_request() -> None:

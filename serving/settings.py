@@ -10,8 +10,10 @@ The README's "Configuration" table is checked against this one (tests/test_setti
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
@@ -49,7 +51,14 @@ def optional_text(value: Any) -> str | None:
 
 def optional_web_url(value: Any) -> str | None:
     url = optional_text(value)
-    if url is not None and not is_web_url(url):
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises for a port that is no number, or out of range)
+    except ValueError:
+        parts = None
+    if parts is None or not is_web_url(url) or not parts.hostname or any(c.isspace() for c in url):
         raise ValueError("must be an absolute http(s) URL")
     return url
 
@@ -67,6 +76,71 @@ def sentry_dsn(value: Any) -> str | None:
     if not valid:
         raise ValueError("must be a Sentry DSN: https://KEY@HOST/PROJECT")
     return dsn
+
+
+def optional_base_url(value: Any) -> str | None:
+    """A web URL that paths are appended to: a query or fragment would end up inside them."""
+    url = optional_web_url(value)
+    if url is not None and ("?" in url or "#" in url):
+        raise ValueError("must be an absolute http(s) URL without ? or #")
+    return url
+
+
+# The URL settings below are read with the standard library, by the rules of the libraries
+# that use them (tests/test_settings.py holds the two to the same answers): gunicorn's
+# master checks every setting before its gevent workers patch the standard library:
+# psycopg imported there picks a wait function that blocks a worker's whole event loop on
+# each query, and redis-py's names taken from `ssl` stay unpatched.
+
+# The store's SQL is PostgreSQL's (through psycopg 3) and SQLite's: SQLAlchemy's dialect
+# and driver names of each ("" is the dialect's default driver).
+STORE_DRIVERS = {"postgresql": ("", "psycopg"), "postgres": ("",), "sqlite": ("", "pysqlite")}
+DATABASE_URL_FORM = "postgresql://USER@HOST:5432/NAME (a password after USER:) or sqlite:///PATH"
+
+
+def optional_database_url(value: Any) -> str | None:
+    """A URL SQLAlchemy reads (`dialect[+driver]://...`), of a backend and driver the store
+    uses; for a SQLite file, in a folder that exists."""
+    url = optional_text(value)
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises for a port that is no number, or out of range)
+    except ValueError:
+        raise ValueError(f"must be a database URL: {DATABASE_URL_FORM}") from None
+    if not re.fullmatch(r"[\w+]+", parts.scheme) or not url.startswith(parts.scheme + "://"):
+        raise ValueError(f"must be a database URL: {DATABASE_URL_FORM}")
+    backend, _, driver = parts.scheme.partition("+")
+    if backend not in STORE_DRIVERS:
+        raise ValueError(f"names no database storyfeed can use ({parts.scheme!r}): "
+                         f"use {DATABASE_URL_FORM}")
+    if driver not in STORE_DRIVERS[backend]:
+        raise ValueError(f"names a driver storyfeed does not use ({driver!r}): "
+                         f"postgresql:// uses psycopg 3, sqlite:/// Python's sqlite3")
+    database = parts.path[1:]  # "sqlite:///rel.db" is relative, "sqlite:////abs.db" absolute
+    if backend == "sqlite" and database not in ("", ":memory:") and "uri=true" not in parts.query:
+        folder = Path(database).parent
+        if not folder.is_dir():
+            raise ValueError(f"the folder of the SQLite file does not exist: {folder}")
+    return url
+
+
+def optional_redis_url(value: Any) -> str | None:
+    """What redis-py reads: redis://, rediss:// (TLS) or unix://, with a port that is one."""
+    url = optional_text(value)
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises for a port that is no number, or out of range)
+    except ValueError as exc:
+        raise ValueError(f"must be a Redis URL: {exc}") from None
+    if parts.scheme not in ("redis", "rediss", "unix") or not url.startswith(parts.scheme + ":"):
+        raise ValueError("must be a redis://, rediss:// (TLS) or unix:// URL")
+    if parts.scheme == "unix" and not parts.path:
+        raise ValueError("must name the socket's path: unix:///path/to/redis.sock")
+    return url
 
 
 def whole_number(minimum: int) -> Callable[[Any], int]:
@@ -140,12 +214,12 @@ def log_level(value: Any) -> str:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
-        "DATABASE_URL", None, optional_text,
+        "DATABASE_URL", None, optional_database_url,
         "SQLAlchemy URL; `postgres://` and `postgresql://` URLs use psycopg 3",
         shown="SQLite file `instance/storyfeed.sqlite3`",
     ),
     Setting(
-        "SITE_URL", None, optional_web_url,
+        "SITE_URL", None, optional_base_url,
         "public base URL of absolute links in feeds, embeds and pages; set it in production",
         shown="the request's own host",
     ),
@@ -155,7 +229,7 @@ SETTINGS: tuple[Setting, ...] = (
         shown="unset",
     ),
     Setting(
-        "MEDIA_BASE_URL", None, optional_web_url,
+        "MEDIA_BASE_URL", None, optional_base_url,
         "where `/media/...` record URLs point, e.g. a CDN",
         shown="`SITE_URL` + `/media/`",
     ),
@@ -205,7 +279,7 @@ SETTINGS: tuple[Setting, ...] = (
         gunicorn=True,
     ),
     Setting(
-        "REDIS_URL", None, optional_text,
+        "REDIS_URL", None, optional_redis_url,
         "Redis for the shared render cache, the change notices and the HTTP cache of `sync`; "
         "unset: a render cache per process and a SQLite HTTP cache",
         shown="unset",
@@ -377,15 +451,26 @@ BY_NAME = {setting.name: setting for setting in SETTINGS}
 Settings = Mapping[str, Any]
 
 
+def without_password(value: str) -> str:
+    """`value` with the password of any `scheme://user:password@` in it hidden: a URL
+    refused at start-up is named in the log, its secret is not."""
+    return _URL_PASSWORD.sub(r"\1***@", value)
+
+
+_URL_PASSWORD = re.compile(r"(://[^/@:\s]*:)\S*@")  # greedy: a stray @ in it hides more
+
+
 def parse_setting(setting: Setting, raw: Any) -> Any:
     if raw is None or (isinstance(raw, str) and raw == "" and setting.default is not None):
         return setting.default
     try:
         return setting.parse(raw)
     except ValueError as exc:
-        if setting.name in SECRET_SETTINGS:
+        # Tokens are never shown; a URL's only secret is its password, hidden.
+        if setting.name in SECRET_SETTINGS and setting.name not in ("DATABASE_URL", "REDIS_URL"):
             raise SettingsError(f"{setting.name} (value not shown: it holds a secret): {exc}") from None
-        shown = raw if not isinstance(raw, str) or len(raw) <= 80 else raw[:80] + "..."
+        shown = raw if not isinstance(raw, str) else without_password(raw)
+        shown = shown if not isinstance(shown, str) or len(shown) <= 80 else shown[:80] + "..."
         raise SettingsError(f"{setting.name}={shown!r}: {exc}") from None
 
 
@@ -405,6 +490,28 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
         raw = overrides.get(setting.name, environ.get(setting.name))
         values[setting.name] = parse_setting(setting, raw)
     return MappingProxyType(values)
+
+
+# Variables hosting platforms set in every process they run (Heroku and Dokku, Render,
+# Fly, Railway): there, a SQLite file lives on a disk that each deploy or restart replaces.
+PLATFORM_VARIABLES = ("DYNO", "RENDER", "FLY_APP_NAME", "RAILWAY_ENVIRONMENT")
+
+
+def platform_sign(settings: Settings, environ: Mapping[str, str] | None = None) -> str | None:
+    """What says this process serves the public from a hosting platform (a set platform
+    variable, or an https SITE_URL), or None on a laptop."""
+    environ = os.environ if environ is None else environ
+    named = next((name for name in PLATFORM_VARIABLES if environ.get(name)), None)
+    if named is not None:
+        return f"{named} is set"
+    if (settings["SITE_URL"] or "").lower().startswith("https:"):
+        return "SITE_URL is https"
+    return None
+
+
+def run_by_flask_cli(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether this process is a `flask` command: Flask's CLI sets FLASK_RUN_FROM_CLI."""
+    return bool((os.environ if environ is None else environ).get("FLASK_RUN_FROM_CLI"))
 
 
 def markdown_table() -> str:

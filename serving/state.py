@@ -1,7 +1,7 @@
 """The app's state: everything the factory builds once, in one object, behind one accessor.
 
 `create_app` builds an `AppState` (settings, store, render cache, version memo and its
-change-notice subscription, and what each area keeps) and installs it; views, CLI
+change-notice subscription, health checks, and what each area keeps) and installs it; views, CLI
 commands and template helpers reach it through `app_state()`. Nothing is built lazily
 inside a request.
 """
@@ -18,6 +18,7 @@ from flask import Flask, current_app
 
 from stories.store import StoryStore
 
+from .health import Health
 from .redis_cache import RedisChangeNotices
 from .rendered import RenderCache, VersionMemo
 from .settings import BY_NAME, Settings, parse_setting
@@ -36,6 +37,7 @@ class AppState:
     store: StoryStore
     render_cache: RenderCache
     versions: VersionMemo
+    health: Health  # readiness checks, and whether the store's schema lets pages be served
     change_notices: RedisChangeNotices | None = None
     fast_path: FastPath | None = None  # answers warm feeds and oEmbed before Flask (FAST_PATH)
     # What each area keeps for the app's life, by its type (embeds.config.EmbedSettings,

@@ -9,7 +9,7 @@ from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAP
 
 from web.openapi import load_document
 
-DOCUMENTED_PREFIXES = ("/api/", "/healthz", "/openapi.json", "/oembed")
+DOCUMENTED_PREFIXES = ("/api/", "/livez", "/readyz", "/healthz", "/openapi.json", "/oembed")
 
 OPENAPI = OpenAPI.from_dict(load_document())
 

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from flask import Flask, Response, current_app, got_request_exception, jsonify, render_template, request
 from flask.globals import request_ctx
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from werkzeug.exceptions import (
     BadHost,
     HTTPException,
@@ -19,6 +20,8 @@ from werkzeug.exceptions import (
     default_exceptions,
 )
 
+from serving.health import SchemaBehind
+from serving.state import app_state
 from stories.errors import (
     InvalidInput,
     NotAllowed,
@@ -27,6 +30,7 @@ from stories.errors import (
     Unavailable,
     UpstreamError,
 )
+from stories.migrate import names_missing_schema
 from stories.store import STORE_UNAVAILABLE
 
 RETRY_AFTER = 30
@@ -112,8 +116,16 @@ def init_app(app: Flask) -> None:
         return response
 
     # A server down or silent, and a pool with no connection to spare (every one busy
-    # past DB_POOL_TIMEOUT), alike: the store is unavailable.
-    def store_unavailable(error: Exception):
+    # past DB_POOL_TIMEOUT), alike: the store is unavailable. A table or column missing
+    # (PostgreSQL says so with a ProgrammingError): the store may be behind the migrations
+    # (a deploy whose release step never ran), and then every page says what to run.
+    def store_failed(error: Exception):
+        if isinstance(error, (OperationalError, ProgrammingError)) and names_missing_schema(error):
+            behind = app_state().health.schema.behind_after_error()
+            if behind is not None:
+                return refused(SchemaBehind(behind))
+        if isinstance(error, ProgrammingError):
+            return unexpected(error)
         app.logger.error("store unavailable: %s", getattr(error, "orig", None) or error)
         response = app.make_response(render_error(ServiceUnavailable(
             "The story store is not answering; try again shortly."
@@ -121,8 +133,8 @@ def init_app(app: Flask) -> None:
         response.headers["Retry-After"] = str(RETRY_AFTER)
         return response
 
-    for kind in STORE_UNAVAILABLE:
-        app.register_error_handler(kind, store_unavailable)
+    for kind in (*STORE_UNAVAILABLE, ProgrammingError):
+        app.register_error_handler(kind, store_failed)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

@@ -1,11 +1,11 @@
-"""Human pages: the index, topic pages, story pages, and the health check."""
+"""Human pages: the index, topic pages, story pages."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, current_app, jsonify, redirect, render_template, request
+from flask import Blueprint, Flask, abort, redirect, render_template, request
 from markupsafe import Markup
 
-from serving.context import current_links, current_render_cache, current_store
+from serving.context import current_links, current_store
 from stories.store import InvalidCursor
 from stories.validate import clean_stored_body_html
 
@@ -62,21 +62,6 @@ def story(story_id: str):
 def story_with_slash(story_id: str):
     """A pasted `/stories/<id>/` reaches the one canonical URL (308 keeps the method)."""
     return redirect(current_links().story(story_id), 308)
-
-
-@bp.get("/healthz")
-def healthz():
-    """503 when the store fails (nothing can be served); a lost Redis only degrades."""
-    cache = current_render_cache().status()
-    try:
-        current_store().ping()
-    except Exception as exc:  # any failure of the store means "not healthy"
-        current_app.logger.warning("health check: store unreachable: %s", exc)
-        response = jsonify(status="unavailable", store="unreachable", cache=cache)
-        response.headers["Retry-After"] = "30"
-        return response, 503
-    status = "degraded" if cache.endswith("unreachable") else "ok"
-    return jsonify(status=status, store="ok", cache=cache)
 
 
 def init_app(app: Flask) -> None:
