@@ -28,7 +28,7 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 run: $(VENV)/.run-installed
 	$(BIN)/flask --app app db upgrade
 	$(BIN)/flask --app app stories sample --if-empty
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn app:app
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn wsgi:app
 
 tests/js/node_modules/.package-lock.json: tests/js/package.json tests/js/package-lock.json
 	$(NPM) ci --prefix tests/js --no-audit --no-fund
