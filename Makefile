@@ -13,16 +13,25 @@ JS_TOOLS := $(if $(NPM),tests/js/node_modules/.package-lock.json)
 
 .PHONY: run lint test test-fast bench clean
 
+# The venv's packages are installed by uv (pinned, bootstrapped by pip): 7-12 s where pip
+# takes 21-24 s on a loaded 2-core machine, so a first `make run` serves in under 30 s.
+# Platforms install with pip (`pip install -r requirements.txt`): .ci/platform-smoke
+# checks that path.
+UV_PIN := uv==0.13.8
+UV_INSTALL = $(BIN)/uv pip install --quiet --python $(BIN)/python
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.run-installed: requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements.txt
+$(BIN)/uv: | $(BIN)/python
+	$(BIN)/pip install --quiet $(UV_PIN)
+
+$(VENV)/.run-installed: requirements.txt | $(BIN)/uv
+	$(UV_INSTALL) -r requirements.txt
 	touch $@
 
-$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/uv
+	$(UV_INSTALL) -r requirements-dev.txt
 	touch $@ $(VENV)/.run-installed
 
 run: $(VENV)/.run-installed
