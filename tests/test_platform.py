@@ -11,6 +11,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tomllib
 
 import jsonschema
 import pytest
@@ -136,3 +137,15 @@ def test_app_json_the_procfile_and_make_run_say_the_same_commands():
     # make run: migrate as the release phase does, load the sample as postdeploy does,
     # serve as the web process does.
     assert make_recipe("run") == [commands["release"], postdeploy, commands["web"]]
+
+
+def test_one_python_version_everywhere():
+    """.python-version (read by pyenv, Heroku, Render...) names the version CI runs on
+    (.ci/run checks python3 against it) and the one the linters check for."""
+    pinned = (ROOT / ".python-version").read_text(encoding="utf-8").strip()
+    assert re.fullmatch(r"3\.\d+", pinned)
+    assert f"{sys.version_info.major}.{sys.version_info.minor}" == pinned
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        tools = tomllib.load(file)["tool"]
+    assert tools["mypy"]["python_version"] == pinned
+    assert tools["ruff"]["target-version"] == "py" + pinned.replace(".", "")
