@@ -149,3 +149,33 @@ def test_one_python_version_everywhere():
         tools = tomllib.load(file)["tool"]
     assert tools["mypy"]["python_version"] == pinned
     assert tools["ruff"]["target-version"] == "py" + pinned.replace(".", "")
+
+
+# -- docs/deploy.md: the commands CI runs, and no others -----------------------------------
+
+COMMAND = re.compile(r"(?:pip install|gunicorn|flask --app) [^`\"\n,#|]*")
+
+
+def ci_commands() -> set[str]:
+    """The build command .ci/platform-smoke runs, the Procfile's lines and app.json's
+    postdeploy: what CI runs as a platform would."""
+    smoke = (ROOT / ".ci/platform-smoke").read_text(encoding="utf-8")
+    [build] = re.findall(r'^BUILD_COMMAND = "([^"]+)"$', smoke, re.MULTILINE)
+    return {build, *procfile().values(), APP_JSON["scripts"]["postdeploy"]}
+
+
+def commands_in_markdown(text: str) -> list[str]:
+    fenced = re.findall(r"^```[^\n]*\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+    spans = re.findall(r"`([^`\n]+)`", re.sub(r"^```.*?^```", "", text, flags=re.MULTILINE | re.DOTALL))
+    return [found.strip() for code in fenced + spans for found in COMMAND.findall(code)]
+
+
+def test_the_deploy_guide_gives_the_commands_ci_runs():
+    guide = commands_in_markdown((ROOT / "docs/deploy.md").read_text(encoding="utf-8"))
+    assert set(guide) <= ci_commands(), "a command in docs/deploy.md that CI does not run"
+    assert ci_commands() <= set(guide), "a command CI runs that docs/deploy.md does not give"
+
+
+def test_the_command_check_sees_a_command_ci_does_not_run():
+    text = "run `gunicorn app:app`, then:\n```toml\nrelease_command = \"flask --app app db migrate\"\n```\n"
+    assert commands_in_markdown(text) == ["flask --app app db migrate", "gunicorn app:app"]
