@@ -13,27 +13,20 @@ JS_TOOLS := $(if $(NPM),tests/js/node_modules/.package-lock.json)
 
 .PHONY: run lint test test-fast bench clean
 
-# The venv's packages are installed by uv (pinned, bootstrapped by pip): 7-12 s where pip
-# takes 21-24 s on a loaded 2-core machine, so a first `make run` serves in under 30 s.
-# Compiled at install, as pip does: else, where PYTHONDONTWRITEBYTECODE is set, every
-# process (each gunicorn worker) compiles its imports again, 3 s and more each.
-# Platforms install with pip (`pip install -r requirements.txt`): .ci/platform-smoke
-# checks that path.
-UV_PIN := uv==0.13.8
-UV_INSTALL = $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python
-
+# pip, as platforms install (upgraded first: the pip a venv starts with took 21-24 s for
+# requirements.txt here, pip 26 12-14 s). A first `make run` on a fresh clone serves the
+# topic page in 13-20 s on this 2-core machine at load 3; uv (bootstrapped by pip) was no
+# faster there (16-21 s), and only ~10 s faster at load 11 (54-58 s against 66 s).
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
 
-$(BIN)/uv: | $(BIN)/python
-	$(BIN)/pip install --quiet $(UV_PIN)
-
-$(VENV)/.run-installed: requirements.txt | $(BIN)/uv
-	$(UV_INSTALL) -r requirements.txt
+$(VENV)/.run-installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/uv
-	$(UV_INSTALL) -r requirements-dev.txt
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.run-installed
 
 run: $(VENV)/.run-installed
