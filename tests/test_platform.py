@@ -179,3 +179,8 @@ def test_the_deploy_guide_gives_the_commands_ci_runs():
 def test_the_command_check_sees_a_command_ci_does_not_run():
     text = "run `gunicorn app:app`, then:\n```toml\nrelease_command = \"flask --app app db migrate\"\n```\n"
     assert commands_in_markdown(text) == ["flask --app app db migrate", "gunicorn app:app"]
+
+
+def test_ci_runs_the_platform_smoke_before_the_tests():
+    lines = [line.strip() for line in (ROOT / ".ci/run").read_text(encoding="utf-8").splitlines()]
+    assert lines.index("python3 .ci/platform-smoke") < lines.index("make test")
