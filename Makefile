@@ -13,6 +13,10 @@ JS_TOOLS := $(if $(NPM),tests/js/node_modules/.package-lock.json)
 
 .PHONY: run lint test test-fast bench clean
 
+# pip, as platforms install (upgraded first: the pip a venv starts with took 21-24 s for
+# requirements.txt here, pip 26 12-14 s). A first `make run` on a fresh clone serves the
+# topic page in 13-20 s on this 2-core machine at load 3; uv (bootstrapped by pip) was no
+# faster there (16-21 s), and only ~10 s faster at load 11 (54-58 s against 66 s).
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -28,7 +32,7 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 run: $(VENV)/.run-installed
 	$(BIN)/flask --app app db upgrade
 	$(BIN)/flask --app app stories sample --if-empty
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn app:app
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn wsgi:app
 
 tests/js/node_modules/.package-lock.json: tests/js/package.json tests/js/package-lock.json
 	$(NPM) ci --prefix tests/js --no-audit --no-fund

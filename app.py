@@ -1,4 +1,5 @@
-"""storyfeed: the app factory, and `app` for `gunicorn app:app` and `flask --app app`.
+"""storyfeed: the app factory, `create_app`, which `flask --app app` finds; gunicorn serves
+the app wsgi.py builds (`gunicorn wsgi:app`). Importing this module builds nothing.
 
 Layers, each importing only those below it (tests/test_layers.py): `stories/` (records,
 store), `serving/` (links, render caches, request parameters, settings, app state), the
@@ -127,8 +128,17 @@ class StoryfeedFlask(Flask):
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The app, from the environment; `config` overrides settings (through the same
-    parsers) and sets Flask's own keys (TESTING). SettingsError names a bad setting."""
-    config = dict(config or {})
+    parsers) and sets Flask's own keys (TESTING). SettingsError names a bad setting.
+
+    Called with no `config`, as a process starts it (wsgi.py under gunicorn, and Flask's
+    CLI, which calls the factory so), a setting or sources file that cannot be used ends
+    the process with one line naming it, not a traceback."""
+    if config is None:
+        try:
+            return create_app({})
+        except StoryfeedError as exc:
+            logs.refuse_start(exc)
+    config = dict(config)
     app = StoryfeedFlask(__name__, instance_relative_config=True)
     settings = load_settings(config)
     if not settings["DATABASE_URL"]:
@@ -158,14 +168,3 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         part.init_app(app)
     return app
 
-
-def _app_or_exit() -> Flask:
-    """The module's app; a setting (or sources file) that cannot be used ends the process
-    with a message naming it (under flask and gunicorn alike), not a traceback."""
-    try:
-        return create_app()
-    except StoryfeedError as exc:
-        logs.refuse_start(exc)
-
-
-app = _app_or_exit()

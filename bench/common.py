@@ -109,7 +109,7 @@ def rss_kib(pid: int) -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict, app: str = "app:app", *, site_url: str | None = None,
+def gunicorn(env: dict, app: str = "wsgi:app", *, site_url: str | None = None,
              args: tuple[str, ...] = ()) -> Iterator[Server]:
     """`gunicorn -c gunicorn.conf.py APP` on a free port, as the Procfile runs the app;
     `args` go before APP (they override the file, as on a command line).
