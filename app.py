@@ -27,7 +27,7 @@ from serving.state import AppState
 from sources.config import SourcesConfig
 from stories.errors import StoryfeedError
 from stories.store import StoryStore, stories_changed
-from web import api, embeds, errors, feeds, ingest, media, moves, openapi, pages, transcripts
+from web import api, embeds, errors, feeds, ingest, media, metrics, moves, openapi, pages, transcripts
 from web.cli import embeds as embeds_cli
 from web.cli import export as export_cli
 from web.cli import feeds as feeds_cli
@@ -38,7 +38,7 @@ from web.moves import SiteMovesMemo
 # Each module that hooks into the app, in the order its hooks must run: init_app(app).
 PARTS = (
     request_guards, security_headers,
-    moves, pages, api, ingest, openapi, media, transcripts, feeds, embeds, errors,
+    moves, pages, api, ingest, openapi, media, transcripts, feeds, embeds, errors, metrics,
     stories_cli, sources_cli, embeds_cli, export_cli, feeds_cli,
 )
 

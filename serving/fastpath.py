@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from flask import Flask, request
 
+from .metrics import FAST_PATH_ANSWER
 from .rendered import Rendered, rendered_answer
 from .request_guards import drop_unreadable_dates
 from .security_headers import security_headers
@@ -69,6 +70,7 @@ class FastPath:
             answer = self.answers.get(url_of(environ))
         if answer is None or (rendered := self._cached(answer)) is None:
             return self.wsgi_app(environ, start_response)
+        environ[FAST_PATH_ANSWER] = answer  # for the request metrics (serving/metrics.py)
         drop_unreadable_dates(environ)
         status, headers, body = rendered_answer(rendered, environ, max_age=answer.max_age)
         headers.extend(security_headers(environ))
