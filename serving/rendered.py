@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 from flask import Response, request
 from werkzeug.http import http_date, is_resource_modified, parse_accept_header, quote_etag
 
+from . import metrics
 from .settings import BY_NAME
 
 if TYPE_CHECKING:
@@ -123,9 +124,11 @@ class MemoryRenderCache:
                 self._bytes -= evicted.size
 
     def get_or_render(self, key: str | None, render: Callable[[], Rendered]) -> Rendered:
+        render = metrics.timed(render)
         if key is None:
             return render()
         found = self.get(key)
+        metrics.looked_up(found)
         if found is not None:
             return found
         # Threads of one process asking for the same cold key wait for one render.
