@@ -71,11 +71,12 @@ def metrics_client(metrics_app):
 # -- the token ---------------------------------------------------------------------------
 
 
-def test_without_a_token_set_the_path_is_not_there(client):
+def test_the_path_is_there_only_with_a_token_set(client, metrics_client):
     answer = client.get("/metrics", headers=AUTH)
     assert answer.status_code == 404
     unknown = client.get("/no-such-path").get_data(as_text=True).replace("/no-such-path", "/metrics")
     assert answer.get_data(as_text=True) == unknown
+    assert metrics_client.get("/metrics", headers=AUTH).status_code == 200
 
 
 @pytest.mark.parametrize("headers", [
@@ -369,6 +370,8 @@ def test_gunicorn_workers_counts_are_summed(served):
     # The same sum whichever worker answers the scrape.
     for _ in range(5):
         assert requests_of(samples(scrape_over_http(served.base)), "/feeds.opml") == sent
+    served.stop()
+    assert TOKEN not in served.log.read_text()
 
 
 @pytest.mark.slow
