@@ -12,6 +12,7 @@ import shutil
 import string
 import subprocess
 import time
+import uuid
 from urllib.parse import quote
 
 import pytest
@@ -155,6 +156,31 @@ def test_renders_and_render_cache_lookups_are_counted(metrics_client):
     assert added("storyfeed_http_requests_total", route="fast_path:feed", method="GET", status="200") == 1
     assert added("storyfeed_render_duration_seconds_count", format="application/atom+xml") == 1
     assert added("storyfeed_render_duration_seconds_sum", format="application/atom+xml") > 0
+
+
+@pytest.mark.parametrize("cache", ["memory", "redis"])
+def test_either_render_cache_counts_its_lookups(cache, request, sqlite_url):
+    config = {"METRICS_TOKEN": TOKEN, "FAST_PATH": "off"}
+    if cache == "redis":
+        config.update(REDIS_URL=request.getfixturevalue("redis_url"), REDIS_PREFIX=f"test:{uuid.uuid4().hex}:")
+    app = make_app(sqlite_url, **config)
+    client = app.test_client()
+    before = scrape(client)
+    for _ in range(3):
+        assert client.get("/oembed/providers.json").status_code == 200
+    after = scrape(client)
+
+    def added(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert added("storyfeed_render_cache_lookups_total", result="miss") == 1
+    assert added("storyfeed_render_cache_lookups_total", result="hit") == 2
+    assert added("storyfeed_render_duration_seconds_count", format="application/json") == 1
+    render_cache = app_state(app).render_cache
+    if cache == "redis":
+        for key in render_cache.client.scan_iter(f"{config['REDIS_PREFIX']}*"):
+            render_cache.client.delete(key)
+    app_state(app).store.engine.dispose()
 
 
 def test_ingested_records_are_counted(sqlite_url):
