@@ -79,11 +79,24 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
 CLIENT_SILENCE_SECONDS = 10
 
 
-def on_starting(server):
+def remove_metrics_files():
     # Only prometheus_client's files: the folder may be one the operator named.
-    os.makedirs(metrics_dir, exist_ok=True)
     for path in glob.glob(os.path.join(metrics_dir, "*.db")):
         os.remove(path)
+
+
+def on_starting(server):
+    os.makedirs(metrics_dir, exist_ok=True)
+    remove_metrics_files()
+
+
+def on_exit(server):
+    # Nothing reads them once the instance is gone (the next start would empty them).
+    remove_metrics_files()
+    try:
+        os.rmdir(metrics_dir)
+    except OSError:
+        pass  # not empty: the operator keeps something else there
 
 
 def child_exit(server, worker):
