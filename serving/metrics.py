@@ -185,15 +185,16 @@ def timed(render: Callable[[], Rendered]) -> Callable[[], Rendered]:
 # -- the store -------------------------------------------------------------------------
 
 
+def count_store_error(context: sa.engine.ExceptionContext) -> None:
+    name = type(context.sqlalchemy_exception or context.original_exception).__name__
+    STORE_ERRORS.labels(name if name in STORE_ERROR_CLASSES else "other").inc()
+
+
 def watch_store(engine: sa.Engine) -> None:
-    """Counts every error the database raises through `engine` (web, CLI, sync alike)."""
-
-    def on_error(context: sa.engine.ExceptionContext) -> None:
-        name = type(context.sqlalchemy_exception or context.original_exception).__name__
-        STORE_ERRORS.labels(name if name in STORE_ERROR_CLASSES else "other").inc()
-
-    if not sa.event.contains(engine, "handle_error", on_error):
-        sa.event.listen(engine, "handle_error", on_error)
+    """Counts every error the database raises through `engine`: statements and
+    connection attempts, whoever made them."""
+    if not sa.event.contains(engine, "handle_error", count_store_error):
+        sa.event.listen(engine, "handle_error", count_store_error)
 
 
 # -- ingest ----------------------------------------------------------------------------
