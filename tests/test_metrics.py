@@ -352,8 +352,9 @@ def test_100000_random_requests_add_no_series(metrics_app, metrics_client):
     assert methods <= metrics.METHODS | {"other"}
     total = sum(v for (name, _), v in after.items() if name == "storyfeed_http_requests_total")
     assert total >= 100_000 + len(kinds)
-    print(f"\n{len(kinds)} kinds of request; {len(before)} series after the tour, "
-          f"{len(after)} after 100,000 random requests")
+    counters = sum(1 for name, _ in after if name == "storyfeed_http_requests_total")
+    print(f"\n{len(kinds)} kinds of request; {len(before)} series after the tour, {len(after)} after "
+          f"100,000 random requests ({counters} of storyfeed_http_requests_total)")
 
 
 # -- gunicorn: two workers, one sum; Prometheus' own tool reads it -------------------------
