@@ -8,8 +8,9 @@ worker's; without gunicorn (the flask CLI, tests) they are kept in this process.
 Every label value comes from a fixed set: route templates, never paths; known methods and
 statuses; media types named here; source names from the sources file. Whatever strangers
 send, the number of series stays bounded (tests/test_metrics.py sends 100,000 random URLs).
-What changes slowly and lives in the store (the sources' last pulls) is read at scrape
-time instead of being counted, so that every process (web, clock) sees the same.
+What changes slowly and lives in the store (the sources' last pulls, written by the clock
+process, wherever it runs) is read at scrape time instead of being counted: every
+instance shows the same.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ disable_created_metrics()  # type: ignore[no-untyped-call]  # unannotated in pro
 # platform collectors, which multiprocess mode cannot sum).
 REGISTRY = CollectorRegistry()
 
-# Seconds: a fast-path answer takes tens of microseconds, a cold podcast feed a second.
+# Seconds: a fast-path answer takes microseconds, a cold 500-item podcast feed a second.
 DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 REQUESTS = Counter(
