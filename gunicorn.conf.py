@@ -6,7 +6,9 @@ Anything else is overridden the way gunicorn reads after this file: GUNICORN_CMD
 (e.g. "--worker-connections 500") or the command line.
 """
 
+import glob
 import os
+import tempfile
 
 from gunicorn.config import ControlSocket
 
@@ -63,11 +65,48 @@ preload_app = False
 # One per address instead (only one instance can listen on it), in gunicorn's folder.
 control_socket = os.path.join(os.path.dirname(ControlSocket.default), f"storyfeed-{host}-{port}.ctl")
 
+# /metrics sums what every worker counted: prometheus_client's multiprocess mode, each
+# worker writing to files in this folder. It reads the variable when a worker imports it
+# (no --preload: after this file), and the master empties the folder at start (its
+# `*.db` files), so that a restarted instance does not add up the counts of the last
+# one. One per address, as the control socket: two instances sharing it would empty
+# each other's.
+metrics_dir = settings["METRICS_DIR"] or os.path.join(tempfile.gettempdir(), f"storyfeed-metrics-{host}-{port}")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+
 # A client that stops sending (a body shorter than its Content-Length) or stops reading
 # is given up after this many seconds without a byte: the app sees the body end early
 # and answers 400 (werkzeug's ClientDisconnected), then the connection is closed, where
 # otherwise the request would wait for ever. (Headers are bounded by `keepalive`.)
 CLIENT_SILENCE_SECONDS = 10
+
+
+def remove_metrics_files():
+    # Only prometheus_client's files: the folder may be one the operator named.
+    for path in glob.glob(os.path.join(metrics_dir, "*.db")):
+        os.remove(path)
+
+
+def on_starting(server):
+    os.makedirs(metrics_dir, exist_ok=True)
+    remove_metrics_files()
+
+
+def on_exit(server):
+    # Nothing reads them once the instance is gone (the next start would empty them).
+    remove_metrics_files()
+    try:
+        os.rmdir(metrics_dir)
+    except OSError:
+        pass  # not empty: the operator keeps something else there
+
+
+def child_exit(server, worker):
+    # A dead worker's counts stay in the sums (counters never go down); only its live
+    # gauges are dropped.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, metrics_dir)
 
 
 def pre_request(worker, req):

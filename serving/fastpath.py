@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl
 import werkzeug.urls  # noqa: F401 (registers the "werkzeug.url_quote" codec error handler)
 from flask import Flask, request
 
+from .metrics import FAST_PATH_ANSWER
 from .rendered import STALE, Rendered, rendered_answer
 from .request_guards import drop_unreadable_dates
 from .security_headers import security_headers
@@ -158,6 +159,7 @@ class FastPath:
             answer = self.find(environ)
         if answer is None or (rendered := self._cached(answer, environ)) is None:
             return self.wsgi_app(environ, start_response)
+        environ[FAST_PATH_ANSWER] = answer  # for the request metrics (serving/metrics.py)
         drop_unreadable_dates(environ)
         status, headers, body = rendered_answer(rendered, environ, max_age=answer.max_age)
         headers.extend(security_headers(environ))

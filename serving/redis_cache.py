@@ -21,6 +21,7 @@ from typing import Any, cast
 import redis
 from redis.typing import EncodableT, FieldT
 
+from . import metrics
 from .redis_clients import described, redis_client
 from .rendered import DEFAULT_MAX_BYTES, MemoryRenderCache, Rendered
 
@@ -139,9 +140,11 @@ class RedisRenderCache:
         return value
 
     def get_or_render(self, key: str | None, render: Callable[[], Rendered]) -> Rendered:
+        render = metrics.timed(render)
         if key is None:
             return render()
         found = self.get(key)
+        metrics.looked_up(found)
         if found is not None:
             return found
         if not self._available():

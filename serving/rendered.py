@@ -27,6 +27,7 @@ from werkzeug.http import http_date, is_resource_modified, parse_accept_header, 
 from stories.store import STORE_UNAVAILABLE, StoreUnavailable
 from stories.validate import MAX_ID
 
+from . import metrics
 from .settings import BY_NAME
 
 if TYPE_CHECKING:
@@ -154,9 +155,11 @@ class MemoryRenderCache:
                 self._bytes -= evicted.size
 
     def get_or_render(self, key: str | None, render: Callable[[], Rendered]) -> Rendered:
+        render = metrics.timed(render)
         if key is None:
             return render()
         found = self.get(key)
+        metrics.looked_up(found)
         if found is not None:
             return found
         # Threads of one process asking for the same cold key wait for one render.

@@ -440,6 +440,23 @@ SETTINGS: tuple[Setting, ...] = (
         "most records in one ingest request (413 above)",
         shown="`1000`",
     ),
+    Setting(
+        "METRICS_TOKEN", None, optional_text,
+        "bearer token Prometheus sends to read `/metrics` ([operations](docs/operations.md#metrics))",
+        shown="unset (`/metrics` answers 404)",
+    ),
+    Setting(
+        "METRICS_DIR", None, optional_text,
+        "folder where gunicorn's workers keep their metrics for `/metrics` to sum; emptied "
+        "when gunicorn starts, so one per instance",
+        shown="`storyfeed-metrics-HOST-PORT` in the temporary folder",
+        gunicorn=True,
+    ),
+    Setting(
+        "SOURCE_VERSION", None, optional_text,
+        "the commit or release being run, shown in `/metrics` (`storyfeed_build_info`)",
+        shown="unset",
+    ),
 )
 
 # Settings that hold secrets (for URLs: their passwords; a DSN's key is its user name):

@@ -62,7 +62,8 @@ def test_wsgi_builds_the_app_or_stops_with_one_line(tmp_path):
 
     refused = python_in_copy(tmp_path, "import wsgi", INGEST_MAX_BYTES="10MB")
     assert refused.returncode == 1
-    assert refused.stderr.startswith("storyfeed cannot start: INGEST_MAX_BYTES='10MB'")
+    [line] = refused.stderr.splitlines()  # one JSON log line, like every other (serving/logs.py)
+    assert json.loads(line)["message"].startswith("storyfeed cannot start: INGEST_MAX_BYTES='10MB'")
     assert "Traceback" not in refused.stderr
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, jsonify, request, url_for
 from werkzeug.exceptions import Unauthorized
 
+from serving import metrics
 from serving.context import current_store
 from serving.state import app_state
 from stories.files import Batch, JSONRefused, TooManyItems, load_json
@@ -145,6 +146,12 @@ def unprocessable(problems: list[Problem] | tuple[Problem, ...], what: str) -> R
     return response
 
 
+def refused(kind: str, problems: list[Problem] | tuple[Problem, ...]) -> Response:
+    """The one record of a PUT, refused: nothing was written."""
+    metrics.ingested(kind, accepted=0, refused=1)
+    return unprocessable(problems, "nothing was written")
+
+
 @bp.post("/stories")
 def post_stories():
     """One record or a list; an upsert by id."""
@@ -158,8 +165,10 @@ def post_stories():
         ident = raw.get("id") if isinstance(raw, dict) else None
         batch.add_story(raw, record_location("", "record", index, ident))
     if batch.problems and (not partial or not batch.stories):
+        metrics.ingested("story", accepted=0, refused=len(items))
         return unprocessable(batch.problems, "nothing was written")
     result = current_store().write(stories=batch.stories)
+    metrics.ingested("story", accepted=len(batch.stories), refused=len(items) - len(batch.stories))
     return jsonify(
         added=list(result.added),
         updated=list(result.updated),
@@ -182,15 +191,16 @@ def _id_mismatch(raw: dict, key: str, expected: str) -> list[Problem]:
 def put_story(story_id: str):
     body = read_json_body()
     if not isinstance(body, dict):
-        return unprocessable([Problem("", "record", "must be an object")], "nothing was written")
+        return refused("story", [Problem("", "record", "must be an object")])
     problems = _id_mismatch(body, "id", story_id)
     if problems:
-        return unprocessable(problems, "nothing was written")
+        return refused("story", problems)
     try:
         story, warnings = parse_story({**body, "id": story_id}, f"story {story_id}")
     except RecordInvalid as exc:
-        return unprocessable(exc.problems, "nothing was written")
+        return refused("story", exc.problems)
     result = current_store().write(stories=[story])
+    metrics.ingested("story", accepted=1, refused=0)
     outcome = "added" if result.added else "updated" if result.updated else "unchanged"
     response = jsonify(
         result=outcome,
@@ -215,15 +225,16 @@ def delete_story(story_id: str):
 def put_topic(slug: str):
     body = read_json_body()
     if not isinstance(body, dict):
-        return unprocessable([Problem("", "record", "must be an object")], "nothing was written")
+        return refused("topic", [Problem("", "record", "must be an object")])
     problems = _id_mismatch(body, "slug", slug)
     if problems:
-        return unprocessable(problems, "nothing was written")
+        return refused("topic", problems)
     try:
         topic, warnings = parse_topic({**body, "slug": slug}, f"topic {slug}")
     except RecordInvalid as exc:
-        return unprocessable(exc.problems, "nothing was written")
+        return refused("topic", exc.problems)
     result = current_store().write(topics=[topic])
+    metrics.ingested("topic", accepted=1, refused=0)
     outcome = (
         "added" if result.added_topics
         else "updated" if slug in result.topics

@@ -1,0 +1,297 @@
+"""What an operator's Prometheus reads at `/metrics` (web/metrics.py serves it).
+
+Counters and histograms live in prometheus_client. Under gunicorn each worker writes its
+own to files in one folder (multiprocess mode: `gunicorn.conf.py` names the folder in
+PROMETHEUS_MULTIPROC_DIR before a worker imports this module), and a scrape sums every
+worker's; without gunicorn (the flask CLI, tests) they are kept in this process.
+
+Every label value comes from a fixed set: route templates, never paths; known methods and
+statuses; media types named here; source names from the sources file. Whatever strangers
+send, the number of series stays bounded (tests/test_metrics.py sends 100,000 random URLs).
+What changes slowly and lives in the store (the sources' last pulls, written by the clock
+process, wherever it runs) is read at scrape time instead of being counted: every
+instance shows the same.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from flask import request
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    values,
+)
+from prometheus_client.metrics_core import GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from werkzeug.http import HTTP_STATUS_CODES
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from .rendered import Rendered
+    from .state import AppState
+
+# `*_created` samples exist only outside multiprocess mode: leave them out everywhere, so
+# that a scrape of one process and of gunicorn's workers show the same series.
+disable_created_metrics()  # type: ignore[no-untyped-call]  # unannotated in prometheus_client
+
+# This module's metrics, apart from prometheus_client's default registry (the process and
+# platform collectors, which multiprocess mode cannot sum).
+REGISTRY = CollectorRegistry()
+
+# Seconds: a fast-path answer takes microseconds, a cold 500-item podcast feed a second.
+DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+REQUESTS = Counter(
+    "storyfeed_http_requests", "Requests answered, by route template, method and status.",
+    ("route", "method", "status"), registry=REGISTRY,
+)
+REQUEST_SECONDS = Histogram(
+    "storyfeed_http_request_duration_seconds",
+    "Time from a request's arrival to its answer's status and headers, by route template and method.",
+    ("route", "method"), buckets=DURATION_BUCKETS, registry=REGISTRY,
+)
+RENDER_SECONDS = Histogram(
+    "storyfeed_render_duration_seconds",
+    "Time to render a body for the render cache (feeds, oEmbed, player), by media type.",
+    ("format",), buckets=DURATION_BUCKETS, registry=REGISTRY,
+)
+RENDER_CACHE_LOOKUPS = Counter(
+    "storyfeed_render_cache_lookups", "Render-cache lookups: hit (answered from the cache) or miss.",
+    ("result",), registry=REGISTRY,
+)
+CACHE_HIT = RENDER_CACHE_LOOKUPS.labels("hit")
+CACHE_MISS = RENDER_CACHE_LOOKUPS.labels("miss")
+STORE_ERRORS = Counter(
+    "storyfeed_store_errors", "Errors the database raised to the store, by SQLAlchemy's error class.",
+    ("error",), registry=REGISTRY,
+)
+INGEST_RECORDS = Counter(
+    "storyfeed_ingest_records", "Records sent to the ingest API: accepted (written) or refused.",
+    ("kind", "result"), registry=REGISTRY,
+)
+
+# -- labels: fixed sets ----------------------------------------------------------------
+
+METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+STATUSES = frozenset(str(code) for code in HTTP_STATUS_CODES)
+UNMATCHED = "unmatched"  # no route template: a 404, a refused Host, a 405
+# The fast path answers before Flask routes; its answers are named by their cache-key kind.
+FAST_PATH_ROUTES = {"feed": "fast_path:feed", "oembed": "fast_path:oembed"}
+FAST_PATH_ANSWER = "storyfeed.fast_path"  # environ key: the fast path's Answer, when it answered
+ROUTE = "storyfeed.route"  # environ key: the template of the rule Flask matched (`note_route`)
+FORMATS = frozenset((
+    "application/rss+xml", "application/atom+xml", "application/feed+json", "application/json",
+    "application/json+chapters", "text/xml", "text/html", "text/x-opml",
+))
+STORE_ERROR_CLASSES = frozenset((
+    "OperationalError", "IntegrityError", "ProgrammingError", "DataError", "InternalError",
+    "InterfaceError", "NotSupportedError", "DatabaseError",
+))
+
+
+def status_label(status_line: str | None) -> str:
+    code = (status_line or "500")[:3]
+    return code if code in STATUSES else "other"
+
+
+def format_label(content_type: str) -> str:
+    media_type = content_type.partition(";")[0].strip()
+    return media_type if media_type in FORMATS else "other"
+
+
+# -- requests --------------------------------------------------------------------------
+
+
+class RequestMetrics:
+    """WSGI middleware, outermost: every answer, the fast path's included, is counted by
+    route template, method and status, and timed until its status and headers are given."""
+
+    def __init__(self, wsgi_app: WSGIApplication):
+        self.wsgi_app = wsgi_app
+        # (route, method, status) -> the counter and histogram children: labels() validates
+        # and locks on every call, a dict lookup does not. Bounded as the labels are.
+        self._series: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        status_line = None
+
+        def start_and_note(status: str, headers: Any, exc_info: Any = None) -> Any:
+            nonlocal status_line
+            status_line = status
+            return start_response(status, headers, exc_info)
+
+        try:
+            return self.wsgi_app(environ, start_and_note)
+        finally:
+            self.observe(environ, status_line, time.perf_counter() - started)
+
+    def observe(self, environ: WSGIEnvironment, status_line: str | None, seconds: float) -> None:
+        answer = environ.get(FAST_PATH_ANSWER)
+        if answer is not None:
+            # A render-cache hit too, left to this series: one write less on the
+            # busiest path (docs/operations.md says how to add them up).
+            route = FAST_PATH_ROUTES.get(answer.key.partition("|")[0], "fast_path:other")
+        else:
+            route = environ.get(ROUTE, UNMATCHED)
+        method = environ.get("REQUEST_METHOD")
+        key = (route, method if method in METHODS else "other", status_label(status_line))
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = (REQUESTS.labels(*key), REQUEST_SECONDS.labels(*key[:2]))
+        series[0].inc()
+        series[1].observe(seconds)
+
+
+def note_route(_error: BaseException | None = None) -> None:
+    """Flask's teardown hook: the matched rule's template, for `RequestMetrics` to read
+    once the request is over (Flask takes its request object out of the environ)."""
+    rule = request.url_rule
+    if rule is not None:
+        request.environ[ROUTE] = rule.rule
+
+
+# -- the render cache ------------------------------------------------------------------
+
+
+def looked_up(found: Rendered | None) -> None:
+    """A render-cache lookup by key, answered from the cache (`found`) or not."""
+    (CACHE_MISS if found is None else CACHE_HIT).inc()
+
+
+def timed(render: Callable[[], Rendered]) -> Callable[[], Rendered]:
+    """`render`, observed in the render-time histogram under the media type it made."""
+
+    def timed_render() -> Rendered:
+        started = time.perf_counter()
+        rendered = render()
+        RENDER_SECONDS.labels(format_label(rendered.content_type)).observe(time.perf_counter() - started)
+        return rendered
+
+    return timed_render
+
+
+# -- the store -------------------------------------------------------------------------
+
+
+def count_store_error(context: sa.engine.ExceptionContext) -> None:
+    name = type(context.sqlalchemy_exception or context.original_exception).__name__
+    STORE_ERRORS.labels(name if name in STORE_ERROR_CLASSES else "other").inc()
+
+
+def watch_store(engine: sa.Engine) -> None:
+    """Counts every error the database raises through `engine`: statements and
+    connection attempts, whoever made them."""
+    if not sa.event.contains(engine, "handle_error", count_store_error):
+        sa.event.listen(engine, "handle_error", count_store_error)
+
+
+# -- ingest ----------------------------------------------------------------------------
+
+
+def ingested(kind: str, accepted: int, refused: int) -> None:
+    """Records of `kind` ("story", "topic") an ingest request wrote and refused."""
+    if accepted:
+        INGEST_RECORDS.labels(kind, "accepted").inc(accepted)
+    if refused:
+        INGEST_RECORDS.labels(kind, "refused").inc(refused)
+
+
+# -- at scrape time --------------------------------------------------------------------
+
+
+class StateCollector:
+    """What is read, not counted: the build, and each configured source's last pull as
+    `sync` recorded it in the store (the clock process may run on another machine)."""
+
+    def __init__(self, build: dict[str, str], sources: Callable[[], Iterable[SourcePull]]):
+        self.build = build
+        self.sources = sources
+
+    def collect(self) -> Iterator[Metric]:
+        yield InfoMetricFamily("storyfeed_build", "The build serving: its revision, Python's version.",
+                               value=self.build)
+        families = {
+            "last_success": GaugeMetricFamily(
+                "storyfeed_source_last_success_timestamp_seconds",
+                "When the source's last successful pull started (Unix time); absent: never.",
+                labels=("source",)),
+            "last_attempt": GaugeMetricFamily(
+                "storyfeed_source_last_attempt_timestamp_seconds",
+                "When the source's last pull, successful or not, started (Unix time).",
+                labels=("source",)),
+            "failing": GaugeMetricFamily(
+                "storyfeed_source_failing", "1 when the source's last pull failed, else 0.",
+                labels=("source",)),
+            "records": GaugeMetricFamily(
+                "storyfeed_source_records", "Stories in the last document stored from the source.",
+                labels=("source",)),
+        }
+        try:
+            pulls = list(self.sources())
+        except sa.exc.SQLAlchemyError:
+            pulls = []  # the store is down: counted in storyfeed_store_errors_total
+        for pull in pulls:
+            for name, value in pull.values():
+                families[name].add_metric((pull.source,), value)
+        yield from families.values()
+
+
+@dataclass(frozen=True)
+class SourcePull:
+    """A source's last pull, as the store holds it (sources.state.SourceState)."""
+
+    source: str
+    last_attempt: datetime | None  # naive UTC, as the store keeps times
+    last_success: datetime | None
+    failed: bool
+    records: int
+
+    def values(self) -> Iterator[tuple[str, float]]:
+        if self.last_success is not None:
+            yield "last_success", unix_time(self.last_success)
+        if self.last_attempt is not None:
+            yield "last_attempt", unix_time(self.last_attempt)
+            yield "failing", float(self.failed)
+        yield "records", float(self.records)
+
+
+def unix_time(naive_utc: datetime) -> float:
+    return naive_utc.replace(tzinfo=UTC).timestamp()
+
+
+def build_labels(revision: str | None) -> dict[str, str]:
+    return {"revision": revision or "unknown", "python": platform.python_version()}
+
+
+def multiprocess() -> bool:
+    """Whether prometheus_client keeps values in files (it decided so when imported, from
+    PROMETHEUS_MULTIPROC_DIR); the scrape then reads every worker's files."""
+    return values.ValueClass is not values.MutexValue
+
+
+def exposition(state_collector: StateCollector) -> bytes:
+    """The Prometheus text of every metric: all workers' counts, then the state read now."""
+    registry = CollectorRegistry()
+    if multiprocess():
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # unannotated in prometheus_client
+    else:
+        registry.register(REGISTRY)
+    registry.register(state_collector)
+    return generate_latest(registry)
+
+
+def collector_for(state: AppState, sources: Callable[[], Iterable[SourcePull]]) -> StateCollector:
+    return StateCollector(build_labels(state.settings["SOURCE_VERSION"]), sources)
