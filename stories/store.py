@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -294,17 +294,17 @@ class StoryStore:
                 and _naive_utc(story.published) == at)
 
     def latest(self, topic: str | None = None, limit: int = 50, cursor: str | None = None,
-               keep: Callable[[Story], bool] | None = None) -> StoryPage:
+               episodes: bool = False) -> StoryPage:
         """Newest first by `published` (then id), `limit` at a time, keyset paged.
 
-        With `keep`, only the stories it accepts count (a podcast's episodes among a
-        topic's stories): the page still holds `limit` of them, and its cursors point at
-        the first and last one shown, so page 100 still costs a few keyset reads.
+        With `episodes`, only the topic's stories that are podcast episodes
+        (`Story.is_episode`) count: the database picks them by its index of them, so a
+        page reads `limit` + 1 of them however many stories without audio lie between.
         """
         if limit < 1:
             raise ValueError("limit must be at least 1")
-        if keep is not None:
-            return self._latest_kept(topic, limit, cursor, keep)
+        if episodes and topic is None:
+            raise ValueError("episodes are a topic's")
         direction = "older"
         if cursor:
             direction, at_published, at_id = decode_cursor(cursor)
@@ -324,6 +324,10 @@ class StoryStore:
                 .join(s, s.c.id == st.c.story_id)
                 .where(st.c.topic == topic)
             )
+            if episodes:
+                # An equality, not IS TRUE: the index (topic, has_audio, published,
+                # story_id) then hands the rows over in the page's order.
+                query = query.where(st.c.has_audio == sa.true())
         if cursor:
             key = sa.tuple_(published_col, id_col)
             at = sa.tuple_(sa.literal(at_published, sa.DateTime()), sa.literal(at_id))
@@ -349,39 +353,6 @@ class StoryStore:
             encode_cursor("older", last[1], last[2]) if has_older else None,
             encode_cursor("newer", first[1], first[2]) if has_newer else None,
             _aware(first[3]),
-        )
-
-    def _latest_kept(self, topic: str | None, limit: int, cursor: str | None,
-                     keep: Callable[[Story], bool]) -> StoryPage:
-        direction = decode_cursor(cursor)[0] if cursor else "older"
-        batch = min(max(2 * limit, 20), 1000)
-        found: list[Story] = []
-        at = cursor
-        changed_at = None
-        while len(found) <= limit:
-            page = self.latest(topic, limit=batch, cursor=at)
-            changed_at = changed_at or page.changed_at  # the first read's: never past what was read
-            kept = [s for s in page.stories if keep(s)]
-            if direction == "older":
-                found.extend(kept)
-                at = page.next_cursor
-            else:  # walking towards newer stories: each batch is newer than the last
-                found[:0] = kept
-                at = page.previous_cursor
-            if at is None:
-                break
-        more = len(found) > limit
-        stories = found[:limit] if direction == "older" else found[-limit:]
-        if not stories:
-            return StoryPage((), None, None)
-        first, last = stories[0], stories[-1]
-        has_older = more if direction == "older" else True
-        has_newer = bool(cursor) if direction == "older" else more
-        return StoryPage(
-            tuple(stories),
-            encode_cursor("older", last.published, last.id) if has_older else None,
-            encode_cursor("newer", first.published, first.id) if has_newer else None,
-            changed_at,
         )
 
     def iter_stories(self, topic: str | None = None, batch: int = 500) -> Iterator[Story]:
@@ -506,7 +477,8 @@ class StoryStore:
             ).scalars())
         links = list({
             (slug, story_id): {"topic": slug, "story_id": story_id,
-                               "published": rows[story_id]["published"]}
+                               "published": rows[story_id]["published"],
+                               "has_audio": by_id[story_id].is_episode}
             for story_id in added + updated
             for slug in by_id[story_id].topics
         }.values())
@@ -515,7 +487,8 @@ class StoryStore:
             insert = _insert(conn, st)
             conn.execute(insert.on_conflict_do_update(
                 index_elements=[st.c.topic, st.c.story_id],
-                set_={"published": insert.excluded.published},
+                set_={"published": insert.excluded.published,
+                      "has_audio": insert.excluded.has_audio},
             ), links)
         return added, updated, unchanged, touched
 

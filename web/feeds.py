@@ -15,7 +15,6 @@ from flask import Blueprint, Flask, Response, abort, request
 from feeds.podcast import (
     PodcastSettingsIncomplete,
     has_podcast,
-    is_episode,
     missing_podcast_settings,
 )
 from feeds.render import (
@@ -73,7 +72,7 @@ def _render(store: StoryStore, slug: str | None, fmt: FeedFormat, paging: Paging
         missing = missing_podcast_settings(topic)
         if missing:
             raise PodcastSettingsIncomplete(topic, missing)
-        page = store.latest(slug, limit=paging.limit, cursor=paging.cursor, keep=is_episode)
+        page = store.latest(slug, limit=paging.limit, cursor=paging.cursor, episodes=True)
         body = render_podcast_feed(topic, page, links, paging, hub=hub,
                                    guid=current_moves().podcast_guid(links, slug))
     else:
