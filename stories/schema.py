@@ -58,6 +58,9 @@ topics = sa.Table(
     sa.Column("version", sa.BigInteger(), nullable=False),
     # When the version last moved: the Last-Modified of the topic's feeds.
     sa.Column("changed_at", sa.DateTime(), nullable=False),
+    # How many stories are in it (rows of story_topics), moved by the write that moves
+    # them: the index page shows every topic's count without counting.
+    sa.Column("stories", sa.BigInteger(), nullable=False, server_default="0"),
 )
 
 # Single-row counters; key "stories" is the version of the whole store, and its

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -263,10 +264,17 @@ class StoryStore:
         if topic is None:
             query = sa.select(sa.func.count()).select_from(schema.stories)
         else:
-            st = schema.story_topics
-            query = sa.select(sa.func.count()).select_from(st).where(st.c.topic == topic)
+            t = schema.topics
+            query = sa.select(t.c.stories).where(t.c.slug == topic)
         with self.engine.connect() as conn:
-            return conn.execute(query).scalar_one()
+            return conn.execute(query).scalar() or 0
+
+    def story_counts(self) -> dict[str, int]:
+        """Every topic's number of stories, as every write keeps it: one row a topic read,
+        however many stories there are."""
+        t = schema.topics
+        with self.engine.connect() as conn:
+            return {slug: count for slug, count in conn.execute(sa.select(t.c.slug, t.c.stories))}
 
     def version(self, topic: str | None = None) -> int:
         """A number that changes whenever the topic (or, without one, anything) changes."""
@@ -375,11 +383,13 @@ class StoryStore:
         described = {t.slug: t for t in topics}
         now = _now()
         with self.engine.begin() as conn:
-            added, updated, unchanged, touched = self._write_stories(conn, by_id, now)
+            added, updated, unchanged, linked = self._write_stories(conn, by_id, now)
+            touched = set(linked)
             touched |= self._sharing_topics(conn, described)
             touched |= self._moved_into_topics(conn, described)
             named = {slug for s in by_id.values() for slug in s.topics}
-            added_topics, changed_topics = self._write_topics(conn, described, named, touched, now)
+            added_topics, changed_topics = self._write_topics(conn, described, named, touched, now,
+                                                              linked)
             if added or updated or changed_topics:
                 self._bump_store(conn, now)
         result = WriteResult(
@@ -403,17 +413,21 @@ class StoryStore:
             if record is None:
                 return WriteResult()
             conn.execute(st.delete().where(st.c.story_id == story_id))
+            # Its links are one per topic of its record (the foreign key's cascade has
+            # already deleted them, so they are counted from the record).
             slugs = set(json.loads(record).get("topics", ()))
-            _, changed = self._write_topics(conn, {}, set(), slugs, now)
+            _, changed = self._write_topics(conn, {}, set(), slugs, now,
+                                            Counter({slug: -1 for slug in slugs}))
             self._bump_store(conn, now)
         result = WriteResult(deleted=(story_id,), topics=frozenset(changed))
         stories_changed.send(self, topics=result.topics)
         return result
 
     def _write_stories(self, conn: Connection, by_id: dict[str, Story], now: datetime
-                       ) -> tuple[list[str], list[str], list[str], set[str]]:
+                       ) -> tuple[list[str], list[str], list[str], Counter[str]]:
         """Insert new stories, update changed ones; returns the ids by outcome and the
-        topics whose stories changed (before and after)."""
+        topics whose stories changed (before and after), each with the change in its
+        number of stories (0 for one whose stories changed but not their number)."""
         s, st = schema.stories, schema.story_topics
         ids = sorted(by_id)
         existing: dict[str, str] = {}
@@ -470,9 +484,9 @@ class StoryStore:
             updated = sorted(conn.execute(upsert.returning(s.c.id), replace).scalars()) if replace else []
         written = set(added) | set(updated)
         unchanged = [i for i in ids if i not in written]
-        touched: set[str] = set()
+        linked: Counter[str] = Counter()
         for chunk in _chunks(updated):
-            touched.update(conn.execute(
+            linked.subtract(conn.execute(
                 st.delete().where(st.c.story_id.in_(chunk)).returning(st.c.topic)
             ).scalars())
         links = list({
@@ -482,7 +496,9 @@ class StoryStore:
             for story_id in added + updated
             for slug in by_id[story_id].topics
         }.values())
-        touched.update(link["topic"] for link in links)
+        # Each one inserted: a story's row is locked (or, in SQLite, the database) before
+        # its links are deleted and written again, so no other writer's link is met here.
+        linked.update(link["topic"] for link in links)
         if links:
             insert = _insert(conn, st)
             conn.execute(insert.on_conflict_do_update(
@@ -490,7 +506,7 @@ class StoryStore:
                 set_={"published": insert.excluded.published,
                       "has_audio": insert.excluded.has_audio},
             ), links)
-        return added, updated, unchanged, touched
+        return added, updated, unchanged, linked
 
     def _sharing_topics(self, conn: Connection, described: dict[str, Topic]) -> set[str]:
         """Topics whose feeds show a renamed topic's title: as the category of a story
@@ -534,11 +550,15 @@ class StoryStore:
                 for slug in moves.downstream(old)}
 
     def _write_topics(self, conn: Connection, described: dict[str, Topic], named: set[str],
-                      touched: set[str], now: datetime) -> tuple[list[str], set[str]]:
+                      touched: set[str], now: datetime, linked: Counter[str]
+                      ) -> tuple[list[str], set[str]]:
         """Upsert described topics, create the ones stories name, bump the touched ones.
 
         One slug at a time in sorted order: rows are locked in the same order by every
-        writer. Returns the described topics created and every topic whose version moved.
+        writer. `linked` is each topic's change in its number of stories, added to what
+        the row holds when it is locked (never counted here: a count would not see a
+        writer that committed while this one waited for the row). Returns the described
+        topics created and every topic whose version moved.
         """
         t = schema.topics
         added: list[str] = []
@@ -549,7 +569,8 @@ class StoryStore:
             if topic is None and slug not in named:  # touched only: its stories changed
                 done = conn.execute(
                     t.update().where(t.c.slug == slug)
-                    .values(version=t.c.version + 1, changed_at=now).returning(t.c.slug)
+                    .values(version=t.c.version + 1, changed_at=now,
+                            stories=t.c.stories + linked[slug]).returning(t.c.slug)
                 ).first()
                 if done:
                     changed.add(slug)
@@ -557,7 +578,8 @@ class StoryStore:
             record = _dumps(topic_to_record(topic or Topic.from_slug(slug)))
             created = conn.execute(
                 _insert(conn, t).values(slug=slug, record=record, described=topic is not None,
-                                        version=1 if bump or topic else 0, changed_at=now)
+                                        version=1 if bump or topic else 0, changed_at=now,
+                                        stories=linked[slug])
                 .on_conflict_do_nothing(index_elements=[t.c.slug]).returning(t.c.slug)
             ).first()
             if created:
@@ -574,7 +596,8 @@ class StoryStore:
             elif not bump:
                 continue  # named by a story that did not change, and already there
             done = conn.execute(
-                update.values(version=t.c.version + 1, changed_at=now).returning(t.c.slug)
+                update.values(version=t.c.version + 1, changed_at=now,
+                              stories=t.c.stories + linked[slug]).returning(t.c.slug)
             ).first()
             if done:
                 changed.add(slug)

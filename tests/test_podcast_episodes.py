@@ -184,7 +184,9 @@ def test_the_migration_marks_the_episodes_already_stored(empty_database_url):
                 "VALUES ('mixed', :record, true, 1, :at)"),
                 {"record": json.dumps({"slug": "mixed", "title": "Mixed"}), "at": when})
         migrate.upgrade(engine)
-        page = StoryStore(engine).latest("mixed", episodes=True)
+        store = StoryStore(engine)
+        page = store.latest("mixed", episodes=True)
         assert [s.id for s in page.stories] == [s.id for s in episodes]
+        assert store.story_counts() == {"mixed": 40}
     finally:
         engine.dispose()

@@ -31,7 +31,8 @@ def clean_html(html: str) -> Markup:
 @bp.get("/")
 def index():
     store = current_store()
-    topics = [(topic, store.count_stories(topic.slug)) for topic in listed_topics(store)]
+    counts = store.story_counts()
+    topics = [(topic, counts.get(topic.slug, 0)) for topic in listed_topics(store)]
     return render_template("index.html", topics=topics)
 
 
