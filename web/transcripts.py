@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlsplit
 
 from flask import Blueprint, Flask, abort, render_template, send_file
+from markupsafe import Markup, escape
 
 from feeds.content import (
     CHAPTERS_TYPE,
@@ -222,6 +223,33 @@ def _sections(story: Story, topic_language: str, links: Links, media_dir: str) -
     return sections
 
 
+def cues_html(section: Section) -> Markup:
+    """The section's cues, each table-of-contents chapter's title before its first cue,
+    in the Podcast Index HTML transcript shape (<cite> speaker, <time> start, <p> words).
+
+    Written here, not in the template's loop: a page of a thousand cues spent some 70 ms
+    in Jinja's calls per cue, five times what these f-strings cost.
+    """
+    listen = escape(section.listen_url)
+    level = 3 if section.heading else 2
+    out = []
+    for row in section.rows:
+        chapter = row.chapter
+        if chapter is not None:
+            title = escape(chapter.title or clock(chapter.start_time))
+            if listen:
+                title = Markup(f'<a href="{listen}#t={decimal_text(chapter.start_time)}">{title}</a>')
+            out.append(f'<h{level} class="chapter">{title}</h{level}>')
+        cue = row.cue
+        start = clock(cue.start)
+        speaker = f"<cite>{escape(cue.speaker)}:</cite>" if cue.speaker else ""
+        if listen:
+            start = f'<a href="{listen}#t={decimal_text(cue.start)}" aria-label="Listen from {start}">{start}</a>'
+        out.append(f'<div class="cue">{speaker}<time datetime="{iso_duration(cue.start)}">{start}</time>'
+                   f"<p>{escape(cue.text)}</p></div>")
+    return Markup("\n".join(out))
+
+
 def clock(seconds: float) -> str:
     """A cue's time as people read it: 0:05, 12:34, 1:02:03."""
     minutes, secs = divmod(int(seconds), 60)
@@ -284,8 +312,7 @@ def transcript_page(story_id: str):
         language = topics[0].language if topics else ""
         sections = _sections(story, language, links, media_dir)
         html = render_template("transcript.html", story=story, topics=topics, sections=sections,
-                               clock=clock, at=decimal_text, iso_duration=iso_duration,
-                               type_names=TYPE_NAMES)
+                               cues_html=cues_html, type_names=TYPE_NAMES)
         return Rendered.of(html.encode("utf-8"), "text/html; charset=utf-8")
 
     rendered = current_render_cache().get_or_render(key, render)
