@@ -17,7 +17,10 @@ feeds, OPML, the index, topic and story pages, transcript pages and files, chapt
 oEmbed (query, path, XML, providers), the player, the JSON API, and 404s. The per-process
 text memos (`feeds.PROCESS_MEMOS`) stay as a running process has them.
 
-Goal: p99 of each kind of request <= 50 ms, and the worst single request is printed.
+Goal: p99 of each kind of request <= 50 ms of server time (wall clock), and the worst
+single request is printed. Beside it, the CPU time of the serving thread (the app's own
+work, and SQLite's; PostgreSQL's is its server's): on a machine whose other work takes
+the cores, wall time grows and CPU time mostly does not.
 The store is built with the store's own batch writes (5,000 stories a transaction).
 """
 
@@ -264,6 +267,7 @@ class Timed:
     target: str
     status: int
     ms: float
+    cpu_ms: float  # this thread's CPU: the app's own work (and SQLite's), not PostgreSQL's
 
 
 def run(database_url: str, media: Path, targets: list[tuple[str, str]]) -> list[Timed]:
@@ -278,10 +282,11 @@ def run(database_url: str, media: Path, targets: list[tuple[str, str]]) -> list[
         timed = []
         for kind, target in targets:
             transcripts._cues_of.cache_clear()
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.thread_time()
             response = client.get(target)
             response.close()
-            timed.append(Timed(kind, target, response.status_code, (time.perf_counter() - started) * 1000))
+            timed.append(Timed(kind, target, response.status_code, (time.perf_counter() - started) * 1000,
+                               (time.thread_time() - cpu) * 1000))
         return timed
     finally:
         state.store.engine.dispose()
@@ -301,16 +306,20 @@ def report(backend: str, timed: list[Timed]) -> bool:
         ms = [t.ms for t in group]
         p99 = percentile(ms, 0.99)
         statuses = ",".join(str(s) for s in sorted({t.status for t in group}))
+        cpu = [t.cpu_ms for t in group]
         rows.append((kind, str(len(group)), statuses, f"{statistics.median(ms):.1f}", f"{p99:.1f}",
-                     f"{max(ms):.1f}", f"{p99 / GOAL_MS:.2f}x", "met" if p99 <= GOAL_MS else "NOT met"))
+                     f"{max(ms):.1f}", f"{statistics.median(cpu):.1f}", f"{percentile(cpu, 0.99):.1f}",
+                     f"{p99 / GOAL_MS:.2f}x", "met" if p99 <= GOAL_MS else "NOT met"))
     print(f"\n{backend}: {len(timed)} requests, render cache keeping nothing")
-    print_table(("kind", "n", "status", "p50 ms", "p99 ms", "max ms", "p99/goal", f"p99 <= {GOAL_MS:.0f} ms"),
-                rows)
+    print_table(("kind", "n", "status", "p50 ms", "p99 ms", "max ms", "cpu p50", "cpu p99", "p99/goal",
+                 f"p99 <= {GOAL_MS:.0f} ms"), rows)
     everything = [t.ms for t in timed]
     worst = max(timed, key=lambda t: t.ms)
+    worst_cpu = max(timed, key=lambda t: t.cpu_ms)
     errors = [t for t in timed if t.status >= 500]
     print(f"  all: p50 {statistics.median(everything):.1f} ms, p99 {percentile(everything, 0.99):.1f} ms; "
           f"worst {worst.ms:.1f} ms ({worst.ms / GOAL_MS:.2f}x goal): {worst.status} GET {worst.target}")
+    print(f"  most CPU: {worst_cpu.cpu_ms:.1f} ms ({worst_cpu.ms:.1f} ms wall): GET {worst_cpu.target}")
     if errors:
         print(f"  {len(errors)} answers of 5xx, e.g. GET {errors[0].target}")
     met = all(percentile([t.ms for t in g], 0.99) <= GOAL_MS for g in kinds.values()) and not errors
