@@ -240,6 +240,7 @@ def requests(rng: random.Random, quick: bool) -> list[tuple[str, str]]:
         out.append(("story page", f"/stories/{story_id}"))
         out.append(("api story", f"/api/stories/{story_id}"))
         out.append(("oembed", f"/oembed?url={page}&format={rng.choice(('json', 'xml'))}"))
+        out.append(("oembed", f"/oembed.{rng.choice(('json', 'xml'))}?url={page}"))
         out.append(("oembed", f"/stories/{story_id}/oembed.json"))
         if has_audio(i):
             out.append(("player", f"/player/{story_id}/{200_000_000 + i}"))
@@ -256,7 +257,8 @@ def requests(rng: random.Random, quick: bool) -> list[tuple[str, str]]:
         if i % 7 == 1:
             out.append(("chapters", f"/stories/{story_id}/audio/{200_000_000 + i}/chapters.json"))
     out += [("index", "/"), ("opml", "/feeds.opml"), ("oembed", "/oembed/providers.json"),
-            ("openapi", "/openapi.json"), ("404", "/topics/nothing/rss.xml"),
+            ("openapi", "/openapi.json"), ("health", "/healthz"), ("media file", "/media/bench/1.vtt"),
+            ("redirect", "/stories/100000001/"), ("404", "/topics/nothing/rss.xml"),
             ("404", "/stories/nothing"), ("404", "/topics/nothing/podcast.xml")]
     rng.shuffle(out)
     return out
