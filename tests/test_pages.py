@@ -38,6 +38,12 @@ def test_the_index_reads_the_counts_of_all_topics_at_once(client, app):
     assert any("All" in item and "90" in item for item in items), items
     # The topics, the moves, the counts: not a count per topic.
     assert len(statements) <= 4, statements
+    # Kept until the store changes: then made again, with the new count.
+    statements.clear()
+    assert client.get("/").data == response.data
+    assert len(statements) <= 1, statements  # the store's version, when not remembered
+    store.write([parse_story(story_record(id="s90", topics=["all"]))[0]])
+    assert b"91 stories" in client.get("/").data
 
 
 def test_topic_page_shows_what_the_seed_page_shows(sample_client):
