@@ -239,6 +239,19 @@ class StoryStore:
             text = conn.execute(sa.select(t.c.record).where(t.c.slug == slug)).scalar()
         return _load_topic(text) if text is not None else None
 
+    def topic_titles(self, slugs: Iterable[str]) -> dict[str, str]:
+        """The titles of the topics named (those that exist): what a feed page's
+        categories show, read for its stories' topics, not for every topic of the site."""
+        wanted = sorted({slug for slug in slugs if _is_key(slug)})
+        t = schema.topics
+        titles: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(wanted):
+                for text in conn.execute(sa.select(t.c.record).where(t.c.slug.in_(chunk))).scalars():
+                    topic = _load_topic(text)
+                    titles[topic.slug] = topic.title
+        return titles
+
     def list_topics(self) -> list[Topic]:
         t = schema.topics
         with self.engine.connect() as conn:

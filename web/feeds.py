@@ -77,7 +77,7 @@ def _render(store: StoryStore, slug: str | None, fmt: FeedFormat, paging: Paging
                                    guid=current_moves().podcast_guid(links, slug))
     else:
         page = store.latest(slug, limit=paging.limit, cursor=paging.cursor)
-        titles = {t.slug: t.title for t in store.list_topics()}
+        titles = store.topic_titles(slug for story in page.stories for slug in story.topics)
         body = RENDERERS[fmt](topic, page, links, paging, hub=hub, topic_titles=titles)
     last_modified = page.changed_at
     return Rendered.of(body, fmt.content_type, last_modified)
