@@ -300,3 +300,9 @@ def test_each_topics_number_of_stories_follows_every_write(store):
     assert counts() == {"a": 1, "c": 1, "d": 1}
     store.write([parse_story(story_record(id=str(n), topics=["e"]))[0] for n in range(10, 60)])
     assert store.count_stories("e") == 50 and store.count_stories("nothing") == 0
+
+
+def test_topic_titles_are_read_for_the_topics_named(store):
+    store.write([make("1", BASE, topics=("world", "politics"))])
+    assert store.topic_titles(["world", "world", "nothing", "bad\x00slug"]) == {"world": "World"}
+    assert store.topic_titles([]) == {}
