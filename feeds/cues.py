@@ -24,6 +24,12 @@ from .content import xml_text
 CUE_FORMATS = {"text/vtt": "vtt", "application/x-subrip": "srt", "application/json": "json"}
 # A transcript of several hours is a few hundred KB; anything far past that is not one.
 MAX_TRANSCRIPT_BYTES = 5 * 1024 * 1024
+# An hour of speech is about a thousand caption cues; past this many a transcript is not
+# one to read as a page, and reading it (webvtt-py: some 60 µs a cue) and rendering it
+# would hold a worker for seconds.
+MAX_CUES = 5_000
+# Podcast Index JSON may hold a segment per word, joined into cues by sentence.
+MAX_SEGMENTS = 10 * MAX_CUES
 # Where a Podcast Index JSON segment ends a sentence: the words of word-by-word segments
 # are joined up to here, so that the page reads in sentences, not one word a line.
 SENTENCE_END_RE = re.compile(r"""(?:[.!?\u2026]["'\u201d\u2019)\]]*|\n)\s*$""")
@@ -44,7 +50,8 @@ class TranscriptUnreadable(ValueError):
 def read_cues(data: bytes, type: str) -> tuple[Cue, ...]:
     """The cues of a transcript file of `type` (one of `CUE_FORMATS`).
 
-    Raises `TranscriptUnreadable` naming the problem: too large, not UTF-8, not the format.
+    Raises `TranscriptUnreadable` naming the problem: too large, too many cues, not UTF-8,
+    not the format.
     """
     form = CUE_FORMATS.get(type)
     if form is None:
@@ -57,6 +64,10 @@ def read_cues(data: bytes, type: str) -> tuple[Cue, ...]:
         raise TranscriptUnreadable(f"is not UTF-8 (byte {exc.start})") from None
     if form == "json":
         return _json_cues(text)
+    # Every cue has one timing line ("00:01.000 --> 00:02.000"): counted before the parse,
+    # so a file of 40,000 cues costs a scan of its bytes, not the parse.
+    if text.count("-->") > MAX_CUES:
+        raise TranscriptUnreadable(f"has more than {MAX_CUES:,} cues")
     try:
         captions = webvtt.WebVTT.from_buffer(io.StringIO(text), format=form)
     except (MalformedFileError, MalformedCaptionError) as exc:
@@ -105,6 +116,8 @@ def _json_cues(text: str) -> tuple[Cue, ...]:
     segments = document.get("segments") if isinstance(document, dict) else None
     if not isinstance(segments, list):
         raise TranscriptUnreadable("is not a Podcast Index JSON transcript: it has no segments list")
+    if len(segments) > MAX_SEGMENTS:
+        raise TranscriptUnreadable(f"has more than {MAX_SEGMENTS:,} segments")
     cues: list[Cue] = []
     words: list[str] = []
     first: dict[str, Any] = {}
@@ -139,6 +152,8 @@ def _json_cues(text: str) -> tuple[Cue, ...]:
         if SENTENCE_END_RE.search(segment["body"]):
             flush()
     flush()
+    if len(cues) > MAX_CUES:
+        raise TranscriptUnreadable(f"has more than {MAX_CUES:,} cues")
     return tuple(cues)
 
 

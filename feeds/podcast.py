@@ -1,5 +1,6 @@
-"""What a topic needs to be a podcast, the podcast's guid, and which stories are episodes
-(the store pages through them: `StoryStore.latest(..., keep=is_episode)`)."""
+"""What a topic needs to be a podcast, and the podcast's guid. Which stories are episodes
+is the record's (`Story.is_episode`): the store picks them (`StoryStore.latest(...,
+episodes=True)`)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ import functools
 import uuid
 
 from stories.errors import NotFound
-from stories.model import Story, Topic
+from stories.model import Topic
 
-from .content import feed_audio
 from .urls import url_without_scheme
 
 # The Podcast Index namespace's own UUIDv5 namespace for podcast:guid.
@@ -68,9 +68,3 @@ def has_podcast(topic: Topic | None) -> bool:
 def podcast_guid(feed_url: str) -> str:
     """podcast:guid: UUIDv5 over the feed URL without its scheme and trailing slash."""
     return str(uuid.uuid5(PODCAST_GUID_NAMESPACE, url_without_scheme(feed_url)))
-
-
-def is_episode(story: Story) -> bool:
-    # By the record alone (no Links here): a story whose only audio URL is not http(s),
-    # which validation refuses, counts, and its page shows one episode fewer.
-    return bool(feed_audio(story))

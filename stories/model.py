@@ -149,6 +149,12 @@ class Audio:
     soundbites: tuple[Soundbite, ...] = ()
     alternates: tuple[Alternate, ...] = ()
 
+    @property
+    def enclosable(self) -> bool:
+        """Whether a podcast feed can enclose it: downloadable, with a URL, a type and a
+        length in bytes (an enclosure without its type or length gets podcasts rejected)."""
+        return bool(self.downloadable and self.url and self.type and self.length)
+
 
 @dataclass(frozen=True)
 class Story:
@@ -173,6 +179,12 @@ class Story:
     def downloadable_audio(self) -> tuple[Audio, ...]:
         # A list, not a generator: 0.12 µs, not 0.2, and feeds ask for every item.
         return tuple([a for a in self.audio if a.downloadable and a.url])
+
+    @property
+    def is_episode(self) -> bool:
+        """Whether a podcast feed has an item for it: the store keeps this beside the
+        story's topics (`has_audio`), so podcast pages are picked by the database."""
+        return any(a.enclosable for a in self.audio)
 
     @property
     def embeddable_audio(self) -> tuple[Audio, ...]:

@@ -26,7 +26,9 @@ stories = sa.Table(
 )
 
 # One row per (topic, story), carrying `published` so that "newest 50 of a topic" is a
-# single index range scan, whatever the store's size.
+# single index range scan, whatever the store's size; and `has_audio` (the story is a
+# podcast episode, `Story.is_episode`) so that "newest 50 episodes of a topic" is one too,
+# however many stories without audio the topic holds.
 story_topics = sa.Table(
     "story_topics",
     metadata,
@@ -38,7 +40,9 @@ story_topics = sa.Table(
         primary_key=True,
     ),
     sa.Column("published", sa.DateTime(), nullable=False),
+    sa.Column("has_audio", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Index(None, "topic", "published", "story_id"),
+    sa.Index(None, "topic", "has_audio", "published", "story_id"),
     sa.Index(None, "story_id"),
 )
 
@@ -57,6 +61,9 @@ topics = sa.Table(
     # The topic whose first podcast feed gives this one its podcast:guid, recorded when a
     # rename leads here (`stories.moves`); NULL: its own.
     sa.Column("identity", sa.String(100), nullable=True),
+    # How many stories are in it (rows of story_topics), moved by the write that moves
+    # them: the index page shows every topic's count without counting.
+    sa.Column("stories", sa.BigInteger(), nullable=False, server_default="0"),
 )
 
 # Single-row counters; key "stories" is the version of the whole store, and its

@@ -15,7 +15,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -255,6 +256,19 @@ class StoryStore:
             text = conn.execute(sa.select(t.c.record).where(t.c.slug == slug)).scalar()
         return _load_topic(text) if text is not None else None
 
+    def topic_titles(self, slugs: Iterable[str]) -> dict[str, str]:
+        """The titles of the topics named (those that exist): what a feed page's
+        categories show, read for its stories' topics, not for every topic of the site."""
+        wanted = sorted({slug for slug in slugs if _is_key(slug)})
+        t = schema.topics
+        titles: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(wanted):
+                for text in conn.execute(sa.select(t.c.record).where(t.c.slug.in_(chunk))).scalars():
+                    topic = _load_topic(text)
+                    titles[topic.slug] = topic.title
+        return titles
+
     def list_topics(self) -> list[Topic]:
         t = schema.topics
         with self.engine.connect() as conn:
@@ -264,8 +278,18 @@ class StoryStore:
     def topic_moves(self) -> TopicMoves:
         """Every topic that moved (`moved_to`), old slug to new, and the podcast identity
         each renamed topic carries on."""
+        t = schema.topics
+        # One query for both (the index page and every page's moves read them): the rows
+        # that moved (the LIKE, as in `_moves`) and those that carry another's identity.
         with self.engine.connect() as conn:
-            return TopicMoves(self._moves(conn), self._identities(conn))
+            rows = conn.execute(sa.select(t.c.record, t.c.slug, t.c.identity).where(
+                t.c.record.like('%"moved_to":%') | t.c.identity.is_not(None))).all()
+        moves = {}
+        for record, _slug, _identity in rows:
+            topic = _load_topic(record)
+            if topic.moved_to:
+                moves[topic.slug] = topic.moved_to
+        return TopicMoves(moves, {slug: identity for _record, slug, identity in rows if identity})
 
     def _identities(self, conn: Connection) -> dict[str, str]:
         t = schema.topics
@@ -286,10 +310,17 @@ class StoryStore:
         if topic is None:
             query = sa.select(sa.func.count()).select_from(schema.stories)
         else:
-            st = schema.story_topics
-            query = sa.select(sa.func.count()).select_from(st).where(st.c.topic == topic)
+            t = schema.topics
+            query = sa.select(t.c.stories).where(t.c.slug == topic)
         with self.engine.connect() as conn:
-            return conn.execute(query).scalar_one()
+            return conn.execute(query).scalar() or 0
+
+    def story_counts(self) -> dict[str, int]:
+        """Every topic's number of stories, as every write keeps it: one row a topic read,
+        however many stories there are."""
+        t = schema.topics
+        with self.engine.connect() as conn:
+            return {slug: count for slug, count in conn.execute(sa.select(t.c.slug, t.c.stories))}
 
     def version(self, topic: str | None = None) -> int:
         """A number that changes whenever the topic (or, without one, anything) changes."""
@@ -317,17 +348,17 @@ class StoryStore:
                 and _naive_utc(story.published) == at)
 
     def latest(self, topic: str | None = None, limit: int = 50, cursor: str | None = None,
-               keep: Callable[[Story], bool] | None = None) -> StoryPage:
+               episodes: bool = False) -> StoryPage:
         """Newest first by `published` (then id), `limit` at a time, keyset paged.
 
-        With `keep`, only the stories it accepts count (a podcast's episodes among a
-        topic's stories): the page still holds `limit` of them, and its cursors point at
-        the first and last one shown, so page 100 still costs a few keyset reads.
+        With `episodes`, only the topic's stories that are podcast episodes
+        (`Story.is_episode`) count: the database picks them by its index of them, so a
+        page reads `limit` + 1 of them however many stories without audio lie between.
         """
         if limit < 1:
             raise ValueError("limit must be at least 1")
-        if keep is not None:
-            return self._latest_kept(topic, limit, cursor, keep)
+        if episodes and topic is None:
+            raise ValueError("episodes are a topic's")
         direction = "older"
         if cursor:
             direction, at_published, at_id = decode_cursor(cursor)
@@ -347,6 +378,10 @@ class StoryStore:
                 .join(s, s.c.id == st.c.story_id)
                 .where(st.c.topic == topic)
             )
+            if episodes:
+                # An equality, not IS TRUE: the index (topic, has_audio, published,
+                # story_id) then hands the rows over in the page's order.
+                query = query.where(st.c.has_audio == sa.true())
         if cursor:
             key = sa.tuple_(published_col, id_col)
             at = sa.tuple_(sa.literal(at_published, sa.DateTime()), sa.literal(at_id))
@@ -374,39 +409,6 @@ class StoryStore:
             _aware(first[3]),
         )
 
-    def _latest_kept(self, topic: str | None, limit: int, cursor: str | None,
-                     keep: Callable[[Story], bool]) -> StoryPage:
-        direction = decode_cursor(cursor)[0] if cursor else "older"
-        batch = min(max(2 * limit, 20), 1000)
-        found: list[Story] = []
-        at = cursor
-        changed_at = None
-        while len(found) <= limit:
-            page = self.latest(topic, limit=batch, cursor=at)
-            changed_at = changed_at or page.changed_at  # the first read's: never past what was read
-            kept = [s for s in page.stories if keep(s)]
-            if direction == "older":
-                found.extend(kept)
-                at = page.next_cursor
-            else:  # walking towards newer stories: each batch is newer than the last
-                found[:0] = kept
-                at = page.previous_cursor
-            if at is None:
-                break
-        more = len(found) > limit
-        stories = found[:limit] if direction == "older" else found[-limit:]
-        if not stories:
-            return StoryPage((), None, None)
-        first, last = stories[0], stories[-1]
-        has_older = more if direction == "older" else True
-        has_newer = bool(cursor) if direction == "older" else more
-        return StoryPage(
-            tuple(stories),
-            encode_cursor("older", last.published, last.id) if has_older else None,
-            encode_cursor("newer", first.published, first.id) if has_newer else None,
-            changed_at,
-        )
-
     def iter_stories(self, topic: str | None = None, batch: int = 500) -> Iterator[Story]:
         """Every story (of a topic), newest first, read a page at a time."""
         cursor = None
@@ -431,11 +433,13 @@ class StoryStore:
             # Before the stories land: a topic with none yet is renamed into, not merged into.
             storyless = self._storyless(conn, named | described.keys()
                                         | {t.moved_to for t in described.values() if t.moved_to})
-            added, updated, unchanged, touched = self._write_stories(conn, by_id, now)
+            added, updated, unchanged, linked = self._write_stories(conn, by_id, now)
+            touched = set(linked)
             touched |= self._sharing_topics(conn, described)
             moves_after, moved_now, moved = self._moves_after(conn, described)
             touched |= moved
-            added_topics, changed_topics = self._write_topics(conn, described, named, touched, now)
+            added_topics, changed_topics = self._write_topics(conn, described, named, touched, now,
+                                                              linked)
             graph = (moves_after.moves if moves_after is not None
                      else self._moves(conn) if storyless or by_id else {})
             notices = self._record_identities(conn, graph, moved_now, storyless)
@@ -466,17 +470,21 @@ class StoryStore:
             if record is None:
                 return WriteResult()
             conn.execute(st.delete().where(st.c.story_id == story_id))
+            # Its links are one per topic of its record (the foreign key's cascade has
+            # already deleted them, so they are counted from the record).
             slugs = set(json.loads(record).get("topics", ()))
-            _, changed = self._write_topics(conn, {}, set(), slugs, now)
+            _, changed = self._write_topics(conn, {}, set(), slugs, now,
+                                            Counter({slug: -1 for slug in slugs}))
             self._bump_store(conn, now)
         result = WriteResult(deleted=(story_id,), topics=frozenset(changed))
         stories_changed.send(self, topics=result.topics)
         return result
 
     def _write_stories(self, conn: Connection, by_id: dict[str, Story], now: datetime
-                       ) -> tuple[list[str], list[str], list[str], set[str]]:
+                       ) -> tuple[list[str], list[str], list[str], Counter[str]]:
         """Insert new stories, update changed ones; returns the ids by outcome and the
-        topics whose stories changed (before and after)."""
+        topics whose stories changed (before and after), each with the change in its
+        number of stories (0 for one whose stories changed but not their number)."""
         s, st = schema.stories, schema.story_topics
         ids = sorted(by_id)
         existing: dict[str, str] = {}
@@ -533,25 +541,29 @@ class StoryStore:
             updated = sorted(conn.execute(upsert.returning(s.c.id), replace).scalars()) if replace else []
         written = set(added) | set(updated)
         unchanged = [i for i in ids if i not in written]
-        touched: set[str] = set()
+        linked: Counter[str] = Counter()
         for chunk in _chunks(updated):
-            touched.update(conn.execute(
+            linked.subtract(conn.execute(
                 st.delete().where(st.c.story_id.in_(chunk)).returning(st.c.topic)
             ).scalars())
         links = list({
             (slug, story_id): {"topic": slug, "story_id": story_id,
-                               "published": rows[story_id]["published"]}
+                               "published": rows[story_id]["published"],
+                               "has_audio": by_id[story_id].is_episode}
             for story_id in added + updated
             for slug in by_id[story_id].topics
         }.values())
-        touched.update(link["topic"] for link in links)
+        # Each one inserted: a story's row is locked (or, in SQLite, the database) before
+        # its links are deleted and written again, so no other writer's link is met here.
+        linked.update(link["topic"] for link in links)
         if links:
             insert = _insert(conn, st)
             conn.execute(insert.on_conflict_do_update(
                 index_elements=[st.c.topic, st.c.story_id],
-                set_={"published": insert.excluded.published},
+                set_={"published": insert.excluded.published,
+                      "has_audio": insert.excluded.has_audio},
             ), links)
-        return added, updated, unchanged, touched
+        return added, updated, unchanged, linked
 
     def _sharing_topics(self, conn: Connection, described: dict[str, Topic]) -> set[str]:
         """Topics whose feeds show a renamed topic's title: as the category of a story
@@ -636,11 +648,15 @@ class StoryStore:
         return tuple(notices)
 
     def _write_topics(self, conn: Connection, described: dict[str, Topic], named: set[str],
-                      touched: set[str], now: datetime) -> tuple[list[str], set[str]]:
+                      touched: set[str], now: datetime, linked: Counter[str]
+                      ) -> tuple[list[str], set[str]]:
         """Upsert described topics, create the ones stories name, bump the touched ones.
 
         One slug at a time in sorted order: rows are locked in the same order by every
-        writer. Returns the described topics created and every topic whose version moved.
+        writer. `linked` is each topic's change in its number of stories, added to what
+        the row holds when it is locked (never counted here: a count would not see a
+        writer that committed while this one waited for the row). Returns the described
+        topics created and every topic whose version moved.
         """
         t = schema.topics
         added: list[str] = []
@@ -651,7 +667,8 @@ class StoryStore:
             if topic is None and slug not in named:  # touched only: its stories changed
                 done = conn.execute(
                     t.update().where(t.c.slug == slug)
-                    .values(version=t.c.version + 1, changed_at=now).returning(t.c.slug)
+                    .values(version=t.c.version + 1, changed_at=now,
+                            stories=t.c.stories + linked[slug]).returning(t.c.slug)
                 ).first()
                 if done:
                     changed.add(slug)
@@ -659,7 +676,8 @@ class StoryStore:
             record = _dumps(topic_to_record(topic or Topic.from_slug(slug)))
             created = conn.execute(
                 _insert(conn, t).values(slug=slug, record=record, described=topic is not None,
-                                        version=1 if bump or topic else 0, changed_at=now)
+                                        version=1 if bump or topic else 0, changed_at=now,
+                                        stories=linked[slug])
                 .on_conflict_do_nothing(index_elements=[t.c.slug]).returning(t.c.slug)
             ).first()
             if created:
@@ -676,7 +694,8 @@ class StoryStore:
             elif not bump:
                 continue  # named by a story that did not change, and already there
             done = conn.execute(
-                update.values(version=t.c.version + 1, changed_at=now).returning(t.c.slug)
+                update.values(version=t.c.version + 1, changed_at=now,
+                              stories=t.c.stories + linked[slug]).returning(t.c.slug)
             ).first()
             if done:
                 changed.add(slug)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import lxml.html
 import pytest
+import sqlalchemy as sa
 from mutagen.mp3 import MP3
 
 from serving.state import app_state
 from stories.sample import SAMPLE_FILE
+from stories.validate import parse_story
 
 from .conftest import make_app, story_record
 
@@ -21,6 +24,26 @@ def test_index_lists_topics(sample_client):
     assert page.status_code == 200
     assert b"Stories About north korean defectors" in page.data
     assert b"7 stories" in page.data
+
+
+def test_the_index_reads_the_counts_of_all_topics_at_once(client, app):
+    store = app_state(app).store
+    store.write([parse_story(story_record(id=f"s{n}", topics=[f"t{n % 30}", "all"]))[0]
+                 for n in range(90)])
+    statements = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    response = client.get("/")
+    assert response.status_code == 200
+    items = [" ".join(li.text_content().split()) for li in lxml.html.fromstring(response.data).xpath("//li")]
+    assert any("All" in item and "90" in item for item in items), items
+    # The topics, the moves, the counts: not a count per topic.
+    assert len(statements) <= 4, statements
+    # Kept until the store changes: then made again, with the new count.
+    statements.clear()
+    assert client.get("/").data == response.data
+    assert len(statements) <= 1, statements  # the store's version, when not remembered
+    store.write([parse_story(story_record(id="s90", topics=["all"]))[0]])
+    assert b"91 stories" in client.get("/").data
 
 
 def test_topic_page_shows_what_the_seed_page_shows(sample_client):

@@ -277,3 +277,32 @@ def test_the_changed_at_migration_fills_existing_rows(database_url):
         store_time = conn.execute(sa.select(schema.counters.c.changed_at)).scalar_one()
     engine.dispose()
     assert topic_time is not None and store_time is not None
+
+
+def test_each_topics_number_of_stories_follows_every_write(store):
+    def write(story_id, topics, title="A story"):
+        return store.write([parse_story(story_record(id=story_id, topics=topics, title=title))[0]])
+
+    def counts():
+        return {slug: n for slug, n in store.story_counts().items() if n}
+
+    write("1", ["a"])
+    write("2", ["a", "b"])
+    write("3", ["b", "c"])
+    assert counts() == {"a": 2, "b": 2, "c": 1}
+    write("2", ["a", "b"])  # unchanged
+    write("2", ["a", "b"], title="Changed")  # changed, same topics
+    assert counts() == {"a": 2, "b": 2, "c": 1}
+    write("3", ["c", "d"])  # moved from b to d
+    assert counts() == {"a": 2, "b": 1, "c": 1, "d": 1}
+    store.delete_story("2")
+    store.delete_story("2")
+    assert counts() == {"a": 1, "c": 1, "d": 1}
+    store.write([parse_story(story_record(id=str(n), topics=["e"]))[0] for n in range(10, 60)])
+    assert store.count_stories("e") == 50 and store.count_stories("nothing") == 0
+
+
+def test_topic_titles_are_read_for_the_topics_named(store):
+    store.write([make("1", BASE, topics=("world", "politics"))])
+    assert store.topic_titles(["world", "world", "nothing", "bad\x00slug"]) == {"world": "World"}
+    assert store.topic_titles([]) == {}

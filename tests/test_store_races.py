@@ -50,6 +50,13 @@ def race(database_url, work):
             store.engine.dispose()
 
 
+def assert_counts_are_the_links(store):
+    """Each topic's kept number of stories is what its links say, after any race."""
+    with store.engine.connect() as conn:
+        linked = dict(conn.execute(sa.text("SELECT topic, count(*) FROM story_topics GROUP BY topic")).all())
+    assert {slug: n for slug, n in store.story_counts().items() if n or slug in linked} == linked
+
+
 def story(i, story_id="race", topics=None):
     record = story_record(id=story_id, title=f"Version {i}", topics=topics or [f"t{i}"])
     return parse_story(record)[0]
@@ -73,6 +80,7 @@ def test_parallel_writers_of_one_new_story(database_url):
             assert ids == (["race"] if j == i else [])
             assert store.version(f"t{j}") >= 1
         assert store.count_stories() == 1
+        assert_counts_are_the_links(store)
         # And the next write is the last one, which stands.
         assert store.write([story(99)]).updated == ("race",)
         assert store.get_story("race") == story(99)
@@ -142,6 +150,7 @@ def test_parallel_writers_and_deleters_of_overlapping_stories(database_url):
             linked = [s.id for s in store.latest(f"t{n}").stories]
             for sid in linked:
                 assert f"t{n}" in store.get_story(sid).topics
+        assert_counts_are_the_links(store)
     finally:
         store.engine.dispose()
 

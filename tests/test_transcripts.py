@@ -6,6 +6,7 @@ export holds all of it."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import replace
 
@@ -13,6 +14,7 @@ import jsonschema
 import lxml.html
 import pytest
 
+from feeds.cues import MAX_CUES
 from serving.state import app_state
 from stories.sample import SAMPLE_FILE
 from stories.validate import parse_story
@@ -307,6 +309,58 @@ def test_a_symlink_or_a_path_outside_media_is_never_served(media_app, tmp_path):
     assert client.get("/stories/s1/audio/a1/transcript.srt").status_code == 404
     document = page(client, "/stories/s1/transcript")
     assert not document.xpath("//div[@class='cue']")  # nothing read from either file
+
+
+def vtt_of(count: int, words: str = "Words") -> str:
+    times = [f"{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}" for i in range(count)]
+    cues = [f"{at}.000 --> {at}.500\n{words} {i}\n" for i, at in enumerate(times)]
+    return "WEBVTT\n\n" + "\n".join(cues)
+
+
+def test_a_transcript_of_more_cues_than_a_page_holds_is_a_named_problem(media_app):
+    (media_app.media / "a1.vtt").write_text(vtt_of(MAX_CUES + 1))
+    (media_app.media / "a1.srt").write_text("\n".join(
+        f"{i + 1}\n00:00:{i % 60:02d},000 --> 00:00:{i % 60:02d},500\nline {i}\n" for i in range(40_000)))
+    (media_app.media / "a1.json").write_text(json.dumps({"version": "1.0.0", "segments": [
+        {"startTime": i, "body": f"Sentence {i}."} for i in range(MAX_CUES + 1)]}))
+    (media_app.media / "ok.vtt").write_text(vtt_of(MAX_CUES))
+    add_story(media_app, [{"url": "/media/t/a1.vtt", "type": "text/vtt"},
+                          {"url": "/media/t/a1.srt", "type": "application/x-subrip"},
+                          {"url": "/media/t/a1.json", "type": "application/json"}])
+    client = media_app.test_client()
+    response = client.get("/stories/s1/transcript")
+    assert response.status_code == 200
+    document = lxml.html.fromstring(response.data)
+    assert not document.xpath("//div[@class='cue']")
+    problem = document.xpath("//p[@class='problem']/text()")[0]
+    for name in ("WebVTT", "SubRip", "JSON"):
+        assert f"The {name} transcript has more than 5,000 cues." in problem
+    assert client.get("/stories/s1").status_code == 200  # its structured data has no text
+    add_story(media_app, [{"url": "/media/t/ok.vtt", "type": "text/vtt"}])
+    assert len(page(client, "/stories/s1/transcript").xpath("//div[@class='cue']")) == MAX_CUES
+
+
+def test_the_transcript_page_is_made_once_per_change_of_the_story_or_its_file(media_app):
+    transcript = media_app.media / "a1.vtt"
+    transcript.write_text(vtt_of(3, "First"))
+    add_story(media_app, [{"url": "/media/t/a1.vtt", "type": "text/vtt"}])
+    client = media_app.test_client()
+    cues = lambda: page(client, "/stories/s1/transcript").xpath("//div[@class='cue']/p/text()")  # noqa: E731
+    assert cues() == ["First 0", "First 1", "First 2"]
+    # The same size and time: the kept page is the answer, the file is not read again.
+    stat = transcript.stat()
+    transcript.write_text(vtt_of(3, "Other"))
+    os.utime(transcript, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert cues() == ["First 0", "First 1", "First 2"]
+    response = client.get("/stories/s1/transcript")
+    assert client.get("/stories/s1/transcript", headers={"If-None-Match": response.headers["ETag"]}
+                      ).status_code == 304
+    # An edited file (a new time) makes a new page, and so does a write to the store.
+    os.utime(transcript, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert cues() == ["Other 0", "Other 1", "Other 2"]
+    add_story(media_app, [{"url": "/media/t/a1.vtt", "type": "text/vtt", "language": "de"}])
+    assert page(client, "/stories/s1/transcript").xpath("//div[@class='cues']/@lang") == ["de"]
+    assert client.get("/stories/nothing-here/transcript").status_code == 404
 
 
 # -- the static export ----------------------------------------------------------------------

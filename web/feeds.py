@@ -15,7 +15,6 @@ from flask import Blueprint, Flask, Response, abort, request
 from feeds.podcast import (
     PodcastSettingsIncomplete,
     has_podcast,
-    is_episode,
     missing_podcast_settings,
 )
 from feeds.render import (
@@ -76,12 +75,12 @@ def _render(store: StoryStore, slug: str | None, fmt: FeedFormat, paging: Paging
         missing = missing_podcast_settings(topic)
         if missing:
             raise PodcastSettingsIncomplete(topic, missing)
-        page = store.latest(slug, limit=paging.limit, cursor=paging.cursor, keep=is_episode)
+        page = store.latest(slug, limit=paging.limit, cursor=paging.cursor, episodes=True)
         body = render_podcast_feed(topic, page, links, paging, hub=hub,
                                    guid=current_moves().podcast_guid(links, slug))
     else:
         page = store.latest(slug, limit=paging.limit, cursor=paging.cursor)
-        titles = {t.slug: t.title for t in store.list_topics()}
+        titles = store.topic_titles(slug for story in page.stories for slug in story.topics)
         body = RENDERERS[fmt](topic, page, links, paging, hub=hub, topic_titles=titles)
     last_modified = page.changed_at
     return Rendered.of(body, fmt.content_type, last_modified)

@@ -19,7 +19,7 @@ from urllib.parse import quote, quote_from_bytes
 from flask import Flask, Response, abort, request
 from werkzeug.utils import redirect
 
-from feeds.podcast import PodcastSettingsIncomplete, has_podcast, is_episode, podcast_guid
+from feeds.podcast import PodcastSettingsIncomplete, has_podcast, podcast_guid
 from feeds.render import render_podcast_feed
 from feeds.urls import PODCAST, Paging, feed_url
 from serving.context import cache_key, current_links, current_render_cache, current_store, current_version
@@ -155,7 +155,7 @@ def _old_podcast_feed(moves: SiteMoves, slug: str, destination: str, cursor: str
         topic = store.get_topic(slug)
         if not has_podcast(topic):
             return Rendered.of(b"", "")
-        page = store.latest(slug, cursor=cursor, keep=is_episode)
+        page = store.latest(slug, cursor=cursor, episodes=True)
         try:
             body = render_podcast_feed(
                 topic, page, links, Paging(cursor=cursor), hub=hub,

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, Flask, abort, render_template, send_file
+from markupsafe import Markup, escape
 
 from feeds.content import (
     CHAPTERS_TYPE,
@@ -36,7 +37,13 @@ from feeds.cues import MAX_TRANSCRIPT_BYTES, Cue, TranscriptUnreadable, cues_tex
 from feeds.podcast import has_podcast
 from feeds.schema_org import AudioExtras, Series, iso_duration, podcast_episode
 from feeds.urls import PODCAST, feed_url
-from serving.context import current_links, current_store
+from serving.context import (
+    cache_key,
+    current_links,
+    current_render_cache,
+    current_store,
+    current_version,
+)
 from serving.files import regular_file_in
 from serving.links import Links
 from serving.rendered import Rendered, send_rendered
@@ -212,6 +219,35 @@ def _sections(story: Story, topic_language: str, links: Links, media_dir: str) -
     return sections
 
 
+def cues_html(section: Section) -> Markup:
+    """The section's cues, each table-of-contents chapter's title before its first cue,
+    in the Podcast Index HTML transcript shape (<cite> speaker, <time> start, <p> words).
+
+    Written here, not in the template's loop: a page of a thousand cues spent some 70 ms
+    in Jinja's calls per cue, five times what these f-strings cost.
+    """
+    listen = escape(section.listen_url)
+    level = 3 if section.heading else 2
+    out = []
+    for row in section.rows:
+        chapter = row.chapter
+        if chapter is not None:
+            title = escape(chapter.title or clock(chapter.start_time))
+            if listen:
+                title = Markup(f'<a href="{listen}#t={decimal_text(chapter.start_time)}">{title}</a>')
+            out.append(f'<h{level} class="chapter" dir="auto">{title}</h{level}>')
+        cue = row.cue
+        start = clock(cue.start)
+        # dir="auto": a speaker's or a cue's words may be RTL, and must not reorder the
+        # page around them (tests/test_text_direction.py).
+        speaker = f'<cite dir="auto">{escape(cue.speaker)}:</cite>' if cue.speaker else ""
+        if listen:
+            start = f'<a href="{listen}#t={decimal_text(cue.start)}" aria-label="Listen from {start}">{start}</a>'
+        out.append(f'<div class="cue">{speaker}<time datetime="{iso_duration(cue.start)}">{start}</time>'
+                   f'<p dir="auto">{escape(cue.text)}</p></div>')
+    return Markup("\n".join(out))
+
+
 def clock(seconds: float) -> str:
     """A cue's time as people read it: 0:05, 12:34, 1:02:03."""
     minutes, secs = divmod(int(seconds), 60)
@@ -239,17 +275,46 @@ def _topics(story: Story) -> list[Topic]:
     return [t for t in (store.get_topic(slug) for slug in story.topics) if t is not None]
 
 
+def _files_stamp(story: Story, media_dir: str) -> tuple[tuple[str, int, int], ...]:
+    """(path, mtime, size) of each local transcript file the page may read: an edited file
+    makes a new page, as a write to the store does."""
+    stamp = []
+    for audio in story.audio:
+        for transcript in audio.transcripts:
+            path = media_file(media_dir, transcript.url) if transcript.type in PAGE_SOURCES else None
+            if path is not None:
+                try:
+                    stat = os.stat(path)
+                except OSError:
+                    continue
+                stamp.append((path, stat.st_mtime_ns, stat.st_size))
+    return tuple(stamp)
+
+
 @bp.get("/stories/<story_id>/transcript")
 def transcript_page(story_id: str):
+    # The story is read before the cache is asked: an id that names no story (or none
+    # with a transcript) is a 404 that leaves no key behind.
     story = _story_or_404(story_id)
     if not story.has_transcripts:
         abort(404, description="This story has no transcript.")
-    topics = _topics(story)
-    language = topics[0].language if topics else ""
-    sections = _sections(story, language, current_links(), app_state().settings["MEDIA_DIR"])
-    return render_template("transcript.html", story=story, topics=topics, sections=sections,
-                           clock=clock, at=decimal_text, iso_duration=iso_duration,
-                           type_names=TYPE_NAMES)
+    settings = app_state().settings
+    media_dir = settings["MEDIA_DIR"]
+    links = current_links()
+    # Reading cues is CPU (webvtt-py) and so is a page of thousands of them: made once per
+    # change of the store (topics' languages and titles show too) or of the files.
+    key = cache_key("transcript", current_version(), story.id, _files_stamp(story, media_dir))
+
+    def render() -> Rendered:
+        topics = _topics(story)
+        language = topics[0].language if topics else ""
+        sections = _sections(story, language, links, media_dir)
+        html = render_template("transcript.html", story=story, topics=topics, sections=sections,
+                               cues_html=cues_html, type_names=TYPE_NAMES)
+        return Rendered.of(html.encode("utf-8"), "text/html; charset=utf-8")
+
+    rendered = current_render_cache().get_or_render(key, render)
+    return send_rendered(rendered, max_age=settings["FEED_MAX_AGE"], cors=False)
 
 
 @bp.get("/stories/<story_id>/audio/<audio_id>/transcript.<extension>")
