@@ -153,6 +153,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if settings["SENTRY_DSN"]:
         logs.init_error_tracking(settings["SENTRY_DSN"])
     app.wsgi_app = request_guards.ReadableBody(app.wsgi_app)
+    if settings["TRUSTED_HOSTS"]:
+        app.wsgi_app = request_guards.ProbesFromAnyHost(app.wsgi_app, settings["TRUSTED_HOSTS"][0])
     # Inside ProxyFix: the fast path needs the scheme and Host clients used.
     fast_path = fastpath.install(app) if settings["FAST_PATH"] else None
     if settings["PROXY_HOPS"]:

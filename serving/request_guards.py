@@ -131,6 +131,28 @@ class ReadableBody:
         return self.app(environ, start_response)
 
 
+# What a platform's health probe asks for, with whatever Host it has: an instance's own
+# address, or a name of the platform's (Railway's healthcheck.railway.app).
+HEALTH_PATHS = frozenset({"/livez", "/readyz", "/healthz"})
+
+
+class ProbesFromAnyHost:
+    """WSGI middleware inside ProxyFix, with TRUSTED_HOSTS set: a health probe is answered
+    whatever its Host, as if sent to the first trusted host. With TRUSTED_HOSTS refusing
+    every other Host with 400, a platform probing the instance's address took a healthy
+    instance for a failed one and never sent it traffic. Health answers hold no URL, so
+    no Host reaches a link or a cache key."""
+
+    def __init__(self, app: WSGIApplication, trusted_host: str):
+        self.app = app
+        self.trusted_host = trusted_host
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") in HEALTH_PATHS:
+            environ["HTTP_HOST"] = self.trusted_host
+        return self.app(environ, start_response)
+
+
 class BoundedJSONProvider(DefaultJSONProvider):
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         try:

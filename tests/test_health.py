@@ -306,3 +306,14 @@ def test_gunicorns_gevent_worker_answers_readyz_within_a_second_on_a_frozen_stor
             started = time.monotonic()
             assert requests.get(server.base + "/livez", timeout=10).status_code == 200
             assert time.monotonic() - started < 0.5
+
+
+@pytest.mark.parametrize("path", ["/livez", "/readyz", "/healthz"])
+def test_a_probe_with_any_host_is_answered_when_trusted_hosts_are_set(sqlite_url, path):
+    """Platforms probe an instance by its address (or their own name): with TRUSTED_HOSTS
+    refusing other Hosts, a healthy instance looked dead."""
+    app = make_app(sqlite_url, TRUSTED_HOSTS="news.example.org", SITE_URL=None)
+    client = app.test_client()
+    for host in ("10.1.2.3:8000", "healthcheck.railway.app", "news.example.org"):
+        assert client.get(path, headers={"Host": host}).status_code == 200, host
+    assert client.get("/", headers={"Host": "10.1.2.3:8000"}).status_code == 400
