@@ -27,10 +27,17 @@ Here it closes the same way: the client sees a clean close, which it retries.
 
 Everything else is gunicorn's: on SIGTERM it stops accepting, answers requests arriving
 on kept-alive connections with `Connection: close`, and waits `graceful_timeout` for them.
+
+One more difference: what gunicorn answers itself, before the app sees a request (a
+request line over its limit, 414; a malformed header, 400; too many headers, 431), is
+the JSON problem every error of the app's API is, not gunicorn's HTML page: the
+request line is not read yet, so it cannot tell an API client from a browser, and
+browsers do not send such requests.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from gevent import socket as gevent_socket
@@ -93,14 +100,24 @@ class NamedListener:
         return self.name
 
 
+def write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's `util.write_error`, answering the JSON of `web.errors.render_error`."""
+    body = json.dumps({"error": reason, "message": mesg, "status": status_int}).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
 class GeventWorker(ggevent.GeventWorker):
     """gunicorn's gevent worker (`-k gevent`), with the server and listener above."""
 
     def run(self) -> None:
         self.listener_names = {listener: listener.getsockname() for listener in self.sockets}
-        # GeventWorker.run builds its servers from this module-level name; the worker
-        # process runs nothing else.
+        # GeventWorker.run builds its servers from this module-level name, and
+        # Worker.handle_error writes through util.write_error; the worker process runs
+        # nothing else.
         ggevent.StreamServer = DrainingStreamServer
+        util.write_error = write_json_error
         super().run()
 
     def handle(self, listener: Any, client: Any, addr: Any) -> None:

@@ -372,3 +372,29 @@ def test_a_malformed_chunked_body_is_a_400_without_a_traceback(tmp_path):
         log = server.log.read_text()
     assert "Traceback" not in log
     assert '"status": 500' not in log
+
+
+@pytest.mark.slow  # gunicorn, for real: these answers are its own, before the app
+def test_what_gunicorn_refuses_itself_is_a_json_problem(tmp_path):
+    import socket
+
+    from .conftest import migrated_sqlite
+    from .servers import Gunicorn, service_env
+
+    env = service_env(DATABASE_URL=migrated_sqlite(tmp_path / "g.sqlite3"), SITE_URL="http://news.example.org/")
+    requests_ = {
+        414: b"GET /api/stories/" + b"x" * 9000 + b" HTTP/1.1\r\nHost: news.example.org\r\n\r\n",
+        400: b"GET /api/stories/1 HTTP/1.1\r\nHost: news.example.org\r\nBad Header\r\n\r\n",
+    }
+    with Gunicorn(env, workers=1) as server:
+        for status, raw in requests_.items():
+            with socket.create_connection(("127.0.0.1", server.port), timeout=15) as conn:
+                conn.sendall(raw)
+                answer = b""
+                while chunk := conn.recv(65536):
+                    answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.split(b"\r\n")[0].startswith(f"HTTP/1.1 {status} ".encode()), head
+            assert b"Content-Type: application/json" in head
+            problem = json.loads(body)
+            assert problem["status"] == status and problem["error"] and problem["message"]
