@@ -5,7 +5,7 @@ happened deep inside a library (the database driver, werkzeug's date parsing, th
 decoder) where no view could answer it well:
 
 - NUL in the path or the query: PostgreSQL refuses it in text (a DataError, a 500); no
-  id, slug, cursor or URL of ours holds one. 400.
+  id, slug, cursor or URL of ours holds one. 400. So is a query string that is not UTF-8.
 - Conditional date headers that do not parse (a year past 9999 overflows inside
   `email.utils`): ignored, as if not sent. So is an If-Modified-Since later than our
   clock (RFC 9110, 13.1.3: such a date is invalid), which would otherwise make every
@@ -40,8 +40,14 @@ CONDITIONAL_DATES = ("HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE")
 
 
 def refuse_nul() -> None:
+    try:
+        args = request.args
+    except UnicodeDecodeError:
+        # Raw bytes in the request line that are not UTF-8 (werkzeug decodes the query
+        # strictly, in the middle of whichever view reads it first).
+        abort(400, description="The query string is not UTF-8; percent-encode it.")
     if "\x00" in request.path or any(
-        "\x00" in name or "\x00" in value for name, value in request.args.items(multi=True)
+        "\x00" in name or "\x00" in value for name, value in args.items(multi=True)
     ):
         abort(400, description="A URL may not contain NUL characters.")
 

@@ -398,3 +398,16 @@ def test_what_gunicorn_refuses_itself_is_a_json_problem(tmp_path):
             assert b"Content-Type: application/json" in head
             problem = json.loads(body)
             assert problem["status"] == status and problem["error"] and problem["message"]
+
+
+@pytest.mark.parametrize("path", ["/topics/north-korean-defectors", "/topics/north-korean-defectors/rss.xml",
+                                  "/oembed", "/api/stories/1169464713", "/"])
+def test_a_query_string_that_is_not_utf8_is_a_400(hostile_app, path):
+    """Raw non-UTF-8 bytes in the request line reach the app as a WSGI (latin-1) string;
+    werkzeug's strict decoding of it was a 500."""
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    environ = EnvironBuilder(path=path).get_environ()
+    environ["QUERY_STRING"] = "a=\xe9\xff"
+    _body, status, _headers = run_wsgi_app(hostile_app, environ)
+    assert status.startswith("400"), status
