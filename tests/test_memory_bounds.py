@@ -214,14 +214,21 @@ def test_every_cache_filled_with_its_worst_entries_stays_within_the_memory_accou
     kept = []
     try:
         for name, fill in fills.items():
-            gc.collect()
-            tracemalloc.start()
-            try:
-                kept.append(fill())  # what a fill returns is the cache itself: kept while measured
+            # tracemalloc counts every thread's allocations: in a full run, other tests'
+            # threads (an app's checks, a server's) add to a fill's now and then, never
+            # take from it. Each fill starts from empty: the least of three is the cache's.
+            runs = []
+            for _ in range(3):
                 gc.collect()
-                measured[name] = tracemalloc.get_traced_memory()[0] / 1e6
-            finally:
-                tracemalloc.stop()
+                tracemalloc.start()
+                try:
+                    kept.append(fill())  # what a fill returns is the cache itself: kept while measured
+                    gc.collect()
+                    runs.append(tracemalloc.get_traced_memory()[0] / 1e6)
+                finally:
+                    tracemalloc.stop()
+                kept.pop()
+            measured[name] = min(runs)
     finally:
         for memo in PROCESS_MEMOS:
             memo.cache_clear()

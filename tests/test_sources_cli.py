@@ -297,7 +297,7 @@ def test_the_clock_process_without_a_sources_file_waits_for_sigterm(sqlite_url):
             process.wait()
     lines = output.all()
     assert process.returncode == 0, lines
-    assert took < 1, f"{took:.2f} s after SIGTERM"
+    assert took < 3, f"{took:.2f} s after SIGTERM"  # about 0.1 s; a loaded CI machine is slower
     about_it = [line for line in lines if "SOURCES_FILE" in line]
     assert len(about_it) == 1, lines
     assert "nothing to sync, waiting for SIGTERM" in about_it[0]

@@ -318,12 +318,15 @@ def html_problems(html: str, *, own_scripts: bool = True) -> list[str]:
 
 
 def iframe_problems(html: str) -> list[str]:
-    """oEmbed `html` and embed codes: one iframe with an http(s) src, nothing else."""
+    """oEmbed `html` and embed codes: one iframe with an http(s) src, after storyfeed's own
+    player the blockquote WordPress's embeds carry (one link), nothing else."""
     fragment = lxml.html.fragment_fromstring(html, create_parent="div")
     elements = [e for e in fragment.iter() if isinstance(e.tag, str) and e is not fragment]
     problems = []
-    if [e.tag for e in elements] != ["iframe"]:
-        problems.append(f"not exactly one iframe: {[e.tag for e in elements]}")
+    if [e.tag for e in elements] not in (["iframe"], ["blockquote", "a", "iframe"]):
+        problems.append(f"not exactly one iframe, after one linked blockquote: {[e.tag for e in elements]}")
+    if elements and elements[0].tag == "blockquote" and elements[0].attrib != {"class": "wp-embedded-content"}:
+        problems.append(f"<blockquote {dict(elements[0].attrib)}>")
     for element in elements:
         for name, value in element.attrib.items():
             if name.lower().startswith("on") or name.lower() == "srcdoc":

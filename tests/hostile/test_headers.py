@@ -69,6 +69,8 @@ def test_a_host_not_trusted_is_400(trusted_hosts_app, path, headers):
     expected = 400
     if headers.get("X-Forwarded-Host") == "storyfeed.test":
         expected = 200 if path != "/no-such-page" else 404  # behind the proxy, its host counts
+    if path in ("/healthz", "/readyz", "/livez"):
+        expected = 200  # platforms probe with their own Host; the answer holds no URL
     assert client.get(path, headers=headers).status_code == expected
 
 

@@ -240,7 +240,7 @@ def test_error_answers_reflect_nothing_live(client, path, name, segment):
     assert b"<script>alert" not in response.get_data()
 
 
-def test_the_oembed_html_of_a_hostile_title_is_one_iframe(sqlite_app, client):
+def test_the_oembed_html_of_a_hostile_title_is_one_iframe_and_its_link(sqlite_app, client):
     n = next(_numbers)
     story, topic = with_text(*base_records(n), "\"><script>alert('{field}')</script>")
     store_directly(sqlite_app, story, topic)
