@@ -39,7 +39,8 @@ from ..conftest import migrated_sqlite
 from ..embeds_support import SAMPLE_AUDIO, SAMPLE_STORY, SAMPLE_TITLE, embed_parts, extra_records
 from ..servers import ROOT, Gunicorn, flask_cli, service_env
 
-pytestmark = [pytest.mark.clients, pytest.mark.slow]
+# One xdist worker runs them all (`make test`: --dist loadgroup), so one gunicorn serves them.
+pytestmark = [pytest.mark.clients, pytest.mark.slow, pytest.mark.xdist_group("oembed-consumers")]
 
 JS = ROOT / "tests" / "js"
 CONSUMER_JS = JS / "oembed_consumer.mjs"
@@ -218,6 +219,20 @@ def test_oembedpy_uses_providers_json(storyfeed, providers_file):
     content = oembedpy_consumer.fetch_content(endpoint, params)
     assert isinstance(content, Rich)
     assert_storyfeeds_player(storyfeed, content.html, "dark")
+
+
+def test_discovery_from_the_themed_player_page(storyfeed):
+    """The player page announces its own answer, theme included, to every consumer that
+    reads discovery."""
+    page = storyfeed.player("dark")
+    answers = {
+        "unfurl.js": node_consumer(storyfeed, "unfurl", page)["result"]["oEmbed"]["html"],
+        "oembed-extractor": node_consumer(storyfeed, "oembed-extractor", page)["result"]["html"],
+        "PyEmbed": PyEmbed(discoverer=AutoDiscoverer()).embed(page),
+        "oembedpy": oembedpy_consumer.fetch_content(*oembedpy_discovery.find_from_content(page)).to_dict()["html"],
+    }
+    for consumer, html in answers.items():
+        assert embed_parts(html)[1].get("src") == storyfeed.player("dark"), consumer
 
 
 # -- errors, as each library tells its caller ----------------------------------------------
