@@ -36,7 +36,14 @@ from pyembed.core.consumer import PyEmbedConsumerError, get_oembed_response
 from pyembed.core.discovery import AutoDiscoverer, UrlDiscoverer
 
 from ..conftest import migrated_sqlite
-from ..embeds_support import SAMPLE_AUDIO, SAMPLE_STORY, SAMPLE_TITLE, embed_parts, extra_records
+from ..embeds_support import (
+    HOSTILE_TITLE,
+    SAMPLE_AUDIO,
+    SAMPLE_STORY,
+    SAMPLE_TITLE,
+    embed_parts,
+    extra_records,
+)
 from ..servers import ROOT, Gunicorn, flask_cli, service_env
 
 # One xdist worker runs them all (`make test`: --dist loadgroup), so one gunicorn serves them.
@@ -46,6 +53,7 @@ JS = ROOT / "tests" / "js"
 CONSUMER_JS = JS / "oembed_consumer.mjs"
 THUMBNAIL = "media/north-korean-defectors/1169464713.jpg"
 NOT_EMBEDDABLE = "700"  # extra_records(): audio the publisher does not let us embed
+HOSTILE_STORY = "666"  # extra_records(): a title of markup
 THEMES = [None, "dark"]
 NPM_PACKAGES = ("unfurl.js", "@extractus/oembed-extractor", "open-graph-scraper")
 
@@ -233,6 +241,17 @@ def test_discovery_from_the_themed_player_page(storyfeed):
     }
     for consumer, html in answers.items():
         assert embed_parts(html)[1].get("src") == storyfeed.player("dark"), consumer
+
+
+def test_a_hostile_title_stays_text(storyfeed):
+    """A title made of markup reaches the consumer's html as text: the embed is still the
+    blockquote and the iframe alone."""
+    page = storyfeed.story(HOSTILE_STORY)
+    answer = node_consumer(storyfeed, "oembed-extractor", page)["result"]
+    assert answer["title"] == HOSTILE_TITLE
+    blockquote, iframe = embed_parts(answer["html"])
+    assert blockquote is not None and blockquote.text_content() == HOSTILE_TITLE
+    assert iframe.get("title") == HOSTILE_TITLE
 
 
 # -- errors, as each library tells its caller ----------------------------------------------
