@@ -554,3 +554,15 @@ def test_discovery_from_a_themed_page_names_the_themed_page(client, path):
     for link in Tags(unknown.get_data(as_text=True)).find("link", rel="alternate"):
         if "oembed" in link["type"]:
             assert "theme" not in parse_qs(urlsplit(link["href"]).query)["url"][0]
+
+
+def test_the_player_card_of_a_themed_page_keeps_the_theme(client):
+    """twitter:player is the player discovery names: unfurlers that read the card instead of
+    oEmbed (open-graph-scraper, tests/clients) lost ?theme=dark."""
+    def card_player(query: str) -> str:
+        page = client.get(f"/stories/{SAMPLE_STORY}{query}").get_data(as_text=True)
+        (meta,) = Tags(page).find("meta", name="twitter:player")
+        return meta["content"]
+
+    assert card_player("?theme=dark") == f"{SITE}player/{SAMPLE_STORY}/{SAMPLE_AUDIO}?theme=dark"
+    assert card_player("") == card_player("?theme=%3Cscript%3E") == f"{SITE}player/{SAMPLE_STORY}/{SAMPLE_AUDIO}"

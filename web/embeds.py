@@ -29,7 +29,7 @@ from embeds.oembed import (
     render_oembed,
 )
 from embeds.player import player_page
-from embeds.snippets import THEMES, player_options
+from embeds.snippets import THEMES, PlayerOptions, player_options
 from serving import fastpath
 from serving.context import (
     cache_key,
@@ -230,13 +230,19 @@ def discovery(response: Response) -> Response:
     return response
 
 
-def page_with_theme(page_url: str) -> str:
-    """The page URL discovery names: with the `?theme=` this request was given, so that a
-    consumer that discovers the oEmbed answer from a themed page gets that theme's player
-    (the endpoint reads the theme from the URL). Only a theme we have: no other value
+def requested_theme() -> str | None:
+    """The `?theme=` this page was opened with. Only a theme we have: no other value
     reaches a link or a cache key."""
     theme = request.args.get("theme")
-    return f"{page_url}?{urlencode({'theme': theme})}" if theme in THEMES else page_url
+    return theme if theme in THEMES else None
+
+
+def page_with_theme(page_url: str) -> str:
+    """The page URL discovery names: with the page's theme, so that a consumer that
+    discovers the oEmbed answer from a themed page gets that theme's player (the endpoint
+    reads the theme from the URL)."""
+    theme = requested_theme()
+    return f"{page_url}?{urlencode({'theme': theme})}" if theme else page_url
 
 
 @bp.app_template_global()
@@ -254,11 +260,13 @@ def embed_code(story: Story, audio: Audio) -> Markup | None:
 @bp.app_template_global()
 def story_player_card(story: Story) -> dict | None:
     """The twitter:card=player values of a story page: storyfeed's player of its first
-    embeddable audio, when that audio has a file to play."""
+    embeddable audio, when that audio has a file to play. In the page's theme, as its
+    oEmbed discovery: unfurlers that read the card (open-graph-scraper) lost ?theme=dark."""
     links = current_links()
     registry = embed_settings().registry(links)
+    options = PlayerOptions(theme=requested_theme())
     for audio in story.embeddable_audio:
-        player = player_for_audio(story, audio, registry, prefer_own=True)
+        player = player_for_audio(story, audio, registry, prefer_own=True, options=options)
         if player is not None and player.provider.own:
             audio_url = links.media(audio.url)
             if not audio_url:
