@@ -106,7 +106,7 @@ def _channel(topic: Topic | None, page: StoryPage, links: Links, fmt: FeedFormat
     fg.title(_title(topic))
     fg.description(description)
     fg.author({"name": _author(topic)})
-    fg.updated(newest_update(page.stories))
+    fg.updated(newest_update(page.stories, page.changed_at))
     if topic is not None:
         fg.language(topic.language)
         if topic.copyright:
@@ -340,7 +340,7 @@ def _is_episode_artwork(story: Story) -> bool:
 
 
 def render_podcast_feed(topic: Topic, page: StoryPage, links: Links,
-                        paging: Paging = Paging(), *, hub: str | None = None,
+                        paging: Paging = Paging(limit=PODCAST.page_size), *, hub: str | None = None,
                         guid: str | None = None, new_feed_url: str | None = None) -> bytes:
     """Podcast RSS as Apple Podcasts, PSP-1 and the Podcast Index namespace ask for:
     one item per downloadable audio of the page's stories.
