@@ -8,7 +8,8 @@ PORT ?= 8000
 WORKERS ?= auto
 PYTEST := $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup
 NPM ?= $(shell command -v npm 2>/dev/null)
-# axe-core, which the browser tests inject, pinned by tests/js/package-lock.json.
+# axe-core, which the browser tests inject, and podcast-partytime (tests/clients/),
+# pinned by tests/js/package-lock.json.
 JS_TOOLS := $(if $(NPM),tests/js/node_modules/.package-lock.json)
 
 .PHONY: run lint test test-fast bench clean
