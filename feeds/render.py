@@ -205,6 +205,9 @@ def render_rss_feed(topic: Topic | None, page: StoryPage, links: Links,
     # Readers take RSS descriptions (channel and item) for HTML; ours are plain text.
     fg = _channel(topic, page, links, RSS, page_links, html_text(_description(topic)))
     fg.load_extension("dc", atom=False, rss=True)
+    # RSS has no channel author but managingEditor, an e-mail address: readers
+    # (feedparser, so rss2email's From: name) read the topic's author from dc:creator.
+    fg.dc.dc_creator(_author(topic))
     fg.register_extension("media_rss", MediaRSSExtension, MediaRSSEntryExtension,
                           atom=False, rss=True)
     # Transcripts and chapters in the namespace podcast apps read them from.

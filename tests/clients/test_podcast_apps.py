@@ -211,8 +211,10 @@ def test_rss2email_delivers_every_item_to_a_maildir(site, tmp_path):
     run([*r2e, "run"], env)
     messages = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
                 for p in maildir_messages(tmp_path / "mail")]
-    _topic, stories = sample_batch()
+    topic, stories = sample_batch()
     assert sorted(m["Subject"] for m in messages) == sorted(s.title for s in stories)
+    # The sample's stories have no bylines: the sender's name is the topic's author.
+    assert {m["From"].addresses[0].display_name for m in messages} == {f"{topic.title}: {topic.author}"}
     run([*r2e, "run"], env)
     assert len(list(maildir_messages(tmp_path / "mail"))) == 7, "nothing sent twice"
 
