@@ -320,6 +320,26 @@ def test_podcast_partytime_reads_every_podcasting_20_tag_we_write(site):
                                          "alternateEnclosure", "episode")), written
 
 
+def test_podcast_partytime_reads_a_trailer_and_seasons(site):
+    """The sample has no trailer and no season: a topic of the test's own has both."""
+    stories = sorted(copy_of_sample(site.store, "party"), key=lambda s: s.published, reverse=True)
+    trailer = dataclasses.replace(stories[0], episode_type="trailer", season=2, episode=None)
+    site.store.write(stories=[trailer, dataclasses.replace(stories[1], season=1)])
+    url = site.feed("party")
+    channel = etree.fromstring(requests.get(url, timeout=10).content).find("channel")
+    written = channel.find("podcast:trailer", NS)
+    feed = partytime(url)
+
+    (read,) = feed["trailers"]
+    assert (read["url"], read["length"], read["type"], read["season"], read["title"]) == (
+        written.get("url"), int(written.get("length")), written.get("type"), 2, written.text)
+    items = {item["guid"]: item for item in feed["items"]}
+    seasons = {item.findtext("title"): items[item.findtext("guid")].get("podcastSeason", {}).get("number")
+               for item in channel.findall("item")}
+    assert seasons[trailer.title] == 2 and seasons[stories[1].title] == 1
+    assert items[channel.find("item").findtext("guid")]["itunesEpisodeType"] == "trailer"
+
+
 # -- moves and empty topics, as apps that read what they are sent see them ---------------------
 
 def test_the_old_podcast_feeds_301_carries_every_episode(site):
