@@ -8,8 +8,9 @@ PORT ?= 8000
 WORKERS ?= auto
 PYTEST := $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup
 NPM ?= $(shell command -v npm 2>/dev/null)
-# axe-core, which the browser tests inject, and the npm oEmbed consumers tests/clients runs
-# (unfurl.js, @extractus/oembed-extractor, open-graph-scraper), pinned by tests/js/package-lock.json.
+# axe-core, which the browser tests inject, and what tests/clients runs: the npm oEmbed consumers
+# (unfurl.js, @extractus/oembed-extractor, open-graph-scraper) and podcast-partytime,
+# pinned by tests/js/package-lock.json.
 JS_TOOLS := $(if $(NPM),tests/js/node_modules/.package-lock.json)
 
 .PHONY: run lint test test-fast bench clean

@@ -23,8 +23,9 @@ from stories.validate import KNOWN_CLEAN_BODIES, XML_ILLEGAL_RE, clean_stored_bo
 # Ids are UUIDv5 names under this namespace, so they never change when the site moves,
 # a story's URL is corrected or the story joins another topic. Never change it.
 ID_NAMESPACE = uuid.UUID("96b2c0ad-2624-43e9-84e8-5cd21fde0303")
-# What lastBuildDate/updated say when a feed has no story: a fixed time, never "now",
-# so the same data always gives the same bytes.
+# What lastBuildDate/updated say when a feed has no story and its topic no time of
+# change (a store never written): a fixed time, never "now", so the same data always
+# gives the same bytes.
 EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
 # The type the Podcast Index namespace gives JSON chapters (`podcast:chapters`).
 CHAPTERS_TYPE = "application/json+chapters"
@@ -324,5 +325,7 @@ def chapters_document(story: Story, chapters: Chapters, links: Links) -> dict[st
     return document
 
 
-def newest_update(stories: Iterable[Story]) -> datetime:
-    return max((s.updated for s in stories), default=EMPTY_FEED_UPDATED)
+def newest_update(stories: Iterable[Story], changed_at: datetime | None = None) -> datetime:
+    """The newest story's update; for a feed with none, when what it shows last changed
+    (`changed_at`: a topic made before its stories is not from 1970)."""
+    return max((s.updated for s in stories), default=changed_at or EMPTY_FEED_UPDATED)

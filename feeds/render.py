@@ -106,7 +106,7 @@ def _channel(topic: Topic | None, page: StoryPage, links: Links, fmt: FeedFormat
     fg.title(_title(topic))
     fg.description(description)
     fg.author({"name": _author(topic)})
-    fg.updated(newest_update(page.stories))
+    fg.updated(newest_update(page.stories, page.changed_at))
     if topic is not None:
         fg.language(topic.language)
         if topic.copyright:
@@ -205,6 +205,9 @@ def render_rss_feed(topic: Topic | None, page: StoryPage, links: Links,
     # Readers take RSS descriptions (channel and item) for HTML; ours are plain text.
     fg = _channel(topic, page, links, RSS, page_links, html_text(_description(topic)))
     fg.load_extension("dc", atom=False, rss=True)
+    # RSS has no channel author but managingEditor, an e-mail address: readers
+    # (feedparser, so rss2email's From: name) read the topic's author from dc:creator.
+    fg.dc.dc_creator(_author(topic))
     fg.register_extension("media_rss", MediaRSSExtension, MediaRSSEntryExtension,
                           atom=False, rss=True)
     # Transcripts and chapters in the namespace podcast apps read them from.
@@ -340,7 +343,7 @@ def _is_episode_artwork(story: Story) -> bool:
 
 
 def render_podcast_feed(topic: Topic, page: StoryPage, links: Links,
-                        paging: Paging = Paging(), *, hub: str | None = None,
+                        paging: Paging = Paging(limit=PODCAST.page_size), *, hub: str | None = None,
                         guid: str | None = None, new_feed_url: str | None = None) -> bytes:
     """Podcast RSS as Apple Podcasts, PSP-1 and the Podcast Index namespace ask for:
     one item per downloadable audio of the page's stories.

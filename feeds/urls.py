@@ -6,7 +6,13 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urlsplit
 
 from serving.links import Links
-from serving.params import DEFAULT_LIMIT
+from serving.params import DEFAULT_LIMIT, MAX_LIMIT
+
+# Episodes (stories with audio) on a podcast feed's first page. Podcast apps read one
+# document: gPodder reads a next page only while every episode of the page before is new
+# to it, and forgets the episodes it did not download once they leave what it read. So the
+# feed is whole up to this many; beyond it, the oldest are on later pages.
+PODCAST_PAGE_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -15,12 +21,15 @@ class FeedFormat:
     filename: str
     content_type: str
     label: str
+    page_size: int = DEFAULT_LIMIT  # a page without `?limit=`
+    max_page_size: int = MAX_LIMIT  # the largest `?limit=`
 
 
 RSS = FeedFormat("rss", "rss.xml", "application/rss+xml; charset=utf-8", "RSS")
 ATOM = FeedFormat("atom", "atom.xml", "application/atom+xml; charset=utf-8", "Atom")
 JSON_FEED = FeedFormat("json", "feed.json", "application/feed+json", "JSON Feed")
-PODCAST = FeedFormat("podcast", "podcast.xml", "application/rss+xml; charset=utf-8", "Podcast")
+PODCAST = FeedFormat("podcast", "podcast.xml", "application/rss+xml; charset=utf-8", "Podcast",
+                     page_size=PODCAST_PAGE_SIZE, max_page_size=PODCAST_PAGE_SIZE)
 
 FORMATS = {f.name: f for f in (RSS, ATOM, JSON_FEED, PODCAST)}
 # The formats of the all-stories feeds (a podcast belongs to one topic's settings).
@@ -32,8 +41,8 @@ OPML_CONTENT_TYPE = "text/x-opml; charset=utf-8"
 
 
 def feed_url(links: Links, fmt: FeedFormat, slug: str | None = None, *,
-             limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> str:
-    """The absolute URL of a feed page.
+             limit: int | None = None, cursor: str | None = None) -> str:
+    """The absolute URL of a feed page (`limit`: the format's page size when None).
 
     Pages after the first carry their cursor in the path (`pages/<cursor>/rss.xml`), so
     that every page of the default size is a plain file in a static export; only a
@@ -43,7 +52,7 @@ def feed_url(links: Links, fmt: FeedFormat, slug: str | None = None, *,
     if cursor:
         path += f"pages/{quote(cursor)}/"
     url = links.absolute(path + fmt.filename)
-    return f"{url}?{urlencode({'limit': limit})}" if limit != DEFAULT_LIMIT else url
+    return f"{url}?{urlencode({'limit': limit})}" if limit not in (None, fmt.page_size) else url
 
 
 def opml_url(links: Links) -> str:

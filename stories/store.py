@@ -392,13 +392,15 @@ class StoryStore:
             query = query.order_by(published_col.asc(), id_col.asc())
         with self.engine.connect() as conn:
             rows = list(conn.execute(query.limit(limit + 1)).all())
+            if not rows:
+                # An empty page still shows its topic as of its last change (a feed's
+                # Last-Modified and lastBuildDate), not the epoch.
+                return StoryPage((), None, None, _aware(conn.execute(sa.select(changed_at)).scalar()))
         more = len(rows) > limit
         rows = rows[:limit]
         if direction == "newer":
             rows.reverse()
         stories = tuple(_load_story(r[0]) for r in rows)
-        if not rows:
-            return StoryPage((), None, None)
         first, last = rows[0], rows[-1]
         has_older = more if direction == "older" else True
         has_newer = bool(cursor) if direction == "older" else more

@@ -49,7 +49,7 @@ from serving.context import (
     current_version,
 )
 from serving.links import Links
-from serving.params import DEFAULT_LIMIT, parse_cursor, parse_limit
+from serving.params import parse_cursor, parse_limit
 from serving.rendered import Rendered, send_rendered
 from serving.state import app_state
 from stories.model import Topic
@@ -88,13 +88,14 @@ def _render(store: StoryStore, slug: str | None, fmt: FeedFormat, paging: Paging
 
 def serve_feed(slug: str | None, fmt: FeedFormat, cursor: str | None = None):
     store = current_store()
-    paging = Paging(limit=parse_limit(request.args.get("limit")), cursor=parse_cursor(cursor))
+    limit = parse_limit(request.args.get("limit"), default=fmt.page_size, maximum=fmt.max_page_size)
+    paging = Paging(limit=limit or fmt.page_size, cursor=parse_cursor(cursor))
     links = current_links()
     settings = app_state().settings
     hub = settings["WEBSUB_HUB"]
     key = version = None
     # Other page sizes are answered but not kept: a key per `limit` value adds up.
-    if paging.limit == DEFAULT_LIMIT:
+    if paging.limit == fmt.page_size:
         version = current_version(slug)
         # While the store does not answer, a page kept before is served: its cursor was
         # checked when it was kept.

@@ -149,16 +149,18 @@ def _old_podcast_feed(moves: SiteMoves, slug: str, destination: str, cursor: str
     store = current_store()
     hub = app_state().settings["WEBSUB_HUB"]
     key = cache_key("moved-podcast", slug, current_version(slug), destination,
-                    moves.moves.origin(slug), cursor or "", hub or "")
+                    current_version(destination), moves.moves.origin(slug), cursor or "", hub or "")
 
     def render() -> Rendered:
         topic = store.get_topic(slug)
         if not has_podcast(topic):
             return Rendered.of(b"", "")
-        page = store.latest(slug, cursor=cursor, episodes=True)
+        # The episodes are the destination's: a move takes the stories over, and an app
+        # that reads this body must not see the show emptied (nor drop what it has).
+        page = store.latest(destination, limit=PODCAST.page_size, cursor=cursor, episodes=True)
         try:
             body = render_podcast_feed(
-                topic, page, links, Paging(cursor=cursor), hub=hub,
+                topic, page, links, Paging(limit=PODCAST.page_size, cursor=cursor), hub=hub,
                 guid=moves.podcast_guid(links, slug),
                 new_feed_url=feed_url(links, PODCAST, destination),
             )
