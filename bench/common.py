@@ -170,8 +170,11 @@ HOP_HEADERS = {"date", "server", "connection", "keep-alive", "transfer-encoding"
 
 
 def get(url: str, headers: dict[str, str] | None = None, timeout: float = 30) -> Answer:
-    """One GET as wrk sends it (no Accept-Encoding), whatever the status."""
-    request = urllib.request.Request(url, headers={"Accept-Encoding": "identity", **(headers or {})})
+    """One GET as wrk sends it (no Accept-Encoding), whatever the status. With a request id
+    of its own: each answer echoes it (serving/logs.py), so instances' answers compare
+    equal, and the baselines replay the header as storyfeed sends it."""
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "identity", "X-Request-ID": "bench",
+                                                   **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             status, head, body = response.status, response.headers, response.read()
