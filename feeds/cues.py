@@ -1,4 +1,5 @@
-"""Transcripts read into timed cues: WebVTT and SubRip (through webvtt-py) and the Podcast
+"""Transcripts read into timed cues: WebVTT and SubRip (webvtt-py's cues, most files read
+by a faster reader of their plain shape, see below) and the Podcast
 Index JSON transcript format, for the transcript page and the story's structured data.
 
 Bytes in, cues out; nothing of files or HTTP. Cue text is plain text (tags dropped, WebVTT
@@ -68,22 +69,154 @@ def read_cues(data: bytes, type: str) -> tuple[Cue, ...]:
     # so a file of 40,000 cues costs a scan of its bytes, not the parse.
     if text.count("-->") > MAX_CUES:
         raise TranscriptUnreadable(f"has more than {MAX_CUES:,} cues")
+    # WebVTT escapes &, < and > in cue text as character references; SubRip has none,
+    # but its text is not meant to hold any either.
+    decode = html.unescape if form == "vtt" else str
+    cues = []
+    for start, end, lines in _captions(text, form):
+        words = _plain(decode("\n".join([_strip_tags(line) for line in lines])))
+        if words:
+            voice = _voice(lines)
+            cues.append(Cue(start / 1000, end / 1000, words, _plain(decode(voice)) if voice else ""))
+    return tuple(cues)
+
+
+# -- WebVTT and SubRip ---------------------------------------------------------------------
+#
+# webvtt-py reads any file as browsers and players do, at some 50 to 75 µs a cue (1,500 cues:
+# 100 ms of a worker's CPU, on a page's first request). The plain shape nearly every file
+# has (each cue a block of its own, timings written in full, no styles or regions) is read
+# here in a few µs a cue; a file that steps outside it in any way is read by webvtt-py whole.
+# The cues are the same either way (tests/test_cues.py compares them on the sample files
+# and on generated ones): what these readers accept is a subset of what webvtt-py reads the
+# same way, not a reading of our own.
+
+TimedLines = tuple[int, int, list[str]]  # a cue's start and end in milliseconds, its text lines
+
+_VTT_TIMINGS_RE = re.compile(
+    r"(?:([0-9]{2}):)?([0-9]{2}):([0-9]{2})\.([0-9]{3}) --> (?:([0-9]{2}):)?([0-9]{2}):([0-9]{2})\.([0-9]{3})"
+    # Cue settings change where a cue shows, not its times or words.
+    r"(?:[ \t].*)?")
+_SRT_TIMINGS_RE = re.compile(
+    r"([0-9]{2}):([0-9]{2}):([0-9]{2}),([0-9]{3}) --> ([0-9]{2}):([0-9]{2}):([0-9]{2}),([0-9]{3})")
+_SRT_INDEX_RE = re.compile(r"[0-9]+")
+# A cue tag up to the first ">" after its "<" (webvtt-py's `<.*?>` on a line).
+_CUE_TAG_RE = re.compile(r"<[^>]*>")
+_VOICE_RE = webvtt.Caption.VOICE_SPAN_PATTERN
+
+
+def _captions(text: str, form: str) -> list[TimedLines]:
+    lines = _plain_lines(text)
+    simple = None
+    if lines is not None:
+        simple = _simple_vtt(lines) if form == "vtt" else _simple_srt(lines)
+    if simple is not None:
+        return simple
     try:
-        captions = webvtt.WebVTT.from_buffer(io.StringIO(text), format=form)
+        captions = webvtt.WebVTT.from_buffer(io.StringIO(text), format=form).captions
     except (MalformedFileError, MalformedCaptionError) as exc:
         name = "WebVTT" if form == "vtt" else "SubRip"
         raise TranscriptUnreadable(f"is not {name}: {exc}") from None
-    cues = []
-    for caption in captions.captions:
-        # WebVTT escapes &, < and > in cue text as character references; SubRip has none,
-        # but its text is not meant to hold any either.
-        decode = html.unescape if form == "vtt" else str
-        words = _plain(decode(caption.text))
-        if words:
-            cues.append(Cue(caption.start_time.in_milliseconds() / 1000,
-                            caption.end_time.in_milliseconds() / 1000,
-                            words, _plain(decode(caption.voice or ""))))
-    return tuple(cues)
+    return [(c.start_time.in_milliseconds(), c.end_time.in_milliseconds(), c.lines) for c in captions]
+
+
+def _plain_lines(text: str) -> list[str] | None:
+    """The lines as webvtt-py splits them (at CR LF, CR or LF, one empty last line dropped),
+    or None for a text whose CRs alone end lines, or that starts with a second BOM."""
+    text = text.replace("\r\n", "\n")
+    if "\r" in text or text.startswith("\ufeff"):
+        return None
+    lines = text.split("\n")
+    if not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def _milliseconds(hours: str | None, minutes: str, seconds: str, millis: str) -> int:
+    return ((int(hours or 0) * 60 + int(minutes)) * 60 + int(seconds)) * 1000 + int(millis)
+
+
+def _simple_vtt(lines: list[str]) -> list[TimedLines] | None:
+    """The cues of a WebVTT file of blocks each a cue (an optional id, its timings, its
+    text) or a NOTE; None for anything else."""
+    if not lines or not lines[0].startswith("WEBVTT"):
+        return None
+    count, i = len(lines), 0
+    while i < count and lines[i]:  # the header, up to the first empty line
+        if "-->" in lines[i]:
+            return None
+        i += 1
+    captions = []
+    while i < count:
+        if not lines[i]:
+            i += 1
+            continue
+        end = i
+        while end < count and lines[end]:
+            end += 1
+        block, i = lines[i:end], end
+        if "-->" in block[0]:
+            timings, text = block[0], block[1:]
+        elif len(block) > 1 and "-->" in block[1]:
+            timings, text = block[1], block[2:]
+        elif block[0].startswith("NOTE") and not any("-->" in line for line in block):
+            continue
+        else:
+            return None
+        match = _VTT_TIMINGS_RE.fullmatch(timings)
+        if match is None or any("-->" in line for line in text):
+            return None
+        h1, m1, s1, ms1, h2, m2, s2, ms2 = match.groups()
+        if max(int(m1), int(s1), int(m2), int(s2)) > 59:  # webvtt-py drops the cue
+            return None
+        captions.append((_milliseconds(h1, m1, s1, ms1), _milliseconds(h2, m2, s2, ms2), text))
+    return captions
+
+
+def _simple_srt(lines: list[str]) -> list[TimedLines] | None:
+    """The cues of a SubRip file of blocks each a cue (its number, its timings, its text),
+    from the first line on; None for anything else."""
+    if len(lines) < 3 or not _SRT_INDEX_RE.fullmatch(lines[0]):  # webvtt-py's refusal
+        return None
+    count, i = len(lines), 0
+    captions = []
+    while i < count:
+        if not lines[i].strip():
+            i += 1
+            continue
+        end = i
+        while end < count and lines[end].strip():
+            end += 1
+        block, i = lines[i:end], end
+        if len(block) < 2 or not _SRT_INDEX_RE.fullmatch(block[0]):
+            return None
+        match = _SRT_TIMINGS_RE.fullmatch(block[1])
+        text = block[2:]
+        if match is None or any("-->" in line for line in text):
+            return None
+        h1, m1, s1, ms1, h2, m2, s2, ms2 = match.groups()
+        captions.append((_milliseconds(h1, m1, s1, ms1), _milliseconds(h2, m2, s2, ms2), text))
+    return captions
+
+
+def _strip_tags(line: str) -> str:
+    """A line of cue text without its tags, as webvtt-py's `Caption.text`: in linear time,
+    as the regex only runs up to the last ">" (a "<" with no ">" after it is text)."""
+    if "<" not in line:
+        return line
+    last = line.rfind(">")
+    if last < 0:
+        return line
+    return _CUE_TAG_RE.sub("", line[:last + 1]) + line[last + 1:]
+
+
+def _voice(lines: list[str]) -> str:
+    """The speaker of a `<v Speaker>` span that opens the cue (webvtt-py's `Caption.voice`)."""
+    if lines and lines[0].startswith("<v"):
+        match = _VOICE_RE.match(lines[0])
+        if match:
+            return match.group(1)
+    return ""
 
 
 def _plain(text: str) -> str:
