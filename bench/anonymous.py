@@ -285,7 +285,7 @@ def run(database_url: str, media: Path, targets: list[tuple[str, str]]) -> list[
             client.get(target)
         timed = []
         for kind, target in targets:
-            transcripts._cues_of.cache_clear()
+            transcripts.CUE_MEMO.clear()
             started, cpu = time.perf_counter(), time.thread_time()
             response = client.get(target)
             response.close()
