@@ -116,10 +116,10 @@ _VOICE_RE = webvtt.Caption.VOICE_SPAN_PATTERN
 
 
 def _captions(text: str, form: str) -> list[TimedLines]:
-    lines = _plain_lines(text)
+    plain = _plain_text(text)
     simple = None
-    if lines is not None:
-        simple = _simple_vtt(lines) if form == "vtt" else _simple_srt(lines)
+    if plain is not None:
+        simple = _simple_vtt(plain) if form == "vtt" else _simple_srt(_lines(plain))
     if simple is not None:
         return simple
     try:
@@ -130,12 +130,17 @@ def _captions(text: str, form: str) -> list[TimedLines]:
     return [(c.start_time.in_milliseconds(), c.end_time.in_milliseconds(), c.lines) for c in captions]
 
 
-def _plain_lines(text: str) -> list[str] | None:
-    """The lines as webvtt-py splits them (at CR LF, CR or LF, one empty last line dropped),
-    or None for a text whose CRs alone end lines, or that starts with a second BOM."""
+def _plain_text(text: str) -> str | None:
+    """The text with its lines ended by LF alone, or None for a text whose CRs alone end
+    lines (webvtt-py ends a line at CR LF, CR or LF), or that starts with a second BOM."""
     text = text.replace("\r\n", "\n")
     if "\r" in text or text.startswith("\ufeff"):
         return None
+    return text
+
+
+def _lines(text: str) -> list[str]:
+    """The lines as webvtt-py splits them: one empty last line dropped."""
     lines = text.split("\n")
     if not lines[-1]:
         lines.pop()
@@ -146,40 +151,38 @@ def _milliseconds(hours: str | None, minutes: str, seconds: str, millis: str) ->
     return ((int(hours or 0) * 60 + int(minutes)) * 60 + int(seconds)) * 1000 + int(millis)
 
 
-def _simple_vtt(lines: list[str]) -> list[TimedLines] | None:
+# The end of a WebVTT block: one empty line or more.
+_VTT_BLOCK_END_RE = re.compile(r"\n\n+")
+
+
+def _simple_vtt(text: str) -> list[TimedLines] | None:
     """The cues of a WebVTT file of blocks each a cue (an optional id, its timings, its
-    text) or a NOTE; None for anything else."""
-    if not lines or not lines[0].startswith("WEBVTT"):
+    text) or a NOTE; None for anything else. Split into blocks by one regex, not a loop
+    over lines."""
+    if not text.startswith("WEBVTT"):
         return None
-    count, i = len(lines), 0
-    while i < count and lines[i]:  # the header, up to the first empty line
-        if "-->" in lines[i]:
-            return None
-        i += 1
+    header, *blocks = _VTT_BLOCK_END_RE.split(text.rstrip("\n"))
+    if "-->" in header:
+        return None
     captions = []
-    while i < count:
-        if not lines[i]:
-            i += 1
-            continue
-        end = i
-        while end < count and lines[end]:
-            end += 1
-        block, i = lines[i:end], end
-        if "-->" in block[0]:
-            timings, text = block[0], block[1:]
-        elif len(block) > 1 and "-->" in block[1]:
-            timings, text = block[1], block[2:]
-        elif block[0].startswith("NOTE") and not any("-->" in line for line in block):
-            continue
-        else:
-            return None
+    for block in blocks:
+        timings, _, rest = block.partition("\n")
+        if "-->" not in timings:
+            if "-->" not in rest:
+                if timings.startswith("NOTE"):
+                    continue
+                return None
+            timings, _, rest = rest.partition("\n")  # after the cue's id
+            if "-->" not in timings:
+                return None
         match = _VTT_TIMINGS_RE.fullmatch(timings)
-        if match is None or any("-->" in line for line in text):
+        if match is None or "-->" in rest:
             return None
         h1, m1, s1, ms1, h2, m2, s2, ms2 = match.groups()
         if m1 > "59" or s1 > "59" or m2 > "59" or s2 > "59":  # two digits each; webvtt-py drops the cue
             return None
-        captions.append((_milliseconds(h1, m1, s1, ms1), _milliseconds(h2, m2, s2, ms2), text))
+        captions.append((_milliseconds(h1, m1, s1, ms1), _milliseconds(h2, m2, s2, ms2),
+                         rest.split("\n") if rest else []))
     return captions
 
 

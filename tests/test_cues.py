@@ -53,9 +53,10 @@ def outcome(read, data: bytes, type: str):
 
 def read_plainly(data: bytes, type: str) -> bool:
     """Whether read_cues reads the file without webvtt-py."""
-    lines = cues._plain_lines(data.decode("utf-8-sig"))
-    reader = cues._simple_vtt if type == "text/vtt" else cues._simple_srt
-    return lines is not None and reader(lines) is not None
+    text = cues._plain_text(data.decode("utf-8-sig"))
+    if text is None:
+        return False
+    return (cues._simple_vtt(text) if type == "text/vtt" else cues._simple_srt(cues._lines(text))) is not None
 
 
 @pytest.mark.parametrize("path", sorted(p for p in SAMPLE_MEDIA.rglob("*") if p.suffix[1:] in TYPES),
