@@ -359,8 +359,13 @@ def report(backend: str, timed: list[Timed]) -> tuple[bool, str]:
     if errors:
         print(f"  {len(errors)} answers of 5xx, e.g. GET {errors[0].target}")
     met = all(percentile([t.ms for t in g], 0.99) <= GOAL_MS for g in kinds.values()) and not errors
-    verdict = (f"{backend}: every kind's p99 <= {GOAL_MS:.0f} ms: {'met' if met else 'NOT met'}; "
-               f"worst {worst.ms:.1f} ms ({worst.cpu_ms:.1f} ms CPU) GET {worst.target}")
+    # Beside the goal, the same on CPU time: what the request's own work costs, which a
+    # neighbour's load on the cores barely changes (the goal's wall time it can multiply).
+    cpu_met = all(percentile([t.cpu_ms for t in g], 0.99) <= GOAL_MS for g in kinds.values())
+    verdict = (f"{backend}: every kind's p99 <= {GOAL_MS:.0f} ms: {'met' if met else 'NOT met'} "
+               f"(on CPU time: {'met' if cpu_met else 'NOT met'}); "
+               f"worst {worst.ms:.1f} ms ({worst.cpu_ms:.1f} ms CPU) GET {worst.target}; "
+               f"most CPU {worst_cpu.cpu_ms:.1f} ms GET {worst_cpu.target}")
     print(f"  goal {verdict}")
     return met, verdict
 
