@@ -4,6 +4,7 @@ Built here, not in app.py, so that importing app.py (tests, tools, `flask --app 
 builds nothing; a setting that cannot be used ends the process with one line naming it.
 """
 
-from app import create_app
+from app import create_app, settle_heap
 
 app = create_app()
+settle_heap()

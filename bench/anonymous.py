@@ -7,7 +7,8 @@ server of BENCH_DATABASE_URL or TEST_DATABASE_URL (created, and dropped at the e
 whatever happens). Half the stories are also in the topic `silent`, where only 5 of
 50,000 have audio: the case that once walked the whole topic for one podcast page. A
 third of the others have audio a feed encloses; every 500th story has a transcript file
-of its own (WebVTT, SubRip or Podcast Index JSON, 100 to 1,500 cues), one of 40,000 cues.
+of its own (WebVTT, SubRip or Podcast Index JSON, 100 to 1,500 cues), one of 40,000 cues (a
+named problem on its pages) and one of MAX_CUES, the most a page shows.
 
 Every request goes through the app in process (Flask's test client: server time, no
 network), with a render cache that keeps nothing and the transcript cue memo emptied
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import json
 import os
 import random
@@ -44,7 +46,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from app import create_app
+from app import create_app, settle_heap
+from feeds.cues import MAX_CUES
+from serving.params import DEFAULT_LIMIT, MAX_LIMIT
 from serving.rendered import Rendered
 from serving.state import EXTENSION, app_state
 from stories import migrate
@@ -60,7 +64,8 @@ TOPICS = 200
 SILENT = "silent"
 SILENT_EPISODES = (2, 20_002, 40_002, 60_002, 80_002)  # even: in `silent`, with audio
 TRANSCRIPT_EVERY = 500
-HUGE_TRANSCRIPT = 1  # the story whose transcript has 40,000 cues
+HUGE_TRANSCRIPT = 1  # the story whose transcript has 40,000 cues (refused: past MAX_CUES)
+LONGEST_TRANSCRIPT = 1_001  # the story whose transcript has MAX_CUES cues, the most a page shows
 BATCH = 5_000
 GOAL_MS = 50.0
 SITE_URL = "http://storyfeed.bench/"
@@ -104,6 +109,8 @@ def transcript_of(i: int) -> tuple[str, str, int] | None:
     """(file name, type, cues) of story i's transcript, if it has one."""
     if i == HUGE_TRANSCRIPT:
         return f"{i}.vtt", "text/vtt", 40_000
+    if i == LONGEST_TRANSCRIPT:
+        return f"{i}.vtt", "text/vtt", MAX_CUES
     if i % TRANSCRIPT_EVERY != HUGE_TRANSCRIPT:
         return None
     cues = 100 + (i * 37) % 1_400
@@ -203,7 +210,8 @@ def requests(rng: random.Random, quick: bool) -> list[tuple[str, str]]:
     """(kind, path and query) of every request of the run."""
     out: list[tuple[str, str]] = []
     sample = 10 if quick else 40
-    limits = ("", "?limit=1", "?limit=10", "?limit=100", "?limit=500")
+    # Up to the largest page a request may ask for; one past it is a 400.
+    limits = ("", "?limit=1", "?limit=10", f"?limit={MAX_LIMIT // 2}", f"?limit={MAX_LIMIT}")
     # The site's feeds: first pages, pages deep in the store, newer-ward pages.
     for name in FORMATS:
         for limit in limits:
@@ -222,7 +230,7 @@ def requests(rng: random.Random, quick: bool) -> list[tuple[str, str]]:
             out.append((f"{kind} page", f"/topics/{slug}/pages/{page}/{name}"))
         out.append(("topic page", f"/topics/{slug}"))
         out.append(("topic page", f"/topics/{slug}?cursor={cursor(member)}"))
-        api_limit = rng.choice((1, 50, 500))
+        api_limit = rng.choice((1, DEFAULT_LIMIT, MAX_LIMIT))
         out.append((f"api topic stories limit={api_limit}", f"/api/topics/{slug}/stories?limit={api_limit}"))
         out.append(("api topic stories", f"/api/topics/{slug}/stories?cursor={cursor(member)}"))
     # The topic of 50,000 stories with 5 episodes among them.
@@ -260,7 +268,9 @@ def requests(rng: random.Random, quick: bool) -> list[tuple[str, str]]:
             ("openapi", "/openapi.json"), ("health", "/healthz"), ("health", "/readyz"),
             ("health", "/livez"), ("metrics, no token", "/metrics"), ("media file", "/media/bench/1.vtt"),
             ("redirect", "/stories/100000001/"), ("404", "/topics/nothing/rss.xml"),
-            ("404", "/stories/nothing"), ("404", "/topics/nothing/podcast.xml")]
+            ("404", "/stories/nothing"), ("404", "/topics/nothing/podcast.xml"),
+            ("400", f"/topics/t1/rss.xml?limit={MAX_LIMIT + 1}"),
+            ("400", f"/api/topics/t1/stories?limit={MAX_LIMIT * 5}")]
     rng.shuffle(out)
     return out
 
@@ -272,6 +282,21 @@ class Timed:
     status: int
     ms: float
     cpu_ms: float  # this thread's CPU: the app's own work (and SQLite's), not PostgreSQL's
+    gc_ms: float  # of which Python's garbage collector, which the request's allocations set off
+
+
+class GCClock:
+    """Wall time spent in Python's garbage collector, from gc.callbacks."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.total += time.perf_counter() - self._started
 
 
 def run(database_url: str, media: Path, targets: list[tuple[str, str]]) -> list[Timed]:
@@ -280,19 +305,23 @@ def run(database_url: str, media: Path, targets: list[tuple[str, str]]) -> list[
     state = app_state(app)
     app.extensions[EXTENSION] = dataclasses.replace(state, render_cache=KeepNothing())
     client = app.test_client()
+    settle_heap()  # as wsgi.py does once a worker has built the app
+    collector = GCClock()
+    gc.callbacks.append(collector)
     try:
         for _kind, target in targets[:20]:  # connections, templates, imports: a started process
             client.get(target)
         timed = []
         for kind, target in targets:
-            transcripts._cues_of.cache_clear()
-            started, cpu = time.perf_counter(), time.thread_time()
+            transcripts.CUE_MEMO.clear()
+            started, cpu, collected = time.perf_counter(), time.thread_time(), collector.total
             response = client.get(target)
             response.close()
             timed.append(Timed(kind, target, response.status_code, (time.perf_counter() - started) * 1000,
-                               (time.thread_time() - cpu) * 1000))
+                               (time.thread_time() - cpu) * 1000, (collector.total - collected) * 1000))
         return timed
     finally:
+        gc.callbacks.remove(collector)
         state.store.engine.dispose()
 
 
@@ -301,7 +330,7 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def report(backend: str, timed: list[Timed]) -> bool:
+def report(backend: str, timed: list[Timed]) -> tuple[bool, str]:
     kinds: dict[str, list[Timed]] = {}
     for t in timed:
         kinds.setdefault(t.kind, []).append(t)
@@ -323,12 +352,22 @@ def report(backend: str, timed: list[Timed]) -> bool:
     errors = [t for t in timed if t.status >= 500]
     print(f"  all: p50 {statistics.median(everything):.1f} ms, p99 {percentile(everything, 0.99):.1f} ms; "
           f"worst {worst.ms:.1f} ms ({worst.ms / GOAL_MS:.2f}x goal): {worst.status} GET {worst.target}")
-    print(f"  most CPU: {worst_cpu.cpu_ms:.1f} ms ({worst_cpu.ms:.1f} ms wall): GET {worst_cpu.target}")
+    print(f"  most CPU: {worst_cpu.cpu_ms:.1f} ms ({worst_cpu.ms:.1f} ms wall, {worst_cpu.gc_ms:.1f} ms of it "
+          f"Python's garbage collector): GET {worst_cpu.target}")
+    print(f"  garbage collector: {sum(t.gc_ms for t in timed):.0f} ms in all, "
+          f"at most {max(t.gc_ms for t in timed):.1f} ms in one request")
     if errors:
         print(f"  {len(errors)} answers of 5xx, e.g. GET {errors[0].target}")
     met = all(percentile([t.ms for t in g], 0.99) <= GOAL_MS for g in kinds.values()) and not errors
-    print(f"  goal: every kind's p99 <= {GOAL_MS:.0f} ms: {'met' if met else 'NOT met'}")
-    return met
+    # Beside the goal, the same on CPU time: what the request's own work costs, which a
+    # neighbour's load on the cores barely changes (the goal's wall time it can multiply).
+    cpu_met = all(percentile([t.cpu_ms for t in g], 0.99) <= GOAL_MS for g in kinds.values())
+    verdict = (f"{backend}: every kind's p99 <= {GOAL_MS:.0f} ms: {'met' if met else 'NOT met'} "
+               f"(on CPU time: {'met' if cpu_met else 'NOT met'}); "
+               f"worst {worst.ms:.1f} ms ({worst.cpu_ms:.1f} ms CPU) GET {worst.target}; "
+               f"most CPU {worst_cpu.cpu_ms:.1f} ms GET {worst_cpu.target}")
+    print(f"  goal {verdict}")
+    return met, verdict
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -339,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
                   or DEFAULT_DATABASE_URL)
     print(f"bench.anonymous: {load_average()}", flush=True)
     targets = requests(random.Random(21), quick)
-    met = []
+    met, verdicts = [], []
     for backend in backends:
         with tempfile.TemporaryDirectory(prefix="storyfeed-bench-anonymous-") as tmp:
             with contextlib.ExitStack() as stack:
@@ -351,8 +390,13 @@ def main(argv: list[str] | None = None) -> int:
                 seconds = build(database_url, media)
                 print(f"  {backend}: {STORIES:,} stories in {TOPICS + 1} topics built in {seconds:.0f} s; "
                       f"{load_average()}", flush=True)
-                met.append(report(backend, run(database_url, media, targets)))
-    print(f"\n({load_average()})")
+                backend_met, verdict = report(backend, run(database_url, media, targets))
+                met.append(backend_met)
+                verdicts.append(verdict)
+    print(f"\ngoal of issue 21, every anonymous GET's p99 <= {GOAL_MS:.0f} ms of server time, uncached "
+          f"({load_average()}):")
+    for verdict in verdicts:
+        print(f"  {verdict}")
     return 0 if all(met) else 1
 
 

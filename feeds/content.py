@@ -98,11 +98,11 @@ def _html_attribute(value: str) -> str:
 # remembered per process, which took a twentieth off a podcast feed's cold render.
 #
 # Each memo is sized to what it buys (docs/scaling.md, the memory account): the values
-# of the largest page a request can ask for (500 stories, `serving.params.MAX_LIMIT`,
-# about 1,500 texts, 1,000 attributes, 2,000 URLs, 1,000 media URLs and 500 ids in
-# `bench.feeds`), so that a feed rendered again in another format after a write finds
-# them all, and not the whole site: a hit saves 0.2 to 3 us, and a memo of 16,384 long
-# texts held 20 to 200 MB. Never a body or other long text or URL: a value of at most
+# of the largest page `bench.feeds` renders (500 stories, five times the most a request
+# may ask for, `serving.params.MAX_LIMIT`: about 1,500 texts, 1,000 attributes, 2,000
+# URLs, 1,000 media URLs and 500 ids), so that a feed rendered again in another format
+# after a write finds them all, and not the whole site: a hit saves 0.2 to 3 us, and a
+# memo of 16,384 long texts held 20 to 200 MB. Never a body or other long text or URL: a value of at most
 # MEMO_TEXT_CHARS characters, so that the worst an entry can hold (4 bytes a character,
 # every one escaped) stays within a few kilobytes.
 MEMO_TEXT_CHARS = 256

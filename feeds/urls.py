@@ -8,10 +8,12 @@ from urllib.parse import quote, urlencode, urlsplit
 from serving.links import Links
 from serving.params import DEFAULT_LIMIT, MAX_LIMIT
 
-# Episodes (stories with audio) on a podcast feed's first page. Podcast apps read one
-# document: gPodder reads a next page only while every episode of the page before is new
-# to it, and forgets the episodes it did not download once they leave what it read. So the
-# feed is whole up to this many; beyond it, the oldest are on later pages.
+# Episodes (stories with audio) on a podcast feed's page of the default size. Podcast apps
+# read one document: gPodder reads a next page only while every episode of the page
+# before is new to it, and forgets the episodes it did not download once they leave what
+# it read. So the feed is whole up to this many; beyond it, the oldest are on later pages.
+# It is the default only: such a page is kept in the render cache, made once per change,
+# while a `?limit=` (at most MAX_LIMIT) is rendered for each request.
 PODCAST_PAGE_SIZE = 1000
 
 
@@ -29,7 +31,7 @@ RSS = FeedFormat("rss", "rss.xml", "application/rss+xml; charset=utf-8", "RSS")
 ATOM = FeedFormat("atom", "atom.xml", "application/atom+xml; charset=utf-8", "Atom")
 JSON_FEED = FeedFormat("json", "feed.json", "application/feed+json", "JSON Feed")
 PODCAST = FeedFormat("podcast", "podcast.xml", "application/rss+xml; charset=utf-8", "Podcast",
-                     page_size=PODCAST_PAGE_SIZE, max_page_size=PODCAST_PAGE_SIZE)
+                     page_size=PODCAST_PAGE_SIZE)
 
 FORMATS = {f.name: f for f in (RSS, ATOM, JSON_FEED, PODCAST)}
 # The formats of the all-stories feeds (a podcast belongs to one topic's settings).

@@ -11,7 +11,12 @@ from stories.errors import InvalidInput
 from stories.store import InvalidCursor, normalize_cursor
 
 DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
+# The largest page a request may ask for. A page's render is proportional to its items
+# (about 0.1 ms of CPU an item in every format), and every other page size is rendered
+# for each request (web/feeds.py keeps only the default's): 500 items cost 45 to 65 ms,
+# past the 50 ms a request may take (issue 21, `bench.anonymous`); 100 cost 10 to 16 ms.
+# More items are a `next` link away, each page as cheap as the first (keyset cursors).
+MAX_LIMIT = 100
 
 
 def parse_limit(value: str | None, default: int | None = DEFAULT_LIMIT, maximum: int = MAX_LIMIT,

@@ -203,16 +203,17 @@ def test_the_store_is_read_at_most_once_per_interval(sample_app, sample_client, 
 
 @both_paths
 @pytest.mark.parametrize("query, words", [
-    ("?limit=abc", ["limit", "1 to {max}"]),
-    ("?limit=0", ["limit", "1 to {max}"]),
-    ("?limit={over}", ["limit", "1 to {max}"]),
+    ("?limit=abc", ["limit", "1 to 100"]),
+    ("?limit=0", ["limit", "1 to 100"]),
+    # Larger pages cost past the 50 ms a request may take (serving/params.py); the podcast
+    # feed's own 1,000-episode page is its default, rendered once per change, not a ?limit=.
+    ("?limit=101", ["limit", "1 to 100"]),
+    ("?limit=500", ["limit", "1 to 100"]),
+    ("?limit=1000", ["limit", "1 to 100"]),
     ("pages/not-ours/", ["cursor", "not one this service made"]),
 ])
 @pytest.mark.parametrize("path", [TOPIC_FEEDS["rss"], TOPIC_FEEDS["podcast"], SITE_FEEDS["json"]])
 def test_bad_limit_or_cursor_is_a_400_that_says_why(sample_client, path, query, words):
-    # The podcast feed is whole up to 1,000 episodes (docs/feeds.md#paging).
-    maximum = 1000 if path == TOPIC_FEEDS["podcast"] else 500
-    query = query.format(over=maximum + 1)
     if query.startswith("pages/"):
         folder, _, name = path.rpartition("/")
         url = f"{folder}/{query}{name}"
@@ -221,7 +222,7 @@ def test_bad_limit_or_cursor_is_a_400_that_says_why(sample_client, path, query, 
     status, message = json_error(sample_client, url)
     assert status == 400
     for word in words:
-        assert word.format(max=maximum) in message
+        assert word in message
 
 
 @both_paths
@@ -311,9 +312,9 @@ def test_walking_next_visits_every_story_once_in_order_in_every_format(big_app):
 
 def test_the_site_feeds_page_over_every_topic(big_app):
     client = big_app.test_client()
-    seen, pages = walk(client, "rss", "/rss.xml?limit=500")
+    seen, pages = walk(client, "rss", "/rss.xml?limit=100")
     assert seen == expected_urls(many_stories(1234))
-    assert [len(items) for items, _ in pages] == [500, 500, 234]
+    assert [len(items) for items, _ in pages] == [100] * 12 + [34]
 
 
 def test_podcast_pages_hold_full_pages_of_episodes(app, client):

@@ -8,6 +8,8 @@ import gc
 import hashlib
 import importlib
 import re
+import shutil
+import tempfile
 import threading
 import time
 import tracemalloc
@@ -133,6 +135,7 @@ def worst_fills(sample_app) -> dict[str, Callable[[], object]]:
     from serving.fastpath import Answer, FastPath
     from serving.links import Links
     from stories.validate import KNOWN_CLEAN_BODIES, MAX_ID
+    from web.transcripts import MEMO_BYTES, MEMO_CUES, CueMemo
 
     chars = content.MEMO_TEXT_CHARS
     links = Links.build("https://storyfeed.example.org/")
@@ -172,6 +175,30 @@ def worst_fills(sample_app) -> dict[str, Callable[[], object]]:
         for i in range(KNOWN_CLEAN_BODIES.maxsize):
             KNOWN_CLEAN_BODIES.add(hashlib.sha256(str(i).encode()).digest())
 
+    def cue_memo() -> CueMemo:
+        # Files to the memo's bound of bytes and cues, each cue with a speaker of its own, its
+        # text ASCII but for one 4-byte character, which makes Python keep every character
+        # of it in 4 bytes: the most a file's bytes can make in memory.
+        memo = CueMemo(MEMO_CUES, MEMO_BYTES)
+        files = 5
+        per_file = MEMO_CUES // files
+        folder = Path(tempfile.mkdtemp(prefix="storyfeed-cue-memo-"))
+        try:
+            for n in range(files):
+                timings = "00:00:01.000 --> 00:00:02.000\n"
+                cue_bytes = (MEMO_BYTES // files - 10) // per_file  # "WEBVTT\n\n" and a margin
+                room = cue_bytes - len(timings) - len("<v >\n\n") - 2 * len(unique(0).encode())
+                text = "WEBVTT\n\n" + "".join(f"{timings}<v {unique(i)}>{unique(i)}{'a' * room}\n\n"
+                                               for i in range(n * per_file, (n + 1) * per_file))
+                path = folder / f"{n}.vtt"
+                path.write_text(text, encoding="utf-8")
+                assert path.stat().st_size <= MEMO_BYTES // files
+                memo.cues(str(path), "text/vtt", 0, path.stat().st_size)
+        finally:
+            shutil.rmtree(folder)
+        assert memo.sizes() == (files, MEMO_CUES, memo.sizes()[2])
+        return memo
+
     providers = EmbedSettings.from_settings(app_state(sample_app).settings).providers
     long_site = "https://h{:04d}" + "x" * 8_000 + ".example/"  # a Host header of 8 KB
     return {
@@ -190,6 +217,7 @@ def worst_fills(sample_app) -> dict[str, Callable[[], object]]:
             podcast.podcast_guid, lambda i: (f"https://storyfeed.example.org/topics/{i:0{MAX_ID}d}/podcast.xml",)),
         "stories.validate.KNOWN_CLEAN_BODIES": clean_bodies,
         "serving.fastpath.FastPath": fast_path,
+        "web.transcripts.CueMemo": cue_memo,
         "serving.rendered.VersionMemo": versions,
         "serving.rendered._known_accepts_gzip": memo(
             rendered._known_accepts_gzip,

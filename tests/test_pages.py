@@ -109,9 +109,10 @@ def test_api_story_and_paging(sample_client):
 
 
 @pytest.mark.parametrize("query, message", [
-    ("limit=0", "limit must be a whole number from 1 to 500"),
-    ("limit=501", "limit must be a whole number from 1 to 500"),
-    ("limit=abc", "limit must be a whole number from 1 to 500"),
+    ("limit=0", "limit must be a whole number from 1 to 100"),
+    ("limit=101", "limit must be a whole number from 1 to 100"),
+    ("limit=500", "limit must be a whole number from 1 to 100"),
+    ("limit=abc", "limit must be a whole number from 1 to 100"),
     ("cursor=zzz", "cursor is not one this service made"),
 ])
 def test_api_bad_paging_is_400_with_a_reason(sample_client, query, message):
@@ -229,3 +230,14 @@ def test_paas_database_urls_are_accepted(given, expected):
     from stories.store import database_url
 
     assert database_url(given) == expected
+
+
+def test_the_api_description_states_the_largest_page_the_api_serves(sample_client):
+    from serving.params import MAX_LIMIT
+
+    spec = sample_client.get("/openapi.json").get_json()
+    [limit] = [p for p in spec["paths"]["/api/topics/{slug}/stories"]["get"]["parameters"] if p["name"] == "limit"]
+    assert limit["schema"]["maximum"] == MAX_LIMIT == 100
+    url = "/api/topics/north-korean-defectors/stories?limit="
+    assert sample_client.get(f"{url}{MAX_LIMIT}").status_code == 200
+    assert sample_client.get(f"{url}{MAX_LIMIT + 1}").status_code == 400

@@ -67,6 +67,19 @@ def test_wsgi_builds_the_app_or_stops_with_one_line(tmp_path):
     assert "Traceback" not in refused.stderr
 
 
+@pytest.mark.slow
+def test_a_worker_leaves_what_it_built_at_start_out_of_the_garbage_collectors_passes(tmp_path):
+    # A full pass over the start-up heap (some 120,000 objects) cost 20 to 200 ms inside
+    # whichever request set it off (bench.anonymous).
+    built = python_in_copy(tmp_path, "import gc, wsgi; print(gc.get_freeze_count())")
+    assert built.returncode == 0, built.stderr
+    assert int(built.stdout) > 50_000
+    # Importing app.py (tests, tools) freezes nothing.
+    imported = python_in_copy(tmp_path, "import gc, app; app.create_app(); print(gc.get_freeze_count())")
+    assert imported.returncode == 0, imported.stderr
+    assert int(imported.stdout) == 0
+
+
 def test_the_procfile_web_process_serves_wsgi_app():
     assert procfile_command("web") == ["gunicorn", "wsgi:app"]
 

@@ -406,3 +406,30 @@ def test_a_hostile_json_transcript_is_named_on_every_page_and_in_the_export(medi
     media_app.config["SITE_URL"] = "http://storyfeed.test/"
     export_site(media_app, tmp_path / "export")
     assert (tmp_path / "export" / "stories" / "s1" / "transcript").is_file()
+
+
+def test_the_cue_memo_holds_what_its_bound_says_and_rereads_an_edited_file(tmp_path, monkeypatch):
+    # It kept 256 files of up to 5,000 cues each: hundreds of MB in every worker.
+    from bench.anonymous import write_transcript
+    from web import transcripts
+
+    memo = transcripts.CueMemo(max_cues=3_000, max_bytes=1024 * 1024)
+    monkeypatch.setattr(transcripts, "CUE_MEMO", memo)
+    reads = []
+    real = transcripts.read_cues
+    monkeypatch.setattr(transcripts, "read_cues", lambda data, type: reads.append(type) or real(data, type))
+    for n in range(12):
+        write_transcript(tmp_path, f"{n}.vtt", 1_000)
+        assert len(transcripts.file_cues(str(tmp_path / f"{n}.vtt"), "text/vtt")) == 1_000
+        files, cues, size = memo.sizes()
+        assert cues <= 3_000 and size <= 1024 * 1024
+    assert memo.sizes()[:2] == (3, 3_000)
+    reads.clear()
+    transcripts.file_cues(str(tmp_path / "11.vtt"), "text/vtt")
+    assert reads == []  # the newest files are kept
+    (tmp_path / "11.vtt").write_text("WEBVTT\n\n00:01.000 --> 00:02.000\nEdited.\n")
+    assert [c.text for c in transcripts.file_cues(str(tmp_path / "11.vtt"), "text/vtt")] == ["Edited."]
+    assert reads == ["text/vtt"]
+    write_transcript(tmp_path, "big.vtt", 3_001)  # past the bound alone: read, not kept
+    transcripts.file_cues(str(tmp_path / "big.vtt"), "text/vtt")
+    assert memo.sizes()[1] <= 3_000

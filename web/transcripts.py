@@ -15,10 +15,11 @@ while a request waits. `served_paths` lists what a story has here, for the expor
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
@@ -108,11 +109,58 @@ def served_paths(story: Story, media_dir: str) -> list[str]:
 
 # -- reading transcripts ------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=256)
-def _cues_of(path: str, type: str, mtime_ns: int, size: int) -> tuple[Cue, ...]:
-    # Keyed by the file's time and size too, so an edited file is read again.
-    with open(path, "rb") as file:
-        return read_cues(file.read(MAX_TRANSCRIPT_BYTES + 1), type)
+class CueMemo:
+    """The cues of the transcript files read last, up to MEMO_CUES cues and MEMO_BYTES of
+    files together (a file past either alone is not kept): a story page and its transcript
+    page read the same file, and a page of many cues costs more to read than to find here.
+
+    Keyed by the file's time and size too, so an edited file is read again. Bounded by what
+    it holds, not by a count of files: 256 files of up to 5,000 cues each could have held
+    hundreds of MB in every worker. Safe under gthread's threads."""
+
+    def __init__(self, max_cues: int, max_bytes: int) -> None:
+        self.max_cues, self.max_bytes = max_cues, max_bytes
+        self._kept: OrderedDict[tuple[str, str, int, int], tuple[Cue, ...]] = OrderedDict()
+        self._cues = self._bytes = 0
+        self._lock = threading.Lock()
+
+    def cues(self, path: str, type: str, mtime_ns: int, size: int) -> tuple[Cue, ...]:
+        key = (path, type, mtime_ns, size)
+        with self._lock:
+            found = self._kept.get(key)
+            if found is not None:
+                self._kept.move_to_end(key)
+                return found
+        with open(path, "rb") as file:
+            cues = read_cues(file.read(MAX_TRANSCRIPT_BYTES + 1), type)
+        if len(cues) <= self.max_cues and size <= self.max_bytes:
+            with self._lock:
+                if key not in self._kept:
+                    self._kept[key] = cues
+                    self._cues += len(cues)
+                    self._bytes += size
+                while self._cues > self.max_cues or self._bytes > self.max_bytes:
+                    (_, _, _, old_size), old = self._kept.popitem(last=False)
+                    self._cues -= len(old)
+                    self._bytes -= old_size
+        return cues
+
+    def sizes(self) -> tuple[int, int, int]:
+        """(files, cues, bytes of files) held now."""
+        with self._lock:
+            return len(self._kept), self._cues, self._bytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+            self._cues = self._bytes = 0
+
+
+# About 2.9 MB a process for files like the bench's, 5.9 MB at worst (docs/scaling.md);
+# reading a plain file again costs some 10 µs a cue.
+MEMO_CUES = 10_000
+MEMO_BYTES = 1024 * 1024
+CUE_MEMO = CueMemo(MEMO_CUES, MEMO_BYTES)
 
 
 def file_cues(path: str, type: str) -> tuple[Cue, ...]:
@@ -121,7 +169,10 @@ def file_cues(path: str, type: str) -> tuple[Cue, ...]:
         stat = os.stat(path)
     except OSError as exc:
         raise TranscriptUnreadable(f"cannot be read ({exc.strerror})") from None
-    return _cues_of(path, type, stat.st_mtime_ns, stat.st_size)
+    try:
+        return CUE_MEMO.cues(path, type, stat.st_mtime_ns, stat.st_size)
+    except OSError as exc:
+        raise TranscriptUnreadable(f"cannot be read ({exc.strerror})") from None
 
 
 def _page_cues(audio: Audio, media_dir: str) -> tuple[Transcript | None, tuple[Cue, ...], str]:
@@ -301,7 +352,7 @@ def transcript_page(story_id: str):
     settings = app_state().settings
     media_dir = settings["MEDIA_DIR"]
     links = current_links()
-    # Reading cues is CPU (webvtt-py) and so is a page of thousands of them: made once per
+    # Reading cues is CPU and so is a page of thousands of them: made once per
     # change of the store (topics' languages and titles show too) or of the files.
     key = cache_key("transcript", current_version(), story.id, _files_stamp(story, media_dir))
 
