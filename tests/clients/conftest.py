@@ -59,7 +59,9 @@ def wordpress(storyfeed):
         yield site
 
 
-@pytest.fixture(scope="session")
+# Module scope, as every browser fixture of the suite: Playwright's sync API allows one
+# instance at a time, and the browser tests run in one process (`make test`).
+@pytest.fixture(scope="module")
 def browser():
     if not os.path.exists(CHROMIUM):
         pytest.skip("Chromium is not installed (Debian package chromium)")
