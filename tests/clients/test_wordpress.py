@@ -20,24 +20,30 @@ pytestmark = [pytest.mark.clients, pytest.mark.slow, pytest.mark.browser]
 
 ARTIFACTS = ROOT / "test-artifacts"
 POSTS = ["classic", "block"]
+PANELS_OF_PLAYER = ["chapters", "transcript", "share"]
 # wp-embed.js keeps a frame between 200 and 1000 px, whatever height the player asks for.
 WP_MIN, WP_MAX = 200, 1000
 SLACK = 3  # px: rounding between the player's layout and the frame's height attribute
 
 
-@pytest.fixture(params=POSTS)
-def post(request, wordpress, storyfeed, browser):
-    """A visitor's page showing one published post, and the player's frame in it."""
-    context = browser.new_context(viewport={"width": 800, "height": 900})
+def open_post(browser, storyfeed, link: str, viewport: dict[str, int]):
+    """A visitor's page showing a published post, and the player's frame in it."""
+    context = browser.new_context(viewport=viewport)
     page = context.new_page()
-    page.goto(wordpress.links[request.param])
+    page.goto(link)
     page.wait_for_function("() => document.querySelector('iframe.wp-embedded-content') !== null")
-    player = f"{storyfeed.base}/player/"
     page.wait_for_function("() => document.querySelector('iframe.wp-embedded-content').contentWindow !== null")
+    player = f"{storyfeed.base}/player/"
     frame = next(f for f in page.frames if f.url.startswith(player))
     frame.wait_for_selector(".controls:not([hidden])")
+    return page, frame
+
+
+@pytest.fixture(params=POSTS)
+def post(request, wordpress, storyfeed, browser):
+    page, frame = open_post(browser, storyfeed, wordpress.links[request.param], {"width": 800, "height": 900})
     yield request.param, page, frame
-    context.close()
+    page.context.close()
 
 
 def player_height(frame) -> int:
@@ -89,7 +95,7 @@ def test_wordpress_loads_wp_embed_and_shows_the_player(post):
     fits(page, frame)
 
 
-@pytest.mark.parametrize("panel", ["chapters", "transcript", "share"])
+@pytest.mark.parametrize("panel", PANELS_OF_PLAYER)
 def test_the_frame_follows_the_player_as_a_panel_opens_and_closes(post, panel):
     name, page, frame = post
     fits(page, frame)
@@ -133,3 +139,24 @@ def test_captions_load_and_it_plays(post):
                             " && document.querySelector('track').track.cues.length > 0", timeout=15_000)
     frame.wait_for_function("() => document.querySelector('audio').currentTime > 1", timeout=15_000)
     assert frame.evaluate("document.querySelector('audio').crossOrigin") == "anonymous"
+
+
+def test_on_a_phone_each_panel_fits_and_every_control_is_in_reach(wordpress, storyfeed, browser):
+    page, frame = open_post(browser, storyfeed, wordpress.links["block"], {"width": 360, "height": 740})
+    try:
+        fits(page, frame)
+        for panel in PANELS_OF_PLAYER:
+            toggle = frame.locator(f"button[aria-controls={panel}-panel]")
+            toggle.click()
+            if panel == "transcript":
+                frame.wait_for_selector(".cues button")
+            fits(page, frame)
+            # Each control under the mouse once the post (or the panel's own list) is
+            # scrolled to it; the frame's page itself, which a user cannot scroll, stays put.
+            for control in frame.locator(f"#{panel}-panel").locator("button, input, textarea").all():
+                control.click(trial=True, timeout=5_000)
+            assert frame.evaluate("document.scrollingElement.scrollTop") == 0
+            page.locator(".wp-block-post-content").screenshot(path=str(ARTIFACTS / f"wordpress-phone-{panel}.png"))
+            toggle.click()
+    finally:
+        page.context.close()
