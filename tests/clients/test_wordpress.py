@@ -93,6 +93,9 @@ def test_wordpress_loads_wp_embed_and_shows_the_player(post):
     assert iframe.is_visible()
     assert frame.locator(".title").inner_text() == SAMPLE_TITLE
     fits(page, frame)
+    # A narrower window wraps the title onto more lines: the frame follows.
+    page.set_viewport_size({"width": 420, "height": 900})
+    fits(page, frame)
 
 
 @pytest.mark.parametrize("panel", PANELS_OF_PLAYER)
@@ -119,7 +122,7 @@ def test_the_frame_follows_the_player_as_a_panel_opens_and_closes(post, panel):
     fits(page, frame)
 
 
-@pytest.mark.parametrize("link", ["title", "Story", "Download"])
+@pytest.mark.parametrize("link", ["title", "Story", "Download", "Transcript page"])
 def test_links_open_top_level_pages(post, storyfeed, link):
     name, page, frame = post
     # wp-embed.js follows a link only while its frame has the focus: a click gives it.
