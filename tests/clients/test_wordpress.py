@@ -61,7 +61,7 @@ def fits(page, frame) -> None:
         return abs(frame_height(page) - wanted) <= SLACK
 
     # The player sends its height when it changes; wp-embed.js sets it a message later.
-    for _ in range(50):
+    for _ in range(100):  # 10 s, for a busy machine
         if settled():
             break
         page.wait_for_timeout(100)
