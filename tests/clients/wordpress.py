@@ -6,7 +6,8 @@ Debian's /usr/share/wordpress/wp-config.php reads /etc/wordpress/config-<name>.p
 puts no environment variable in $_SERVER (not even with variables_order=EGPCS): a file
 PHP runs before each script (auto_prepend_file) sets it instead. The site's config, its
 database and its mu-plugin are this run's own and removed at the end; WordPress itself is
-left as Debian installed it.
+left as Debian installed it. Writing the config needs write access to /etc/wordpress
+(root, as CI runs).
 """
 
 from __future__ import annotations
