@@ -24,7 +24,7 @@ BACKEND_IDS = {"postgresql": "postgres", "redis": "redis"}
 def collected(marker_expression: str) -> list[str]:
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-         "-p", "no:xdist", "-m", marker_expression, "tests"],
+         "-m", marker_expression, "tests"],
         cwd=ROOT, capture_output=True, text=True,
     )
     assert run.returncode in (0, 5), run.stdout[-2000:] + run.stderr[-2000:]
