@@ -65,17 +65,20 @@ class JSONAccessLogger(Logger):  # type: ignore[misc]  # gunicorn ships no types
             logs.end_request()
 
     def _access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: timedelta) -> None:
-        atoms = self.atoms(resp, req, environ, request_time)
-        status = int(atoms["s"]) if atoms["s"].isdigit() else None
-        self.access_log.log(logging.INFO, "%s %s %s", atoms["m"], atoms["U"], atoms["s"], extra={
-            "remote": atoms["h"],
-            "method": atoms["m"],
-            "path": atoms["U"],
-            "query": atoms["q"],
-            "status": status,
+        # The fields read straight from the environ, as gunicorn's `atoms` reads them:
+        # `atoms` builds a dict of every request and response header and environ key
+        # for its format strings, a third of this line's cost on a warm feed's answer.
+        status_text = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else str(resp.status)
+        method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
+        self.access_log.log(logging.INFO, "%s %s %s", method, path, status_text, extra={
+            "remote": environ.get("REMOTE_ADDR", "-"),
+            "method": method,
+            "path": path,
+            "query": environ.get("QUERY_STRING"),
+            "status": int(status_text) if status_text.isdigit() else None,
             "bytes": body_bytes(resp, req),
             "duration_ms": round(request_time.total_seconds() * 1000, 2),
-            "user_agent": atoms["a"],
+            "user_agent": environ.get("HTTP_USER_AGENT", "-"),
             # None for a request gunicorn refused before the app saw it.
             "request_id": environ.get(logs.ENVIRON_KEY),
         })
