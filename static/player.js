@@ -526,6 +526,10 @@
     // everything has loaded, and whenever wp-embed.js says "ready" (versions that do).
     var sendAgain = function () { sentHeight = 0; sendHeight(); };
     window.addEventListener("load", sendAgain);
+    // WordPress 6.1's wp-embed.js says no "ready", and a frame that loads before it runs
+    // (it comes last in the page) spoke to nobody: the height goes again a few times in
+    // the first seconds, which costs nothing once heard (the same height is ignored).
+    [500, 1500, 3000, 6000].forEach(function (ms) { setTimeout(sendAgain, ms); });
     window.addEventListener("message", function (event) {
       var d = event.data;
       if (event.source !== window.parent || !d || d.message !== "ready" || d.secret !== secret) return;
