@@ -130,6 +130,19 @@ def migrated_sqlite(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+@pytest.fixture(params=BACKENDS)
+def empty_database_url(request, tmp_path):
+    """A database without any table, on each backend: for a migration to fill, or for
+    what a deploy whose release step never ran serves from."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    databases = request.getfixturevalue("postgres_databases")
+    url, name = databases.create_empty()
+    yield url
+    databases.drop(name)
+
+
 @pytest.fixture
 def sqlite_url(tmp_path):
     """A migrated SQLite database, for tests that are not about the backend."""

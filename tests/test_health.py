@@ -42,21 +42,6 @@ def dispose(app) -> None:
     app_state(app).store.engine.dispose()
 
 
-@pytest.fixture
-def empty_database_url(request, tmp_path):
-    """A database nobody migrated: what a deploy without its release step serves from."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-        return
-    databases = request.getfixturevalue("postgres_databases")
-    url, name = databases.create_empty()
-    yield url
-    databases.drop(name)
-
-
-BOTH = pytest.mark.parametrize("empty_database_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
-                               indirect=True)
-
 
 def upgrade(url: str, revision: str = "head") -> None:
     engine = create_engine(url)
@@ -81,7 +66,6 @@ def test_readyz_and_healthz_report_each_check(app):
     assert client.get("/livez").get_json() == {"status": "ok"}
 
 
-@BOTH
 def test_a_database_without_tables_is_not_ready_and_pages_say_what_to_run(empty_database_url):
     """The old /healthz said ok here, while every page answered 500 or 503."""
     app = make_app(empty_database_url)
@@ -106,7 +90,6 @@ def test_a_database_without_tables_is_not_ready_and_pages_say_what_to_run(empty_
     dispose(app)
 
 
-@BOTH
 def test_a_store_behind_head_serves_again_once_upgraded(empty_database_url, caplog):
     upgrade(empty_database_url, "0002_source_state")
     with caplog.at_level(logging.WARNING):

@@ -19,19 +19,7 @@ from stories import migrate
 from stories.schema import metadata
 from stories.store import create_engine
 
-from .conftest import BACKENDS, migrated_sqlite
-
-
-@pytest.fixture(params=BACKENDS)
-def empty_database_url(request, tmp_path):
-    """A database without any table, for the migrations to fill."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-        return
-    databases = request.getfixturevalue("postgres_databases")
-    url, name = databases.create_empty()
-    yield url
-    databases.drop(name)
+from .conftest import migrated_sqlite
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from stories import migrate
 from stories.model import Audio, Story, Topic, TopicImage, story_to_record
 from stories.store import StoryStore, create_engine
 
-from .conftest import BACKENDS, make_app
+from .conftest import make_app
 from .feeds_support import NS
 
 BASE = datetime(2020, 1, 1, tzinfo=UTC)
@@ -148,17 +148,6 @@ def test_an_update_moves_a_story_in_and_out_of_the_episodes(database_url):
         assert [s.id for s in store.latest("mixed", episodes=True).stories] == ["e1"]
     finally:
         store.engine.dispose()
-
-
-@pytest.fixture(params=BACKENDS)
-def empty_database_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-        return
-    databases = request.getfixturevalue("postgres_databases")
-    url, name = databases.create_empty()
-    yield url
-    databases.drop(name)
 
 
 def test_the_migration_marks_the_episodes_already_stored(empty_database_url):
