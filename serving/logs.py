@@ -146,7 +146,7 @@ _RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None)._
 _last_second: list[Any] = [None, ""]  # the second last formatted, and its text
 
 
-def _utc(created: float) -> str:
+def utc_time(created: float) -> str:
     seconds = int(created)
     last = _last_second
     if last[0] != seconds:  # a busy process logs many lines a second
@@ -162,7 +162,7 @@ class JSONFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "time": _utc(record.created),
+            "time": utc_time(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": redact(record.getMessage()),
