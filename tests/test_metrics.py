@@ -80,6 +80,17 @@ def test_the_path_is_there_only_with_a_token_set(client, metrics_client):
     assert metrics_client.get("/metrics", headers=AUTH).status_code == 200
 
 
+def test_without_a_token_no_request_is_counted(client, metrics_client):
+    # Both apps count into this process's one registry: the tokenless app's answers would
+    # show in the other's scrape.
+    before = requests_of(scrape(metrics_client), "/topics/<slug>")
+    for _ in range(3):
+        assert client.get("/topics/north-korean-defectors").status_code in (200, 404)
+    assert requests_of(scrape(metrics_client), "/topics/<slug>") == before
+    metrics_client.get("/topics/north-korean-defectors")
+    assert requests_of(scrape(metrics_client), "/topics/<slug>") == before + 1
+
+
 @pytest.mark.parametrize("headers", [
     {},
     {"Authorization": "Bearer"},
