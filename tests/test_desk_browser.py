@@ -22,6 +22,8 @@ from .test_player_features import axe_script, axe_violations  # noqa: F401 (a fi
 
 ARTIFACTS = ROOT / "test-artifacts"
 NEW_TITLE = "Defectors face deportation, corrected on the desk"
+INGEST_TOKEN = "desk-browser-test-token"
+BROKEN = "8001"  # a story whose audio is nowhere: the linter has a problem to show
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is not installed")]
@@ -47,7 +49,7 @@ def desk(tmp_path_factory, upstream_records):
                        'kind = "records"\nallow_private = true\n', encoding="utf-8")
     env = service_env(DATABASE_URL=f"sqlite:///{folder / 'desk.sqlite3'}", DESK="on", SECRET_KEY=SECRET,
                       SOURCES_FILE=str(sources), SOURCES_CACHE_PATH=str(folder / "cache.sqlite3"),
-                      SOURCES_RETRIES="0", REDIS_URL="", FAST_PATH="on")
+                      SOURCES_RETRIES="0", REDIS_URL="", FAST_PATH="on", INGEST_TOKENS=INGEST_TOKEN)
     server = Gunicorn(env, workers=1)
     server.env["SITE_URL"] = server.base + "/"
     # What `make run` does, then the account.
@@ -136,12 +138,19 @@ def test_an_editor_walks_every_flow_with_the_keyboard(desk, browser):
         assert story_id in feed
 
         # Run the linter on the topic and read its problems.
+        broken = story_record(id=BROKEN, topics=[SAMPLE_TOPIC], title="Audio that is not there")
+        broken["audio"][0]["url"] = f"{desk}/media/nowhere/{BROKEN}.mp3"
+        answer = requests.put(f"{desk}/api/stories/{BROKEN}", json=broken, timeout=10,
+                              headers={"Authorization": f"Bearer {INGEST_TOKEN}"})
+        assert answer.status_code == 201, answer.text
         page.goto(f"{desk}/desk/topics/{SAMPLE_TOPIC}")
         tab_to(page, "form[action$='/check'] button")
         page.keyboard.press("Enter")
         wait_until_text(page, "Last run done")
         shot(page, "topic")
-        assert re.search(r"Last check .*: \d+ error\(s\), \d+ warning\(s\)", page.inner_text("main"))
+        assert re.search(r"Last check .*: [1-9]\d* error\(s\), \d+ warning\(s\)", page.inner_text("main"))
+        problems = page.locator("table.problems tbody tr").all_inner_texts()
+        assert any(BROKEN in row and "audio[0]" in row for row in problems), problems
 
         # Sync a source.
         page.goto(f"{desk}/desk/sources")
@@ -173,7 +182,9 @@ def test_an_editor_walks_every_flow_with_the_keyboard(desk, browser):
 
 
 DESK_PAGES = {"overview": "/desk/", "stories": "/desk/stories?q=defectors", "topic": "/desk/topics/{topic}",
-              "sources": "/desk/sources", "story": "/desk/stories/{story}"}
+              "sources": "/desk/sources", "story": "/desk/stories/{story}",
+              # After the walk: the moved topic, with the linter's problems listed.
+              "moved-topic": f"/desk/topics/{SAMPLE_TOPIC}"}
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

@@ -217,12 +217,14 @@ def stories_per_day(state: AppState, topic: str | None, first: date, last: date)
     return DailySeries.of(title, "stories", counts, first, last)
 
 
-def chart_range() -> tuple[date, date]:
-    """The days asked for (?from=&to=, ISO dates), the last 90 by default, at most ten
-    years (a bar a day: what one request may ask the database to count)."""
-    today = _now().date()
+def chart_range(topic: str | None = None) -> tuple[date, date]:
+    """The days asked for (?from=&to=, ISO dates), at most ten years (a bar a day: what
+    one request may ask the database to count). By default the 90 days up to the newest
+    story (of the topic): today in a newsroom that publishes, and something to see in one
+    that paused."""
     try:
-        last = date.fromisoformat(request.args.get("to", "")) if request.args.get("to") else today
+        last = (date.fromisoformat(request.args["to"]) if request.args.get("to")
+                else _newest_day(topic))
         first = (date.fromisoformat(request.args["from"]) if request.args.get("from")
                  else last - timedelta(CHART_DAYS - 1))
     except ValueError:
@@ -230,6 +232,11 @@ def chart_range() -> tuple[date, date]:
     if first > last or (last - first).days >= MAX_CHART_DAYS:
         abort(400, description=f"from must be before to, and at most {MAX_CHART_DAYS} days before it.")
     return first, last
+
+
+def _newest_day(topic: str | None) -> date:
+    newest = current_store().latest(topic, limit=1).stories
+    return newest[0].published.astimezone(UTC).date() if newest else _now().date()
 
 
 def source_rows(state: AppState) -> list[dict[str, Any]]:
@@ -262,7 +269,7 @@ def stories_csv() -> Response:
     topic = request.args.get("topic", "")
     if topic and state.store.get_topic(topic) is None:
         abort(404, description="There is no such topic.")
-    first, last = chart_range()
+    first, last = chart_range(topic or None)
     series = stories_per_day(state, topic or None, first, last)
     return Response(series.csv(), content_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="stories-per-day-{first}-{last}.csv"'})
@@ -290,7 +297,7 @@ def topic_page(slug: str, problems: list[Problem] | None = None, values: dict[st
     state = app_state()
     topic = _topic_or_404(slug)
     job = Jobs(state.store.engine).latest(CHECK, slug)
-    first, last = chart_range()
+    first, last = chart_range(slug)
     body = render_template(
         "desk/topic.html", topic=topic, check=FeedChecks(state.store.engine).get(slug), job=job,
         feeds=feed_links(slug), count=state.store.count_stories(slug),
