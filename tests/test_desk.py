@@ -365,3 +365,17 @@ def test_a_job_that_raises_ends_failed_with_its_reason(sample_app):
     job = wait_for_job(sample_app, "test", "boom")
     assert (job.status, job.message) == ("failed", "RuntimeError: the upstream fell over")
     assert job.finished_at - job.started_at < timedelta(seconds=30)
+
+
+@pytest.mark.slow
+def test_a_process_with_the_desk_on_and_no_secret_key_stops_with_one_line_naming_it(sqlite_url):
+    from .servers import flask_cli, service_env
+
+    env = service_env(DATABASE_URL=sqlite_url, DESK="on")
+    env.pop("SECRET_KEY", None)
+    done = flask_cli(env, "desk", "users")
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "SECRET_KEY is not set" in lines[0], done.stderr
+    env["SECRET_KEY"] = "s" * 32
+    assert flask_cli(env, "desk", "users").returncode == 0
