@@ -379,3 +379,35 @@ def test_a_process_with_the_desk_on_and_no_secret_key_stops_with_one_line_naming
     assert len(lines) == 1 and "SECRET_KEY is not set" in lines[0], done.stderr
     env["SECRET_KEY"] = "s" * 32
     assert flask_cli(env, "desk", "users").returncode == 0
+
+
+def test_the_desk_works_alike_on_each_backend(database_url):
+    """Accounts, the throttle's upserts, jobs, stored checks, the chart's day counts and
+    a correction, on SQLite and PostgreSQL."""
+    app = desk_app(database_url)
+    try:
+        add_editor(app)
+        assert app.test_cli_runner().invoke(args=["stories", "sample"]).exit_code == 0
+        client = app.test_client()
+        for _ in range(2):
+            assert sign_in(client, EDITOR, "not the password").status_code == 401
+        assert sign_in(client).status_code == 303
+        overview = client.get("/desk/")
+        assert overview.status_code == 200
+        csv_rows = client.get("/desk/charts/stories.csv?from=2017-01-01&to=2023-12-31").get_data(as_text=True)
+        assert sum(int(r.split(",")[1]) for r in csv_rows.splitlines()[1:]) == 7
+        client.post(f"/desk/topics/{SAMPLE_TOPIC}/check", data={"csrf_token": token(client)})
+        assert wait_for_job(app, "feeds-check", SAMPLE_TOPIC).status == "done"
+        assert FeedChecks(app_state(app).store.engine).get(SAMPLE_TOPIC) is not None
+        assert "deportation" in client.get("/desk/stories?q=deportation").get_data(as_text=True)
+        store = app_state(app).store
+        story = next(store.iter_stories(SAMPLE_TOPIC))
+        path = f"/desk/stories/{story.id}"
+        answer = client.post(path, data={"csrf_token": token(client, path), "title": "Fixed on the desk",
+                                         "url": story.url, "published": story.published.isoformat(),
+                                         "topics": SAMPLE_TOPIC})
+        assert answer.status_code == 303
+        assert "Fixed on the desk" in client.get(f"/topics/{SAMPLE_TOPIC}/atom.xml").get_data(as_text=True)
+        assert "Fixed on the desk" in client.get("/desk/stories?q=fixed").get_data(as_text=True)
+    finally:
+        app_state(app).store.engine.dispose()
