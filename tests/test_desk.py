@@ -158,7 +158,10 @@ def test_the_stories_per_day_csv_counts_what_the_store_holds(sample_app, editor)
     assert rows[0] == "date,stories"
     assert sum(int(row.split(",")[1]) for row in rows[1:]) == store.count_stories(SAMPLE_TOPIC)
     assert editor.get("/desk/charts/stories.csv?from=2020-01-01&to=2010-01-01").status_code == 400
-    assert editor.get("/desk/charts/stories.csv?from=1900-01-01&to=2020-01-01").status_code == 400
+    for dates in ("from=1900-01-01&to=2020-01-01", "from=9999-12-25&to=9999-12-31", "to=0001-01-01",
+                  "from=2020-13-01", "from=x"):
+        assert editor.get(f"/desk/charts/stories.csv?{dates}").status_code == 400, dates
+        assert editor.get(f"/desk/?{dates}").status_code == 400, dates
 
 
 # -- a topic ----------------------------------------------------------------------------
@@ -287,7 +290,8 @@ def test_the_stories_page_lists_matches_with_paging(sample_app, editor):
     assert "/desk/stories/" in page and "No story matches" not in page
     assert "No story matches" in editor.get("/desk/stories?q=zzzzqqq").get_data(as_text=True)
     assert editor.get("/desk/stories?page=x").status_code == 400
-    assert editor.get("/desk/stories?from=yesterday").status_code == 400
+    for dates in ("from=yesterday", "to=9999-12-31", "from=0001-01-01", "page=" + "9" * 5000):
+        assert editor.get(f"/desk/stories?{dates}").status_code == 400, dates
 
 
 def test_correcting_a_story_changes_its_feed(sample_app, editor):

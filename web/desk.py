@@ -227,10 +227,11 @@ def chart_range(topic: str | None = None) -> tuple[date, date]:
                 else _newest_day(topic))
         first = (date.fromisoformat(request.args["from"]) if request.args.get("from")
                  else last - timedelta(CHART_DAYS - 1))
-    except ValueError:
-        abort(400, description="from and to are dates: YYYY-MM-DD.")
-    if first > last or (last - first).days >= MAX_CHART_DAYS:
-        abort(400, description=f"from must be before to, and at most {MAX_CHART_DAYS} days before it.")
+    except (ValueError, OverflowError):  # not a date; or one whose 90 days before are none
+        abort(400, description="from and to are dates: YYYY-MM-DD, in 1970-2200.")
+    if not date(1970, 1, 1) <= first <= last <= date(2200, 12, 31) or (last - first).days >= MAX_CHART_DAYS:
+        abort(400, description=f"from must be before to, at most {MAX_CHART_DAYS} days before it, "
+                               "both in 1970-2200.")
     return first, last
 
 
@@ -411,9 +412,12 @@ def _day(name: str) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(date.fromisoformat(value).isoformat())
+        day = date.fromisoformat(value)
     except ValueError:
-        abort(400, description=f"{name} is a date: YYYY-MM-DD.")
+        day = None
+    if day is None or not date(1970, 1, 1) <= day <= date(2200, 12, 31):
+        abort(400, description=f"{name} is a date: YYYY-MM-DD, in 1970-2200.")
+    return datetime.combine(day, datetime.min.time())
 
 
 @bp.get("/stories")
