@@ -41,6 +41,7 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.wrappers import Response as BaseResponse
 
 from desk.accounts import Accounts, Editor, LoginThrottle
 from desk.charts import DailySeries
@@ -124,7 +125,7 @@ def safe_next(target: str | None) -> str:
 
 
 @bp.before_request
-def guard() -> Response | None:
+def guard() -> BaseResponse | None:
     if request.method == "POST" and not _csrf_ok():
         abort(400, description="This form has expired or did not come from the desk: "
                                "reload the page and send it again.")
