@@ -29,10 +29,26 @@ from serving.settings import Settings, load_settings, platform_sign, run_by_flas
 from serving.state import AppState
 from sources.config import SourcesConfig
 from sources.sync import source_tokens
-from stories.errors import StoryfeedError
+from stories.errors import SettingsError, StoryfeedError
 from stories.postgres import Limits
 from stories.store import StoryStore, stories_changed
-from web import api, cors, embeds, errors, feeds, health, ingest, media, metrics, moves, openapi, pages, transcripts
+from web import (
+    api,
+    cors,
+    desk,
+    embeds,
+    errors,
+    feeds,
+    health,
+    ingest,
+    media,
+    metrics,
+    moves,
+    openapi,
+    pages,
+    transcripts,
+)
+from web.cli import desk as desk_cli
 from web.cli import embeds as embeds_cli
 from web.cli import export as export_cli
 from web.cli import feeds as feeds_cli
@@ -45,8 +61,8 @@ log = logging.getLogger(__name__)
 # Each module that hooks into the app, in the order its hooks must run: init_app(app).
 PARTS = (
     request_guards, security_headers,
-    health, moves, pages, api, ingest, openapi, media, transcripts, feeds, embeds, cors, errors, metrics,
-    stories_cli, sources_cli, embeds_cli, export_cli, feeds_cli,
+    health, moves, pages, api, ingest, openapi, media, transcripts, feeds, embeds, cors, desk, errors, metrics,
+    stories_cli, sources_cli, embeds_cli, export_cli, feeds_cli, desk_cli,
 )
 
 
@@ -146,6 +162,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'storyfeed.sqlite3'}"
         settings = load_settings(config)
+    if settings["DESK"] and not settings["SECRET_KEY"]:
+        raise SettingsError("SECRET_KEY is not set: the desk (DESK=on) signs its sessions with it; "
+                            "set it to 32 or more random characters, the same on every instance")
     # Flask's own keys (TESTING...) and, for templates and extensions that read
     # app.config, the parsed settings; storyfeed's code reads them from the app state.
     app.config.update({key: value for key, value in config.items() if key not in settings})

@@ -3,7 +3,9 @@ DATABASE_URL when alembic is called directly (e.g. `alembic revision --autogener
 
 from alembic import context
 
+import desk.schema  # noqa: F401  (puts the desk's tables on the metadata)
 import sources.schema  # noqa: F401  (puts the sources' table on the metadata)
+from desk.schema import is_search_object
 from serving.settings import load_settings
 from stories.schema import metadata
 from stories.store import create_engine
@@ -12,7 +14,10 @@ config = context.config
 
 
 def run_on(connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    # Story search is made of what Core does not declare (desk/schema.py): autogenerate
+    # must neither drop it nor ask for it.
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True,
+                      include_name=lambda name, kind, _parents: not is_search_object(name))
     with context.begin_transaction():
         context.run_migrations()
 

@@ -205,6 +205,13 @@ def switch(value: Any) -> bool:
     raise ValueError("must be on or off")
 
 
+def secret_key(value: Any) -> str | None:
+    key = optional_text(value)
+    if key is not None and len(key) < 32:
+        raise ValueError("must be at least 32 characters: python -c 'import secrets; print(secrets.token_hex())'")
+    return key
+
+
 def log_level(value: Any) -> str:
     level = text(value).strip().upper()
     if level not in LOG_LEVELS:
@@ -441,6 +448,23 @@ SETTINGS: tuple[Setting, ...] = (
         shown="`1000`",
     ),
     Setting(
+        "DESK", False, switch,
+        "`on` serves the editors' desk at `/desk` to the accounts of `flask desk add-user`; "
+        "needs `SECRET_KEY` ([desk](docs/desk.md))",
+        shown="`off`",
+    ),
+    Setting(
+        "SECRET_KEY", None, secret_key,
+        "at least 32 random characters signing the desk's session cookies; required when "
+        "`DESK` is on, and the same on every instance",
+        shown="unset",
+    ),
+    Setting(
+        "DESK_SESSION_MINUTES", 480, whole_number(1),
+        "minutes a desk sign-in lasts; then the editor signs in again",
+        shown="`480`",
+    ),
+    Setting(
         "METRICS_TOKEN", None, optional_text,
         "bearer token Prometheus sends to read `/metrics` ([operations](docs/operations.md#metrics))",
         shown="unset (`/metrics` answers 404)",
@@ -461,7 +485,8 @@ SETTINGS: tuple[Setting, ...] = (
 
 # Settings that hold secrets (for URLs: their passwords; a DSN's key is its user name):
 # never shown in a message, and redacted from every log line (serving/logs.py).
-SECRET_SETTINGS = ("INGEST_TOKENS", "METRICS_TOKEN", "SENTRY_DSN", "DATABASE_URL", "REDIS_URL")
+SECRET_SETTINGS = ("INGEST_TOKENS", "METRICS_TOKEN", "SENTRY_DSN", "DATABASE_URL", "REDIS_URL",
+                   "SECRET_KEY")
 
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 

@@ -482,6 +482,23 @@ class StoryStore:
         stories_changed.send(self, topics=result.topics)
         return result
 
+    def renew_topic(self, slug: str) -> bool:
+        """Moves the topic's version (and the store's) without changing anything else:
+        every render cached under the old version, in any process or in Redis, is no
+        longer served (the desk's "purge"). `changed_at`, the feeds' Last-Modified, stays:
+        nothing in them changed. False when there is no such topic."""
+        if not _is_key(slug):
+            return False
+        t, c = schema.topics, schema.counters
+        with self.engine.begin() as conn:
+            done = conn.execute(t.update().where(t.c.slug == slug)
+                                .values(version=t.c.version + 1).returning(t.c.slug)).first()
+            if done is None:
+                return False
+            conn.execute(c.update().where(c.c.key == "stories").values(value=c.c.value + 1))
+        stories_changed.send(self, topics=frozenset({slug}))
+        return True
+
     def _write_stories(self, conn: Connection, by_id: dict[str, Story], now: datetime
                        ) -> tuple[list[str], list[str], list[str], Counter[str]]:
         """Insert new stories, update changed ones; returns the ids by outcome and the
