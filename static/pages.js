@@ -7,3 +7,37 @@ document.addEventListener("click", (event) => {
   if (!button || !navigator.clipboard) return;
   navigator.clipboard.writeText(button.dataset.copy).then(() => { button.textContent = "Copied"; });
 });
+
+// The transcript page: each part's cues follow its player (static/player.js), and a cue's
+// time plays the audio from there, on this page. Without the script the time is a link
+// that opens the player there.
+document.querySelectorAll("section.transcript").forEach((section) => {
+  const player = section.querySelector("[data-player]");
+  const audio = player && player.querySelector("audio");
+  const cues = Array.from(section.querySelectorAll("div.cues .cue[data-start]"));
+  if (!audio || !cues.length) return;
+  const starts = cues.map((cue) => Number(cue.dataset.start));
+  let current = null;
+  const follow = () => {
+    let at = -1;
+    for (let i = 0; i < starts.length && starts[i] <= audio.currentTime + 0.001; i++) at = i;
+    const cue = cues[at] || null;
+    if (cue === current) return;
+    if (current) current.removeAttribute("aria-current");
+    current = cue;
+    if (!cue) return;
+    cue.setAttribute("aria-current", "true");
+    // Kept in view while it plays, unless the listener is reading elsewhere on purpose.
+    if (!audio.paused && !section.querySelector("div.cues").contains(document.activeElement)) {
+      cue.scrollIntoView({ block: "nearest" });
+    }
+  };
+  ["timeupdate", "seeked"].forEach((name) => audio.addEventListener(name, follow));
+  section.querySelector("div.cues").addEventListener("click", (event) => {
+    const link = event.target.closest("a[href]");
+    const start = link && /#t=([0-9.]+)$/.exec(link.getAttribute("href"));
+    if (!start || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    player.dispatchEvent(new CustomEvent("storyfeed:seek", { detail: Number(start[1]) }));
+  });
+});

@@ -26,6 +26,26 @@ def test_index_lists_topics(sample_client):
     assert b"7 stories" in page.data
 
 
+def test_the_index_shows_each_topics_artwork_latest_story_and_subscribe_links(client, app):
+    store = app_state(app).store
+    store.write([parse_story(story_record(id=f"s{n}", title=f"Story {n}", topics=[f"t{n % 3}"],
+                                          published=f"2024-01-{n + 1:02d}T12:00:00Z"))[0]
+                 for n in range(9)])
+    page = lxml.html.fromstring(client.get("/").data)
+    for topic, newest in (("t0", 6), ("t1", 7), ("t2", 8)):
+        (item,) = page.xpath(f"//ul[@class='topic-list']/li[.//h2/a[@href='/topics/{topic}']]")
+        assert item.xpath(".//p[@class='latest']/a/@href") == [f"/stories/s{newest}"]
+        assert item.xpath(".//p[@class='latest']/time/@datetime")[0].startswith(f"2024-01-{newest + 1:02d}")
+        assert item.xpath(".//details[@class='subscribe']//input/@value")  # its feed URLs
+
+
+def test_the_index_shows_the_artwork_of_a_topic_with_its_size(sample_client):
+    page = lxml.html.fromstring(sample_client.get("/").data)
+    (art,) = page.xpath("//ul[@class='topic-list']/li/img[@class='artwork']")
+    assert art.get("src").endswith("/media/north-korean-defectors/artwork.jpg")
+    assert (art.get("width"), art.get("height"), art.get("alt")) == ("96", "96", "")
+
+
 def test_the_index_reads_the_counts_of_all_topics_at_once(client, app):
     store = app_state(app).store
     store.write([parse_story(story_record(id=f"s{n}", topics=[f"t{n % 30}", "all"]))[0]
@@ -36,8 +56,8 @@ def test_the_index_reads_the_counts_of_all_topics_at_once(client, app):
     assert response.status_code == 200
     items = [" ".join(li.text_content().split()) for li in lxml.html.fromstring(response.data).xpath("//li")]
     assert any("All" in item and "90" in item for item in items), items
-    # The topics, the moves, the counts: not a count per topic.
-    assert len(statements) <= 4, statements
+    # The topics, the moves, the counts, the latest stories: not a query per topic.
+    assert len(statements) <= 5, statements
     # Kept until the store changes: then made again, with the new count.
     statements.clear()
     assert client.get("/").data == response.data
