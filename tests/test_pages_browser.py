@@ -103,6 +103,14 @@ def test_the_story_page_plays_in_our_player_seeks_by_chapter_and_follows_the_tra
     at = int(current_time(player))
     assert player.locator(".share-link").input_value() == f"{storyfeed}{PAGES['story']}#t={at}"
 
+    # The keyboard, within the player: the arrows seek by 5 seconds, Space plays.
+    before = current_time(player)
+    player.locator(".seek").focus()
+    page.keyboard.press("ArrowRight")
+    assert current_time(player) == pytest.approx(before + 5, abs=0.05)
+    page.keyboard.press("Space")
+    page.wait_for_function("() => !document.querySelector('.player audio').paused")
+
 
 def test_a_time_in_the_story_url_starts_there(storyfeed, context):
     page = context.new_page()
