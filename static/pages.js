@@ -1,6 +1,38 @@
 // The pages' small behaviours, kept out of the HTML so that the Content-Security-Policy
 // can refuse every inline script (web/security_headers.py).
 
+// Where a listener stopped in each audio, kept in this browser only (localStorage, whole
+// seconds, forgotten at the end): a player of that audio on any page starts there. Set as
+// the player's data-start before static/player.js mounts it (this script comes first);
+// the player itself keeps nothing, as it must in a sandboxed frame.
+const STOPPED = "storyfeed:at:";
+const kept = (() => { try { return window.localStorage; } catch (err) { return null; } })();
+document.querySelectorAll("[data-player]").forEach((player) => {
+  let id = "";
+  try { id = JSON.parse(player.dataset.player).remember; } catch (err) { /* no data */ }
+  const audio = player.querySelector("audio");
+  if (!kept || typeof id !== "string" || !id || !audio) return;
+  const key = STOPPED + id;
+  let saved = -1;
+  try {
+    saved = Math.floor(Number(kept.getItem(key))) || -1;
+    if (saved > 0) player.dataset.start = String(saved);
+  } catch (err) { return; }
+  const save = () => {
+    try {
+      if (audio.ended) {
+        kept.removeItem(key);
+        saved = -1;
+        return;
+      }
+      // Not 0: the moment before a resumed audio has been moved to where it stopped.
+      const t = Math.floor(audio.currentTime);
+      if (t >= 1 && t !== saved) kept.setItem(key, String((saved = t)));
+    } catch (err) { /* storage full or refused: it plays on */ }
+  };
+  ["timeupdate", "pause", "ended"].forEach((name) => audio.addEventListener(name, save));
+});
+
 // Subscribe options: a Copy button puts its feed URL (data-copy) on the clipboard.
 document.addEventListener("click", (event) => {
   const button = event.target.closest("button.copy[data-copy]");

@@ -1,20 +1,15 @@
 /* storyfeed's player. Plain script, no framework. One script for the embeddable player's
    page (html.frame) and for the players inline on storyfeed's own pages: it mounts on
    every element with a data-player attribute, its data (the CSP allows no inline script).
-   In the frame, which runs inside sandbox="allow-scripts", it uses no cookies, no storage
-   and no popups; inside WordPress (a `#?secret=` in the URL) it speaks WordPress's embed
-   messages to the parent, the only thing it ever posts. On a page it keeps where a
-   listener stopped in the page's localStorage, and one player plays at a time. */
+   It runs inside sandbox="allow-scripts" frames, so it uses no cookies, no storage and no
+   popups; inside WordPress (a `#?secret=` in the URL) it speaks WordPress's embed
+   messages to the parent, the only thing it ever posts. On a page one player plays at a
+   time, and a player starts where its data-start says (pages.js keeps where a listener
+   stopped). */
 (function () {
   "use strict";
   var framed = document.documentElement.classList.contains("frame");
   var roots = Array.prototype.slice.call(document.querySelectorAll("[data-player]"));
-  var STORE = "storyfeed:at:";
-
-  // The page's storage, or null where there is none to use (a sandboxed frame throws).
-  function storage() {
-    try { return framed ? null : window.localStorage; } catch (err) { return null; }
-  }
 
   // #t=90, #t=1:30 (a media fragment, as on the audio element itself) starts the page's
   // first player there.
@@ -154,23 +149,6 @@
         markCurrent(cueList, cue, !find.value);
       }
       sessionPosition();
-      remember();
-    }
-
-    // -- where the listener stopped (pages only): resumed when this audio plays again ------
-
-    var saved = -1;
-    var kept = storage();
-    var rememberKey = STORE + data.remember;
-
-    function remember() {
-      if (!kept || !data.remember || (startAt && audio.readyState)) return;
-      var t = audio.ended ? 0 : Math.floor(position());
-      if (t === saved) return;
-      saved = t;
-      try {
-        if (t >= 1) kept.setItem(rememberKey, String(t)); else kept.removeItem(rememberKey);
-      } catch (err) { kept = null; /* storage full or refused: the player plays on */ }
     }
 
     function fail() {
@@ -586,8 +564,8 @@
 
     if (fragment && rootIndex === 0) {
       startAt = seconds(fragment[1]);
-    } else if (kept && data.remember) {
-      try { startAt = Number(kept.getItem(rememberKey)) || 0; } catch (err) { startAt = 0; }
+    } else if (!framed) {
+      startAt = Math.max(0, Number(root.getAttribute("data-start")) || 0);
     }
     // The page's own script (pages.js: a transcript's times) asks this player to play from t.
     root.addEventListener("storyfeed:seek", function (event) {
