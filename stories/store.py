@@ -322,6 +322,19 @@ class StoryStore:
         with self.engine.connect() as conn:
             return {slug: count for slug, count in conn.execute(sa.select(t.c.slug, t.c.stories))}
 
+    def latest_by_topic(self) -> dict[str, Story]:
+        """Every topic's newest story (by `published`, then id) in one statement, for the
+        index: a scan of the (topic, published, story_id) index, not a query a topic."""
+        s, st = schema.stories, schema.story_topics
+        rank = sa.func.row_number().over(
+            partition_by=st.c.topic, order_by=(st.c.published.desc(), st.c.story_id.desc())
+        ).label("rank")
+        ranked = sa.select(st.c.topic, st.c.story_id, rank).subquery()
+        query = (sa.select(ranked.c.topic, s.c.record)
+                 .join(s, s.c.id == ranked.c.story_id).where(ranked.c.rank == 1))
+        with self.engine.connect() as conn:
+            return {topic: _load_story(record) for topic, record in conn.execute(query)}
+
     def version(self, topic: str | None = None) -> int:
         """A number that changes whenever the topic (or, without one, anything) changes."""
         if topic is not None and not _is_key(topic):

@@ -26,6 +26,26 @@ def test_index_lists_topics(sample_client):
     assert b"7 stories" in page.data
 
 
+def test_the_index_shows_each_topics_artwork_latest_story_and_subscribe_links(client, app):
+    store = app_state(app).store
+    store.write([parse_story(story_record(id=f"s{n}", title=f"Story {n}", topics=[f"t{n % 3}"],
+                                          published=f"2024-01-{n + 1:02d}T12:00:00Z"))[0]
+                 for n in range(9)])
+    page = lxml.html.fromstring(client.get("/").data)
+    for topic, newest in (("t0", 6), ("t1", 7), ("t2", 8)):
+        (item,) = page.xpath(f"//ul[@class='topic-list']/li[.//h2/a[@href='/topics/{topic}']]")
+        assert item.xpath(".//p[@class='latest']/a/@href") == [f"/stories/s{newest}"]
+        assert item.xpath(".//p[@class='latest']/time/@datetime")[0].startswith(f"2024-01-{newest + 1:02d}")
+        assert item.xpath(".//details[@class='subscribe']//input/@value")  # its feed URLs
+
+
+def test_the_index_shows_the_artwork_of_a_topic_with_its_size(sample_client):
+    page = lxml.html.fromstring(sample_client.get("/").data)
+    (art,) = page.xpath("//ul[@class='topic-list']/li/img[@class='artwork']")
+    assert art.get("src").endswith("/media/north-korean-defectors/artwork.jpg")
+    assert (art.get("width"), art.get("height"), art.get("alt")) == ("96", "96", "")
+
+
 def test_the_index_reads_the_counts_of_all_topics_at_once(client, app):
     store = app_state(app).store
     store.write([parse_story(story_record(id=f"s{n}", topics=[f"t{n % 30}", "all"]))[0]
@@ -36,8 +56,8 @@ def test_the_index_reads_the_counts_of_all_topics_at_once(client, app):
     assert response.status_code == 200
     items = [" ".join(li.text_content().split()) for li in lxml.html.fromstring(response.data).xpath("//li")]
     assert any("All" in item and "90" in item for item in items), items
-    # The topics, the moves, the counts: not a count per topic.
-    assert len(statements) <= 4, statements
+    # The topics, the moves, the counts, the latest stories: not a query per topic.
+    assert len(statements) <= 5, statements
     # Kept until the store changes: then made again, with the new count.
     statements.clear()
     assert client.get("/").data == response.data
@@ -72,6 +92,91 @@ def test_story_page(sample_client):
     assert "<title>That&#39;s &#39;Comrade&#39; To You!" in html
     assert 'href="https://www.npr.org/transcripts/1022642030"' in html
     assert '<meta property="og:type" content="article">' in html
+
+
+PLAYER_ASSETS = ["/static/player.css", "/static/player.js"]
+
+
+def assets(page) -> list[str]:
+    return [*page.xpath("//link[@rel='stylesheet']/@href"), *page.xpath("//script/@src")]
+
+
+def test_the_pages_play_in_the_embeddable_players_own_markup_script_and_styles(sample_client):
+    """One player: the pages load the frame's own player.css and player.js (no copy), and
+    each audio's markup is the frame's, built on the browser's own <audio controls>."""
+    frame = lxml.html.fromstring(sample_client.get("/player/1169464713/1169825816").data)
+    assert set(PLAYER_ASSETS) <= set(assets(frame))
+    frame_controls = [b.get("class") for b in frame.xpath("//*[@data-player]//div[@class='controls']//button")]
+    for path, players in (("/stories/1169464713", 1), ("/topics/north-korean-defectors", 7),
+                          ("/stories/1169464713/transcript", 1)):
+        page = lxml.html.fromstring(sample_client.get(path).data)
+        assert set(PLAYER_ASSETS) <= set(assets(page)), path
+        inline = page.xpath("//*[@data-player]")
+        assert len(inline) == players, path
+        for player in inline:
+            assert "inline" in player.get("class").split()
+            # Without the script: the browser's controls, every source, the captions.
+            (audio,) = player.xpath(".//audio")
+            assert audio.get("controls") is not None and audio.get("preload") == "none"
+            sources = audio.xpath(".//source/@src")  # best first, as in the frame
+            assert len(sources) == 2 and sources[0].endswith(".opus") and sources[1].endswith(".mp3")
+            assert audio.xpath(".//track[@kind='captions']")
+            assert player.xpath(".//div[@class='controls']")[0].get("hidden") is not None
+            assert [b.get("class") for b in player.xpath(".//div[@class='controls']//button")] == frame_controls
+        ids = page.xpath("//@id")
+        assert len(ids) == len(set(ids)), path  # each player's panels are its own
+        for toggle in page.xpath("//*[@data-player]//button[@aria-controls]"):
+            assert page.xpath(f"//*[@id='{toggle.get('aria-controls')}']"), toggle.get("aria-controls")
+    # The home page plays nothing: it loads the styles (its colours), not the script.
+    home = lxml.html.fromstring(sample_client.get("/").data)
+    assert "/static/player.css" in assets(home) and "/static/player.js" not in assets(home)
+
+
+def test_an_inline_players_data(sample_client):
+    page = lxml.html.fromstring(sample_client.get("/stories/1169464713").data)
+    (player,) = page.xpath("//*[@data-player]")
+    data = json.loads(player.get("data-player"))
+    # Shared from the story page itself (its #t= starts there); remembered per audio.
+    assert data["shareUrl"] == "http://storyfeed.test/stories/1169464713"
+    assert data["remember"] == "1169464713/1169825816"
+    assert [c["title"] for c in data["chapters"]] == ["Headline", "In brief", "The picture", "Credit"]
+    assert data["transcriptUrl"].endswith("/media/north-korean-defectors/1169825816.vtt")
+    # The story's title, picture and links are the page's: the player keeps its controls.
+    assert not player.xpath(".//h1 | .//img | .//ul[@class='links']")
+    # On the transcript page the page is the transcript: no panel of it in the player.
+    page = lxml.html.fromstring(sample_client.get("/stories/1169464713/transcript").data)
+    (player,) = page.xpath("//*[@data-player]")
+    assert json.loads(player.get("data-player"))["transcriptUrl"] == ""
+    starts = page.xpath("//div[@class='cues']/div[@class='cue']/@data-start")
+    assert starts[:3] == ["0", "4.021", "11.403"]
+
+
+def test_pictures_carry_their_size_and_below_the_first_screen_load_lazily(sample_client):
+    topic = lxml.html.fromstring(sample_client.get("/topics/north-korean-defectors").data)
+    images = topic.xpath("//article//img")
+    assert [(i.get("width"), i.get("height")) for i in images] == [("800", "450")] * 7
+    assert [i.get("loading") for i in images] == [None] + ["lazy"] * 6
+    story = lxml.html.fromstring(sample_client.get("/stories/1169464713").data)
+    assert [i.get("loading") for i in story.xpath("//article//img")] == [None]
+
+
+def test_every_page_describes_itself(sample_client):
+    for path in ("/", "/topics/north-korean-defectors", "/stories/1169464713", "/stories/1169464713/transcript"):
+        page = lxml.html.fromstring(sample_client.get(path).data)
+        (description,) = page.xpath("//meta[@name='description']/@content")
+        assert len(description) > 20, path
+        assert page.xpath("/html/@data-theme") == ["auto"], path  # the player's colours, dark or light
+
+
+def test_a_hostile_title_stays_data_in_an_inline_player(client, app):
+    evil = "'><script>alert(1)</script>\"&amp;"
+    app_state(app).store.write([parse_story(story_record(title=evil, bylines=[evil]))[0]])
+    for path in ("/stories/1001", "/topics/world"):
+        body = client.get(path).get_data(as_text=True)
+        page = lxml.html.fromstring(body)
+        assert all(s.get("src") or s.get("type") == "application/ld+json" for s in page.iter("script"))
+        (player,) = page.xpath("//*[@data-player]")
+        assert json.loads(player.get("data-player"))["session"]["title"] == evil
 
 
 def test_record_text_is_escaped(client, app):

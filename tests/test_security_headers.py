@@ -5,6 +5,7 @@ for a record that never went through validation."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from urllib.parse import quote, urlsplit
 
 import lxml.etree
@@ -118,6 +119,12 @@ def html_urls(body: bytes) -> list[str]:
             for a, v in e.attrib.items() if a in URL_ATTRIBUTES]
     urls += [m.get("content") for m in page.iter("meta")
              if (m.get("property") or m.get("name")) in URL_METAS]
+    # A player's data (the frame's, and each inline player's on the pages): the URLs its
+    # script fetches, shares and shows on lock screens.
+    for player in page.xpath("//*[@data-player]"):
+        data = json.loads(player.get("data-player"))
+        urls += [data.get(key) or "" for key in ("transcriptUrl", "chaptersUrl", "shareUrl")]
+        urls += [art.get("src", "") for art in data.get("session", {}).get("artwork", [])]
     # Embed codes are text for editors to copy; they hold the player iframe.
     urls += [v for t in page.iter("textarea") for f in lxml.html.fragments_fromstring(t.text or "")
              if not isinstance(f, str) for a, v in f.attrib.items() if a in URL_ATTRIBUTES]

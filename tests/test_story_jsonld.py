@@ -99,7 +99,7 @@ def test_nothing_in_a_record_closes_the_script_element(app):
     assert data["contributor"][0]["name"] == BREAKOUT
     page = lxml.html.fromstring(body)
     assert [s.get("src") for s in page.iter("script") if s.get("type") != "application/ld+json"] == [
-        "/static/pages.js"]
+        "/static/pages.js", "/static/player.js"]
 
 
 # -- in a browser -----------------------------------------------------------------------
@@ -137,7 +137,7 @@ def test_chromium_reads_the_json_ld_and_reports_no_policy_violation(tmp_path):
                 if story_id == "666":
                     assert in_browser["name"] == BREAKOUT
                 assert page.evaluate("window.__violations") == []
-                assert page.evaluate("document.scripts.length") == 2  # pages.js and the JSON-LD
+                assert page.evaluate("document.scripts.length") == 3  # pages.js, player.js, the JSON-LD
             # The listener does catch what the policy refuses: an inline script added now.
             page.evaluate("() => { const s = document.createElement('script');"
                           " s.textContent = 'window.ran = 1'; document.head.append(s); }")

@@ -197,10 +197,10 @@ def player(story_id: str, audio_id: str):
         if not media_url:
             abort(404, description="There is no audio file to play for this audio.")
         settings = embed_settings()
-        html = render_template("player.html", theme=theme, **player_page(
-            story, audio, links, registry=settings.registry(links),
-            page_url=player_page_url(links, story_id, audio_id),
-            site_name=settings.provider_name))
+        values = player_page(story, audio, links, registry=settings.registry(links),
+                             page_url=player_page_url(links, story_id, audio_id),
+                             site_name=settings.provider_name)
+        html = render_template("player.html", theme=theme, p=values, **values)
         return Rendered.of(html.encode("utf-8"), "text/html; charset=utf-8")
 
     rendered = current_render_cache().get_or_render(key, render)
@@ -279,6 +279,28 @@ def story_player_card(story: Story) -> dict | None:
                 "audio_type": audio.type,
             }
     return None
+
+
+@bp.app_template_global()
+def inline_player(story: Story, audio: Audio, share_url: str = "", transcript: bool = True) -> dict | None:
+    """storyfeed's player of one audio on our own pages (templates/_player.html, inline):
+    any audio with a file to play, embeddable elsewhere or not, since the page is ours.
+    Its share link is `share_url` (the story page) when given, else the player's page;
+    `transcript=False` on the transcript page, which is the transcript. The script keeps
+    where a listener stopped under `remember` (the page's localStorage, never the frame's)."""
+    links = current_links()
+    if not audio.url or not links.media(audio.url):
+        return None
+    settings = embed_settings()
+    values = player_page(story, audio, links, registry=settings.registry(links),
+                         page_url=player_page_url(links, story.id, audio.id),
+                         site_name=settings.provider_name)
+    data = {**values["script_data"], "remember": f"{story.id}/{audio.id}"}
+    if share_url:
+        data["shareUrl"] = share_url
+    if not transcript:
+        data["transcriptUrl"] = ""
+    return {**values, "script_data": data}
 
 
 @bp.app_template_global()

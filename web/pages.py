@@ -34,11 +34,13 @@ def clean_html(html: str) -> Markup:
 def index():
     store = current_store()
 
-    # Every topic with its subscribe links: some 170 µs a topic, so the page is made once
-    # per change of the store and kept like the feeds.
+    # Every topic with its latest story and subscribe links: some 170 µs a topic, so the
+    # page is made once per change of the store and kept like the feeds.
     def render() -> Rendered:
         counts = store.story_counts()
-        topics = [(topic, counts.get(topic.slug, 0)) for topic in listed_topics(store)]
+        latest = store.latest_by_topic()
+        topics = [(topic, counts.get(topic.slug, 0), latest.get(topic.slug))
+                  for topic in listed_topics(store)]
         return Rendered.of(render_template("index.html", topics=topics).encode("utf-8"),
                            "text/html; charset=utf-8")
 

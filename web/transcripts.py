@@ -294,7 +294,9 @@ def cues_html(section: Section) -> Markup:
         speaker = f'<cite dir="auto">{escape(cue.speaker)}:</cite>' if cue.speaker else ""
         if listen:
             start = f'<a href="{listen}#t={decimal_text(cue.start)}" aria-label="Listen from {start}">{start}</a>'
-        out.append(f'<div class="cue">{speaker}<time datetime="{iso_duration(cue.start)}">{start}</time>'
+        # data-start: where the page's script (static/pages.js) marks the cue playing.
+        out.append(f'<div class="cue" data-start="{decimal_text(cue.start)}">{speaker}'
+                   f'<time datetime="{iso_duration(cue.start)}">{start}</time>'
                    f'<p dir="auto">{escape(cue.text)}</p></div>')
     return Markup("\n".join(out))
 
