@@ -22,11 +22,12 @@ LAYERS = {
     "feeds": 2,  # the areas: renderers, oEmbed, upstream sources
     "embeds": 2,
     "sources": 2,
+    "audience": 2,
     "web": 3,  # blueprints and commands
     "app": 4,  # the factory
     "wsgi": 5,  # the app gunicorn serves, built from the environment
 }
-AREAS = ("feeds", "embeds", "sources")
+AREAS = ("feeds", "embeds", "sources", "audience")
 # Never imported by the app: tools and checks that use it from outside.
 OUTSIDE = ("tests", "bench", "migrations")
 
