@@ -18,6 +18,7 @@ from flask import Flask, Request
 from werkzeug.exceptions import BadHost
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from audience.recorder import Recorder
 from embeds.config import EmbedSettings
 from feeds.websub import WebSubPublisher, publisher_for
 from serving import fastpath, logs, request_guards, security_headers
@@ -96,6 +97,8 @@ def create_state(settings: Settings, instance_path: str,
         SourcesConfig: SourcesConfig.from_settings(settings, instance_path),
     }
     areas[SiteMovesMemo] = SiteMovesMemo.of(versions, store)
+    if settings["AUDIENCE_COUNTING"]:
+        areas[Recorder] = Recorder(store.engine, settings["AUDIENCE_FLUSH_SECONDS"])
     publisher = publisher_for(settings, store)
     if publisher is not None:
         areas[WebSubPublisher] = publisher

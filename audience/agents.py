@@ -25,10 +25,11 @@ OPAWG_FILES = (("opawg-bots.json", "bot"), ("opawg-apps.json", "app"),
 CRAWLERS_FILE = "crawler-user-agents.json"
 UNKNOWN = "Unknown"
 
-# IAB Tech Lab's watchOS guidance (2020, kept in v2.1 of the guidelines): Apple Watch
-# downloads of Apple's Podcasts app duplicate the paired iPhone's and are filtered out
-# altogether. Its downloader names the system, "watchOS/7.0", in the User-Agent.
-WATCH_OS = re.compile(r"watchOS/", re.IGNORECASE)
+# IAB Tech Lab's watchOS guidance (October 2020, part of v2.1 of the guidelines): the
+# Apple Watch downloads of Apple's Podcasts app duplicate the paired iPhone's and are
+# filtered out altogether. OPAWG's bots list holds the user agents that guidance names
+# ("atc/1.0 watchOS/...", "(null)/(null) watchOS/...") under this entry.
+APPLE_WATCH = "Apple Podcasts (Watch)"
 
 
 @dataclass(frozen=True)
@@ -69,11 +70,9 @@ class Agents:
     def _classify(self, user_agent: str) -> Agent:
         # Newlines never come from a real client (OPAWG's README: remove them first).
         user_agent = user_agent.replace("\n", " ").replace("\r", " ")
-        if WATCH_OS.search(user_agent):
-            return Agent("watch", "Apple Watch")
         for pattern in self.patterns:
             if pattern.regex.search(user_agent):
-                return Agent(pattern.kind, pattern.name)
+                return Agent("watch" if pattern.name == APPLE_WATCH else pattern.kind, pattern.name)
         if not user_agent.strip() or self.crawlers.search(user_agent):
             # No User-Agent at all: no app sends none, and nothing tells a listener
             # from a script (our choice; docs/audience.md says so).

@@ -37,11 +37,25 @@ def test_known_apps_are_named(agent, name):
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
     "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
     "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
-    "atc/1.0 watchOS/7.0 model/Watch5,4 hwp/t8006 build/18R5340d (6; dt:204)",
     "",
 ])
-def test_bots_and_watches_are_not_counted(agent):
-    assert not shipped_agents().classify(agent).counted
+def test_bots_are_not_counted(agent):
+    assert shipped_agents().classify(agent).kind == "bot"
+
+
+@pytest.mark.parametrize("agent", [
+    "atc/1.0 watchOS/7.0 model/Watch5,4 hwp/t8006 build/18R5340d (6; dt:204)",
+    "(null)/(null) watchOS/7.0 model/Watch5,1 hwp/t8004 build/18R5340d (6; dt:199)",
+])
+def test_apple_watch_duplicates_are_not_counted(agent):
+    """IAB's watchOS guidance: Apple Podcasts' downloads to a watch are left out."""
+    found = shipped_agents().classify(agent)
+    assert found.kind == "watch" and not found.counted
+
+
+def test_overcast_on_a_watch_is_a_listener():
+    """Only Apple Podcasts' watch downloads duplicate the phone's."""
+    assert shipped_agents().classify("Overcast (+http://overcast.fm/; Apple Watch podcast app)").counted
 
 
 def test_an_app_the_crawler_list_also_matches_is_the_app():

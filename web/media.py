@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, request, send_file
+import logging
 
+from flask import Blueprint, Flask, Response, abort, request, send_file
+
+from audience.count import PROBE
+from audience.files import audio_facts
+from audience.recorder import Recorder
 from serving.files import regular_file_in
 from serving.state import app_state
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("media", __name__)
 
@@ -30,7 +37,44 @@ def media(filename: str):
     # Content-Length, ETag and Last-Modified.
     response = send_file(path, max_age=MEDIA_MAX_AGE, conditional=True)
     response.headers["Access-Control-Allow-Origin"] = "*"
+    count_fetch(str(path), filename, response)
     return response
+
+
+def count_fetch(path: str, episode: str, response: Response) -> None:
+    """Keep this answer for the audience counts (docs/audience.md), if it sent audio bytes
+    that can make a download: a GET answered 200 or 206, not the 0-1 probe. Any part of
+    storyfeed that serves media calls it with the file's path, the name its downloads are
+    counted under (its path under /media/) and the answer.
+
+    The bytes counted are those the answer was made to send (its Content-Range, or the
+    whole file for a 200), at the time it is made: with sendfile, what reached the client
+    is not known here. The address is the one ProxyFix took from PROXY_HOPS proxies.
+    Never raises: a download is served whatever happens to its count.
+    """
+    recorder = app_state().areas.get(Recorder)
+    if recorder is None:
+        return
+    try:
+        if request.method != "GET" or response.status_code not in (200, 206):
+            return
+        if not (response.mimetype or "").startswith(("audio/", "video/")):
+            return
+        if response.status_code == 206:
+            sent = response.content_range
+            if sent is None or sent.start is None or sent.stop is None or sent.length is None:
+                return
+            first, last, size = sent.start, sent.stop - 1, sent.length
+        else:
+            size = response.content_length or 0
+            first, last = 0, size - 1
+        if (first, last) == PROBE or size <= 0:
+            return
+        recorder.record(address=request.remote_addr, user_agent=request.headers.get("User-Agent", ""),
+                        episode=episode, method="GET", status=response.status_code,
+                        first=first, last=last, file_size=size, facts=audio_facts(path))
+    except Exception:  # noqa: BLE001 (counting never fails a download)
+        log.exception("audience: a fetch was not counted")
 
 
 def init_app(app: Flask) -> None:
