@@ -33,7 +33,23 @@ from sources.sync import source_tokens
 from stories.errors import StoryfeedError
 from stories.postgres import Limits
 from stories.store import StoryStore, stories_changed
-from web import api, cors, embeds, errors, feeds, health, ingest, media, metrics, moves, openapi, pages, transcripts
+from web import (
+    api,
+    audience,
+    cors,
+    embeds,
+    errors,
+    feeds,
+    health,
+    ingest,
+    media,
+    metrics,
+    moves,
+    openapi,
+    pages,
+    transcripts,
+)
+from web.cli import audience as audience_cli
 from web.cli import embeds as embeds_cli
 from web.cli import export as export_cli
 from web.cli import feeds as feeds_cli
@@ -46,8 +62,8 @@ log = logging.getLogger(__name__)
 # Each module that hooks into the app, in the order its hooks must run: init_app(app).
 PARTS = (
     request_guards, security_headers,
-    health, moves, pages, api, ingest, openapi, media, transcripts, feeds, embeds, cors, errors, metrics,
-    stories_cli, sources_cli, embeds_cli, export_cli, feeds_cli,
+    health, moves, pages, api, audience, ingest, openapi, media, transcripts, feeds, embeds, cors, errors, metrics,
+    stories_cli, sources_cli, embeds_cli, export_cli, feeds_cli, audience_cli,
 )
 
 
