@@ -18,6 +18,7 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,7 +30,11 @@ from .store import salt_for, write_fetches
 
 log = logging.getLogger(__name__)
 
-MAX_BUFFERED = 100_000  # fetches a process holds while the store is down (~30 MB)
+# Fetches a process holds while the store is down: with the User-Agent and the file name
+# cut to what the table keeps, at most some 25 MB.
+MAX_BUFFERED = 20_000
+MAX_AGENT_CHARS = 500  # audience_fetches.user_agent
+MAX_EPISODE_CHARS = 1000  # audience_fetches.episode
 SALT_RETRY_SECONDS = 5.0  # after a failed salt read, requests skip the store this long
 
 
@@ -49,7 +54,7 @@ class Recorder:
         self.engine = engine
         self.flush_seconds = flush_seconds
         self.clock = clock
-        self._buffer: list[Fetch] = []
+        self._buffer: deque[Fetch] = deque(maxlen=MAX_BUFFERED)  # the oldest go first
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._salt: tuple[dt.date, bytes] | None = None
@@ -70,12 +75,12 @@ class Recorder:
             if listener is None:
                 self.dropped += 1
                 return False
-            fetch = Fetch(at=at, listener=listener, user_agent=user_agent, episode=episode, method=method,
+            fetch = Fetch(at=at, listener=listener, user_agent=user_agent[:MAX_AGENT_CHARS],
+                          episode=episode[:MAX_EPISODE_CHARS], method=method,
                           status=status, first=first, last=last, file_size=file_size,
                           byte_rate=facts.byte_rate, leading=facts.leading)
             with self._lock:
-                if len(self._buffer) >= MAX_BUFFERED:
-                    self._buffer.pop(0)
+                if len(self._buffer) == MAX_BUFFERED:
                     self.dropped += 1
                 self._buffer.append(fetch)
             self._start()
@@ -110,7 +115,8 @@ class Recorder:
         refuses goes back to the buffer (bounded) for the next flush."""
         with self._flush_lock:
             with self._lock:
-                batch, self._buffer = self._buffer, []
+                batch = list(self._buffer)
+                self._buffer.clear()
             if not batch:
                 return 0
             try:
@@ -119,9 +125,9 @@ class Recorder:
                 log.warning("audience: %d fetches not written (store unavailable); kept for the next flush",
                             len(batch))
                 with self._lock:
-                    kept = (batch + self._buffer)[-MAX_BUFFERED:]
-                    self.dropped += len(batch) + len(self._buffer) - len(kept)
-                    self._buffer = kept
+                    waiting = len(batch) + len(self._buffer)
+                    self._buffer = deque([*batch, *self._buffer], maxlen=MAX_BUFFERED)
+                    self.dropped += waiting - len(self._buffer)
                 return 0
             return len(batch)
 
