@@ -1,8 +1,9 @@
 """Fetches kept in memory and written in batches: no database write per request.
 
-Each process keeps the fetches it answered in a list and a thread writes them in one
-transaction every `flush_seconds` (AUDIENCE_FLUSH_SECONDS), and once more as the process
-exits: a crash loses at most the fetches of one interval. Nothing here may fail a
+Each process keeps the fetches it answered in memory and a thread writes them in one
+transaction every `flush_seconds` (AUDIENCE_FLUSH_SECONDS), sooner when FLUSH_AT are
+waiting, and once more as the process exits: a crash loses at most the fetches of one
+interval. Nothing here may fail a
 download: a fetch that cannot be recorded (no salt because the store is down, a batch
 the store refuses) is logged and dropped, and the buffer is bounded, so a store down
 for long costs a bounded amount of memory, not the worker.
@@ -30,9 +31,11 @@ from .store import salt_for, write_fetches
 
 log = logging.getLogger(__name__)
 
-# Fetches a process holds while the store is down: with the User-Agent and the file name
-# cut to what the table keeps, at most some 25 MB.
-MAX_BUFFERED = 20_000
+# Fetches a process holds, at most (the oldest go first: a store down for long costs
+# counts, not memory; docs/scaling.md's memory account). A batch is written as soon as
+# FLUSH_AT are waiting, so that a busy worker never reaches the bound while the store is up.
+MAX_BUFFERED = 10_000
+FLUSH_AT = 2_000
 MAX_AGENT_CHARS = 500  # audience_fetches.user_agent
 MAX_EPISODE_CHARS = 1000  # audience_fetches.episode
 SALT_RETRY_SECONDS = 5.0  # after a failed salt read, requests skip the store this long
@@ -61,6 +64,7 @@ class Recorder:
         self._salt_failed_at = float("-inf")
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()  # a batch is due before its time: FLUSH_AT waiting
         self.dropped = 0  # fetches lost to a store that was down
 
     # -- the request's side: cheap, and never raising ---------------------------
@@ -83,7 +87,10 @@ class Recorder:
                 if len(self._buffer) == MAX_BUFFERED:
                     self.dropped += 1
                 self._buffer.append(fetch)
+                waiting = len(self._buffer)
             self._start()
+            if waiting >= FLUSH_AT:
+                self._wake.set()
             return True
         except Exception:  # noqa: BLE001 (counting never fails a download)
             log.exception("audience: a fetch was not recorded")
@@ -142,10 +149,14 @@ class Recorder:
                     atexit.register(self.close)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.flush_seconds):
-            self.flush()
+        while not self._stop.is_set():
+            self._wake.wait(self.flush_seconds)
+            self._wake.clear()
+            if not self._stop.is_set():
+                self.flush()
 
     def close(self) -> None:
         """Stop the thread and write what is left."""
         self._stop.set()
+        self._wake.set()
         self.flush()

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from audience.count import Fetch
 from audience.listeners import listener_hash
-from audience.recorder import AudioFacts, Recorder
+from audience.recorder import FLUSH_AT, AudioFacts, Recorder
 from audience.schema import audience_salts
 from audience.store import count_stored, read_fetches, salt_for
 from serving.state import app_state
@@ -177,3 +177,18 @@ def test_the_salt_changes_each_day_and_the_old_one_is_deleted(sqlite_url):
     assert isinstance(first, Fetch) and first.listener != second.listener
     with engine.connect() as conn:
         assert [row.day for row in conn.execute(sa.select(audience_salts))] == [dt.date(2026, 3, 2)]
+
+
+def test_a_full_batch_is_written_before_its_time(sqlite_url):
+    """A busy worker writes at FLUSH_AT fetches: the bound is for a store that is down."""
+    app = make_app(sqlite_url)
+    engine = app_state(app).store.engine
+    recorder = Recorder(engine, 3600)
+    for n in range(FLUSH_AT):
+        recorder.record(address=f"192.0.2.{n % 250}", user_agent=PODCASTS, episode="a.mp3", method="GET",
+                        status=200, first=0, last=9, file_size=10, facts=AudioFacts(None, 0))
+    deadline = time.monotonic() + 10
+    while count_stored(engine) < FLUSH_AT and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert count_stored(engine) == FLUSH_AT
+    recorder.close()

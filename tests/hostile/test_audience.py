@@ -5,6 +5,7 @@ bound; hostile report parameters are a clear 4xx."""
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from audience.files import UNKNOWN
 from audience.recorder import MAX_AGENT_CHARS, MAX_BUFFERED, Recorder
@@ -57,15 +58,23 @@ def test_a_hostile_range_is_served_and_counted_as_what_was_sent(proxied, byte_ra
         assert 0 <= fetch.first <= fetch.last < fetch.file_size
 
 
-def test_the_buffer_is_bounded(proxied_app):
+def test_the_buffer_is_bounded_while_the_store_is_down(proxied_app):
     recorder = app_state(proxied_app).area(Recorder)
     recorder.flush()
-    template = dict(address="192.0.2.1", user_agent="x", episode="e.mp3", method="GET", status=200,
-                    first=0, last=1, file_size=10, facts=UNKNOWN)
-    for _ in range(MAX_BUFFERED + 10):
-        recorder.record(**template)
-    assert len(recorder._buffer) == MAX_BUFFERED and recorder.dropped >= 10
-    recorder._buffer.clear()
+    engine = app_state(proxied_app).store.engine
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE audience_fetches RENAME TO elsewhere"))
+    try:
+        template = dict(address="192.0.2.1", user_agent="x", episode="e.mp3", method="GET", status=200,
+                        first=0, last=1, file_size=10, facts=UNKNOWN)
+        for _ in range(MAX_BUFFERED + 10):
+            recorder.record(**template)
+        recorder.flush()  # refused: kept, within the bound
+        assert recorder.buffered() == MAX_BUFFERED and recorder.dropped >= 10
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE elsewhere RENAME TO audience_fetches"))
+        recorder._buffer.clear()
 
 
 @pytest.mark.parametrize("query", [
