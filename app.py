@@ -23,6 +23,7 @@ from embeds.config import EmbedSettings
 from feeds.websub import WebSubPublisher, publisher_for
 from serving import fastpath, logs, request_guards, security_headers
 from serving.health import Health, sqlite_on_platform
+from serving.metrics import audience_counted
 from serving.redis_cache import RedisChangeNotices, RedisRenderCache
 from serving.redis_clients import check_tls
 from serving.rendered import MemoryRenderCache, RenderCache, VersionMemo
@@ -114,7 +115,8 @@ def create_state(settings: Settings, instance_path: str,
     }
     areas[SiteMovesMemo] = SiteMovesMemo.of(versions, store)
     if settings["AUDIENCE_COUNTING"]:
-        areas[Recorder] = Recorder(store.engine, settings["AUDIENCE_FLUSH_SECONDS"])
+        areas[Recorder] = Recorder(store.engine, settings["AUDIENCE_FLUSH_SECONDS"],
+                                   on_count=audience_counted)
     publisher = publisher_for(settings, store)
     if publisher is not None:
         areas[WebSubPublisher] = publisher

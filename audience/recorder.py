@@ -53,10 +53,14 @@ def utc_now() -> dt.datetime:
 
 class Recorder:
     def __init__(self, engine: sa.Engine, flush_seconds: float,
-                 clock: Callable[[], dt.datetime] = utc_now) -> None:
+                 clock: Callable[[], dt.datetime] = utc_now,
+                 on_count: Callable[[str, int], None] | None = None) -> None:
         self.engine = engine
         self.flush_seconds = flush_seconds
         self.clock = clock
+        # Told how many fetches were "recorded", "written" and "dropped" (the app counts
+        # them in /metrics): counting that stops is seen, not silent.
+        self.on_count = on_count
         self._buffer: deque[Fetch] = deque(maxlen=MAX_BUFFERED)  # the oldest go first
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
@@ -77,24 +81,26 @@ class Recorder:
             salt = self._salt_of(at.date())
             listener = listener_hash(address or "", salt) if salt is not None else None
             if listener is None:
-                self.dropped += 1
+                self._count("dropped", 1)
                 return False
             fetch = Fetch(at=at, listener=listener, user_agent=user_agent[:MAX_AGENT_CHARS],
                           episode=episode[:MAX_EPISODE_CHARS], method=method,
                           status=status, first=first, last=last, file_size=file_size,
                           byte_rate=facts.byte_rate, leading=facts.leading)
             with self._lock:
-                if len(self._buffer) == MAX_BUFFERED:
-                    self.dropped += 1
+                full = len(self._buffer) == MAX_BUFFERED
                 self._buffer.append(fetch)
                 waiting = len(self._buffer)
+            self._count("recorded", 1)
+            if full:
+                self._count("dropped", 1)
             self._start()
             if waiting >= FLUSH_AT:
                 self._wake.set()
             return True
         except Exception:  # noqa: BLE001 (counting never fails a download)
             log.exception("audience: a fetch was not recorded")
-            self.dropped += 1
+            self._count("dropped", 1)
             return False
 
     def _salt_of(self, day: dt.date) -> bytes | None:
@@ -111,6 +117,15 @@ class Recorder:
             return None
         self._salt = (day, salt)
         return salt
+
+    def _count(self, outcome: str, n: int) -> None:
+        if outcome == "dropped":
+            self.dropped += n
+        if n and self.on_count is not None:
+            try:
+                self.on_count(outcome, n)
+            except Exception:  # noqa: BLE001 (a metric never costs a count)
+                log.exception("audience: a metric was not counted")
 
     # -- the batches ------------------------------------------------------------
 
@@ -134,8 +149,10 @@ class Recorder:
                 with self._lock:
                     waiting = len(batch) + len(self._buffer)
                     self._buffer = deque([*batch, *self._buffer], maxlen=MAX_BUFFERED)
-                    self.dropped += waiting - len(self._buffer)
+                    lost = waiting - len(self._buffer)
+                self._count("dropped", lost)
                 return 0
+            self._count("written", len(batch))
             return len(batch)
 
     def _start(self) -> None:
