@@ -4,7 +4,6 @@ and the bytes before the audio (an ID3v2 tag), read once per file and process.""
 from __future__ import annotations
 
 import math
-import os
 from functools import lru_cache
 
 from .recorder import AudioFacts
@@ -12,17 +11,14 @@ from .recorder import AudioFacts
 UNKNOWN = AudioFacts(byte_rate=None, leading=0)
 
 
-def audio_facts(path: str) -> AudioFacts:
-    """Memoised by the file's path, size and modification time: a replaced file is read again."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return UNKNOWN
-    return _read(path, stat.st_size, stat.st_mtime_ns)
+def audio_facts(path: str, size: int, version: str) -> AudioFacts:
+    """Memoised by the file's path, size and `version` (its Last-Modified as served): a
+    replaced file is read again, and a request costs no system call."""
+    return _read(path, size, version)
 
 
 @lru_cache(maxsize=1024)
-def _read(path: str, size: int, _mtime_ns: int) -> AudioFacts:
+def _read(path: str, size: int, _version: str) -> AudioFacts:
     # Here, not at the top: mutagen loads with the first audio file counted.
     import mutagen
     from mutagen.id3 import ID3

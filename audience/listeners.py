@@ -9,23 +9,26 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
+import socket
 
-IPV6_NETWORK_BITS = 64
+IPV4_MAPPED = bytes(10) + b"\xff\xff"  # ::ffff:0:0/96
 
 
 def network_of(address: str) -> str | None:
-    """The part of `address` that names a listener: IPv4 whole, IPv6 its /64; None for
-    what is no IP address (a Unix socket's peer, a proxy's junk)."""
+    """The part of `address` that names a listener: IPv4 whole, IPv6 its /64 (an IPv4
+    address mapped into IPv6 as IPv4); None for what is no IP address (a Unix socket's
+    peer, a proxy's junk). inet_pton, not `ipaddress`: this runs for every media request,
+    and it is the C parser the socket layer uses, strict alike."""
+    address = address.strip()
     try:
-        ip = ipaddress.ip_address(address.strip().split("%", 1)[0])
-    except ValueError:
+        if ":" not in address:
+            return socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, address))
+        packed = socket.inet_pton(socket.AF_INET6, address.split("%", 1)[0])
+    except (OSError, ValueError):
         return None
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, IPV6_NETWORK_BITS), strict=False).network_address) + "/64"
-    return str(ip)
+    if packed[:12] == IPV4_MAPPED:
+        return socket.inet_ntop(socket.AF_INET, packed[12:])
+    return socket.inet_ntop(socket.AF_INET6, packed[:8] + bytes(8)) + "/64"
 
 
 def listener_hash(address: str, salt: bytes) -> str | None:

@@ -86,7 +86,7 @@ AUDIENCE_FETCHES = Counter(
     "Audio fetches for the audience counts: recorded (kept in memory), written (in a batch), dropped.",
     ("outcome",), registry=REGISTRY,
 )
-AUDIENCE_OUTCOMES = ("recorded", "written", "dropped")
+AUDIENCE_OUTCOMES = {outcome: AUDIENCE_FETCHES.labels(outcome) for outcome in ("recorded", "written", "dropped")}
 
 # -- labels: fixed sets ----------------------------------------------------------------
 
@@ -220,8 +220,9 @@ def ingested(kind: str, accepted: int, refused: int) -> None:
 
 def audience_counted(outcome: str, n: int) -> None:
     """Fetches the audience recorder kept, wrote or dropped (audience/recorder.py)."""
-    if outcome in AUDIENCE_OUTCOMES:
-        AUDIENCE_FETCHES.labels(outcome).inc(n)
+    counter = AUDIENCE_OUTCOMES.get(outcome)
+    if counter is not None:
+        counter.inc(n)
 
 
 # -- at scrape time --------------------------------------------------------------------
