@@ -19,6 +19,7 @@ import datetime as dt
 import logging
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -157,23 +158,40 @@ class Recorder:
 
     def _start(self) -> None:
         # Started by the first fetch, in the process that serves it: a thread started
-        # before gunicorn forks its workers would not run in them.
+        # before gunicorn forks its workers would not run in them. The thread and the
+        # exit hook hold the recorder weakly: an app let go of (a test's) takes its
+        # recorder along, instead of a flush at exit into a database gone by then.
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name="audience-flush", daemon=True)
+                    ref = weakref.ref(self)
+                    self._thread = threading.Thread(
+                        target=_flush_every, args=(ref, self._stop, self._wake, self.flush_seconds),
+                        name="audience-flush", daemon=True)
                     self._thread.start()
-                    atexit.register(self.close)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.flush_seconds)
-            self._wake.clear()
-            if not self._stop.is_set():
-                self.flush()
+                    atexit.register(_close_at_exit, ref)
 
     def close(self) -> None:
         """Stop the thread and write what is left."""
         self._stop.set()
         self._wake.set()
         self.flush()
+
+
+def _flush_every(ref: weakref.ref[Recorder], stop: threading.Event, wake: threading.Event,
+                 seconds: float) -> None:
+    while not stop.is_set():
+        wake.wait(seconds)
+        wake.clear()
+        recorder = ref()
+        if recorder is None:
+            return
+        if not stop.is_set():
+            recorder.flush()
+        del recorder
+
+
+def _close_at_exit(ref: weakref.ref[Recorder]) -> None:
+    recorder = ref()
+    if recorder is not None:
+        recorder.close()
