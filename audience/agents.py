@@ -25,6 +25,23 @@ OPAWG_FILES = (("opawg-bots.json", "bot"), ("opawg-apps.json", "app"),
 CRAWLERS_FILE = "crawler-user-agents.json"
 UNKNOWN = "Unknown"
 
+
+@dataclass(frozen=True)
+class ListVersion:
+    source: str  # the repository the files were copied from
+    commit: str
+    date: str  # the commit's date, YYYY-MM-DD: how old the list is
+
+
+# As audience/data/VERSION says (tests/test_audience_agents.py holds the two to the same):
+# every report names them, so a sponsor sees which lists filtered its numbers and when
+# they were last brought up to date.
+LIST_VERSIONS = (
+    ListVersion("github.com/opawg/user-agents-v2", "8008a31b7d348cd5722656c9d3e2d0c1cd6af212", "2026-08-06"),
+    ListVersion("github.com/monperrus/crawler-user-agents", "7c7f9f254f16fcbc7d0fcb60d0a188897c00b050",
+                "2026-07-02"),
+)
+
 # IAB Tech Lab's watchOS guidance (October 2020, part of v2.1 of the guidelines): the
 # Apple Watch downloads of Apple's Podcasts app duplicate the paired iPhone's and are
 # filtered out altogether. OPAWG's bots list holds the user agents that guidance names

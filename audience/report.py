@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from stories.store import StoryStore
 
-from .agents import Agents
+from .agents import LIST_VERSIONS, Agents, ListVersion
 from .count import AppCount, DayCount, Episode, EpisodeCount, count_downloads, per_app, per_day, per_episode
 from .store import read_fetches
 
@@ -32,6 +32,7 @@ class Report:
     days: tuple[DayCount, ...]
     episodes: tuple[EpisodeCount, ...]
     apps: tuple[AppCount, ...]
+    lists: tuple[ListVersion, ...] = LIST_VERSIONS  # the bots and apps lists counted with
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +48,7 @@ class Report:
                 "first_days": {str(days): n for days, n in e.first_days} if e.first_days is not None else None,
             } for e in self.episodes],
             "apps": [{"app": a.app, "downloads": a.downloads} for a in self.apps],
+            "lists": [{"source": v.source, "commit": v.commit, "date": v.date} for v in self.lists],
         }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from audience.agents import DATA, OPAWG_FILES, shipped_agents
+from audience.agents import DATA, LIST_VERSIONS, OPAWG_FILES, shipped_agents
 
 
 def test_each_list_ships_with_its_licence_and_version():
@@ -14,9 +14,10 @@ def test_each_list_ships_with_its_licence_and_version():
         assert (DATA / name).is_file() and name in version
     assert "MIT License" in (DATA / "opawg.LICENSE").read_text()
     assert "MIT License" in (DATA / "crawler-user-agents.LICENSE").read_text()
-    # Each source named with the commit it was copied at.
-    assert "8008a31b7d348cd5722656c9d3e2d0c1cd6af212" in version
-    assert "7c7f9f254f16fcbc7d0fcb60d0a188897c00b050" in version
+    # Each source named with the commit it was copied at, and the reports say the same.
+    for listed in LIST_VERSIONS:
+        assert listed.source in version
+        assert f"{listed.commit} ({listed.date}" in version
 
 
 @pytest.mark.parametrize("agent, name", [

@@ -54,6 +54,9 @@ def test_the_report_is_the_golden_answers_and_the_recount(app):
         assert sum(row["downloads"] for row in body[section]) == len(recount)
     [episode] = [e for e in body["episodes"] if e["file"] == AS_SAMPLE["long.mp3"]]
     assert episode["story_id"] == STORY and episode["title"]
+    # The lists the numbers were filtered with, as audience/data/VERSION names them.
+    assert [v["source"] for v in body["lists"]] == ["github.com/opawg/user-agents-v2",
+                                                   "github.com/monperrus/crawler-user-agents"]
 
 
 def test_days_bound_the_report(app):

@@ -77,6 +77,9 @@ def write_text(report: Report) -> None:
     click.echo("\nper app")
     for app in report.apps:
         click.echo(f"  {app.app:<30} {app.downloads:>8}")
+    click.echo("\nbots and apps named by")
+    for version in report.lists:
+        click.echo(f"  {version.source} at {version.commit[:12]} ({version.date})")
 
 
 def init_app(app: Flask) -> None:
