@@ -18,10 +18,12 @@ from flask import Flask, Request
 from werkzeug.exceptions import BadHost
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from audience.recorder import Recorder
 from embeds.config import EmbedSettings
 from feeds.websub import WebSubPublisher, publisher_for
 from serving import fastpath, logs, request_guards, security_headers
 from serving.health import Health, sqlite_on_platform
+from serving.metrics import audience_counted
 from serving.redis_cache import RedisChangeNotices, RedisRenderCache
 from serving.redis_clients import check_tls
 from serving.rendered import MemoryRenderCache, RenderCache, VersionMemo
@@ -34,6 +36,7 @@ from stories.postgres import Limits
 from stories.store import StoryStore, stories_changed
 from web import (
     api,
+    audience,
     cors,
     desk,
     embeds,
@@ -48,6 +51,7 @@ from web import (
     pages,
     transcripts,
 )
+from web.cli import audience as audience_cli
 from web.cli import desk as desk_cli
 from web.cli import embeds as embeds_cli
 from web.cli import export as export_cli
@@ -61,8 +65,8 @@ log = logging.getLogger(__name__)
 # Each module that hooks into the app, in the order its hooks must run: init_app(app).
 PARTS = (
     request_guards, security_headers,
-    health, moves, pages, api, ingest, openapi, media, transcripts, feeds, embeds, cors, desk, errors, metrics,
-    stories_cli, sources_cli, embeds_cli, export_cli, feeds_cli, desk_cli,
+    health, moves, pages, api, audience, ingest, openapi, media, transcripts, feeds, embeds, cors, desk, errors,
+    metrics, stories_cli, sources_cli, embeds_cli, export_cli, feeds_cli, audience_cli, desk_cli,
 )
 
 
@@ -112,6 +116,9 @@ def create_state(settings: Settings, instance_path: str,
         SourcesConfig: SourcesConfig.from_settings(settings, instance_path),
     }
     areas[SiteMovesMemo] = SiteMovesMemo.of(versions, store)
+    if settings["AUDIENCE_COUNTING"]:
+        areas[Recorder] = Recorder(store.engine, settings["AUDIENCE_FLUSH_SECONDS"],
+                                   on_count=audience_counted)
     publisher = publisher_for(settings, store)
     if publisher is not None:
         areas[WebSubPublisher] = publisher

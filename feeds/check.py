@@ -543,7 +543,7 @@ def plan_topic(topic: Topic, stories: Iterable[Story], links: Links,
                 problem(Severity.WARNING, story.id, f"{af}.{missing}",
                         "missing, so no feed encloses this audio")
                 continue
-            url = media_url(links, audio.url)
+            url = links.enclosure(media_url(links, audio.url))
             if not url:
                 problem(Severity.ERROR, story.id, f"{af}.url", "is not an http(s) URL")
                 continue

@@ -3,6 +3,7 @@ DATABASE_URL when alembic is called directly (e.g. `alembic revision --autogener
 
 from alembic import context
 
+import audience.schema  # noqa: F401  (puts the audience's tables on the metadata)
 import desk.schema  # noqa: F401  (puts the desk's tables on the metadata)
 import sources.schema  # noqa: F401  (puts the sources' table on the metadata)
 from desk.schema import is_search_object

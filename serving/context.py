@@ -33,7 +33,8 @@ def current_links() -> Links:
     look-alike host is worse than its honest punycode. So they are built from the URI form.
     """
     settings = app_state().settings
-    return _links(settings["SITE_URL"] or iri_to_uri(request.url_root), settings["MEDIA_BASE_URL"])
+    return _links(settings["SITE_URL"] or iri_to_uri(request.url_root), settings["MEDIA_BASE_URL"],
+                  settings["ANALYTICS_PREFIX"])
 
 
 def links_are_known() -> bool:
@@ -56,7 +57,7 @@ def cache_key(kind: str, *parts: object) -> str | None:
     if not links_are_known():
         return None
     links = current_links()
-    return "|".join((kind, *map(str, parts), links.site_url, links.media_base_url))
+    return "|".join((kind, *map(str, parts), links.site_url, links.media_base_url, links.enclosure_prefix))
 
 
 # A site has one or a few hosts; building Links on every request showed in profiles.

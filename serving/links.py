@@ -32,22 +32,36 @@ def is_web_url(url: str) -> bool:
 class Links:
     site_url: str  # ends with "/"
     media_base_url: str  # ends with "/"
+    # ANALYTICS_PREFIX: a measurement service's redirect put in front of each enclosure
+    # (`enclosure`); "" for none.
+    enclosure_prefix: str = ""
     # Computed once: a `Links` is half the key of the URL memos that every feed item
     # looks up several times (`feeds.content.media_url`), and a dataclass's own hash
     # builds and hashes a tuple of its fields on every call.
     _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_hash", hash((self.site_url, self.media_base_url)))
+        object.__setattr__(self, "_hash", hash((self.site_url, self.media_base_url, self.enclosure_prefix)))
 
     def __hash__(self) -> int:
         return self._hash
 
     @classmethod
-    def build(cls, site_url: str, media_base_url: str | None = None) -> Links:
+    def build(cls, site_url: str, media_base_url: str | None = None,
+              enclosure_prefix: str | None = None) -> Links:
         site = site_url.rstrip("/") + "/"
         media = (media_base_url or urljoin(site, "media/")).rstrip("/") + "/"
-        return cls(site, media)
+        return cls(site, media, enclosure_prefix or "")
+
+    def enclosure(self, url: str) -> str:
+        """An enclosure's absolute URL behind the analytics prefix, as prefix services
+        take it (OP3, Podtrac): the URL after its "https://", or whole when it is http,
+        which the service could not tell otherwise (OP3's setup page)."""
+        if not self.enclosure_prefix or not url:
+            return url
+        if url[:8].lower() == "https://":
+            url = url[8:]
+        return self.enclosure_prefix + url
 
     def absolute(self, path: str) -> str:
         # Appended, never urljoin'ed: a path like "javascript:x" or "//elsewhere" must stay

@@ -81,6 +81,12 @@ INGEST_RECORDS = Counter(
     "storyfeed_ingest_records", "Records sent to the ingest API: accepted (written) or refused.",
     ("kind", "result"), registry=REGISTRY,
 )
+AUDIENCE_FETCHES = Counter(
+    "storyfeed_audience_fetches",
+    "Audio fetches for the audience counts: recorded (kept in memory), written (in a batch), dropped.",
+    ("outcome",), registry=REGISTRY,
+)
+AUDIENCE_OUTCOMES = {outcome: AUDIENCE_FETCHES.labels(outcome) for outcome in ("recorded", "written", "dropped")}
 
 # -- labels: fixed sets ----------------------------------------------------------------
 
@@ -207,6 +213,16 @@ def ingested(kind: str, accepted: int, refused: int) -> None:
         INGEST_RECORDS.labels(kind, "accepted").inc(accepted)
     if refused:
         INGEST_RECORDS.labels(kind, "refused").inc(refused)
+
+
+# -- audience --------------------------------------------------------------------------
+
+
+def audience_counted(outcome: str, n: int) -> None:
+    """Fetches the audience recorder kept, wrote or dropped (audience/recorder.py)."""
+    counter = AUDIENCE_OUTCOMES.get(outcome)
+    if counter is not None:
+        counter.inc(n)
 
 
 # -- at scrape time --------------------------------------------------------------------

@@ -205,6 +205,14 @@ def switch(value: Any) -> bool:
     raise ValueError("must be on or off")
 
 
+def analytics_prefix(value: Any) -> str | None:
+    """A redirecting service's prefix: the enclosure URL, without its scheme, is appended."""
+    url = optional_base_url(value)
+    if url is not None and not url.endswith("/"):
+        raise ValueError("must end with / (the enclosure's host and path follow it)")
+    return url
+
+
 def secret_key(value: Any) -> str | None:
     key = optional_text(value)
     if key is not None and len(key) < 32:
@@ -244,6 +252,25 @@ SETTINGS: tuple[Setting, ...] = (
         "MEDIA_DIR", str(SAMPLE_MEDIA), text,
         "folder served under `/media/`",
         shown="`stories/sample/media`",
+    ),
+    Setting(
+        "AUDIENCE_COUNTING", True, switch,
+        "`off` counts no downloads; on, each process keeps the audio fetches of `/media/` "
+        "(listeners as salted hashes, never addresses) and writes them in batches "
+        "([audience](docs/audience.md))",
+        shown="`on`",
+    ),
+    Setting(
+        "AUDIENCE_FLUSH_SECONDS", 10.0, positive_seconds,
+        "seconds between the batches of fetches each process writes: what a crash may lose",
+        shown="`10`",
+    ),
+    Setting(
+        "ANALYTICS_PREFIX", None, analytics_prefix,
+        "a measurement service's prefix put in front of every podcast enclosure, e.g. "
+        "`https://op3.dev/e/` or `https://dts.podtrac.com/redirect.mp3/` "
+        "([audience](docs/audience.md#prefixes))",
+        shown="unset",
     ),
     Setting(
         "HOST", "0.0.0.0", text,

@@ -22,12 +22,13 @@ LAYERS = {
     "feeds": 2,  # the areas: renderers, oEmbed, upstream sources
     "embeds": 2,
     "sources": 2,
+    "audience": 2,  # download counts: the IAB rules, the agent lists, the report
     "desk": 2,  # the desk's accounts, jobs, search, charts (its pages are web/desk.py)
     "web": 3,  # blueprints and commands
     "app": 4,  # the factory
     "wsgi": 5,  # the app gunicorn serves, built from the environment
 }
-AREAS = ("feeds", "embeds", "sources", "desk")
+AREAS = ("feeds", "embeds", "sources", "audience", "desk")
 # Never imported by the app: tools and checks that use it from outside.
 OUTSIDE = ("tests", "bench", "migrations")
 

@@ -132,6 +132,8 @@ def unique(i: int) -> str:
 
 def worst_fills(sample_app) -> dict[str, Callable[[], object]]:
     """A fill of each cache to its bound with the largest entries it keeps."""
+    from audience.agents import shipped_agents
+    from audience.recorder import MAX_AGENT_CHARS, MAX_BUFFERED, AudioFacts, Recorder, utc_now
     from embeds.config import EmbedSettings, _registry_for_site
     from feeds import content, podcast
     from serving import context, rendered
@@ -202,6 +204,26 @@ def worst_fills(sample_app) -> dict[str, Callable[[], object]]:
         assert memo.sizes() == (files, MEMO_CUES, memo.sizes()[2])
         return memo
 
+    def audience_fetches() -> Recorder:
+        # Fetches as hostile clients make them: User-Agents of 8 KB in bytes up to 0xFF (what
+        # WSGI hands on), each cut to the table's 500; a file name of the table's 1,000.
+        recorder = Recorder(app_state(sample_app).store.engine, 3600)
+        recorder._salt = (utc_now().date(), b"salt")
+        recorder._thread = threading.current_thread()  # no flush thread: the fill stays
+        for i in range(MAX_BUFFERED + 10):
+            recorder.record(address=f"2001:db8:{i % 65536:x}::1", user_agent=f"{i:06d}" + "\xff" * 8_000,
+                            episode=f"{i:06d}" + "e" * 2_000, method="GET", status=206,
+                            first=i * 1000, last=i * 1000 + 2 ** 40, file_size=2 ** 41,
+                            facts=AudioFacts(4000 + i, 1000 + i))
+        assert recorder.buffered() == MAX_BUFFERED
+        return recorder
+
+    def agents_named() -> None:
+        agents = shipped_agents()
+        agents.classify.cache_clear()
+        for i in range(agents.classify.cache_info().maxsize):
+            agents.classify(f"{i:06d}" + "\xff" * (MAX_AGENT_CHARS - 6))
+
     providers = EmbedSettings.from_settings(app_state(sample_app).settings).providers
     long_site = "https://h{:04d}" + "x" * 8_000 + ".example/"  # a Host header of 8 KB
     return {
@@ -228,6 +250,8 @@ def worst_fills(sample_app) -> dict[str, Callable[[], object]]:
         "serving.context._links": memo(context._links, lambda i: (long_site.format(i), None)),
         "embeds.config._registry_for_site": memo(_registry_for_site,
                                                  lambda i: (providers, long_site.format(i))),
+        "audience.recorder.Recorder": audience_fetches,
+        "audience.agents.Agents": agents_named,
     }
 
 

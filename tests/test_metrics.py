@@ -217,6 +217,27 @@ def test_ingested_records_are_counted(sqlite_url):
     app_state(app).store.engine.dispose()
 
 
+def test_audience_fetches_are_counted_as_recorded_written_and_dropped(sqlite_url):
+    """Counting that stops shows: recorded without written, or dropped."""
+    from audience.recorder import Recorder
+
+    app = make_app(sqlite_url, METRICS_TOKEN=TOKEN, AUDIENCE_FLUSH_SECONDS=3600)
+    client = app.test_client()
+    mp3 = "/media/north-korean-defectors/1169825816.mp3"
+    name = "storyfeed_audience_fetches_total"
+    before = scrape(client)
+    assert client.get(mp3).status_code == 200
+    app_state(app).area(Recorder).flush()
+    with app_state(app).store.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE audience_salts"))
+    app_state(app).area(Recorder)._salt = None  # a new day, and the store without its table
+    assert client.get(mp3).status_code == 200
+    after = scrape(client)
+    for outcome in ("recorded", "written", "dropped"):
+        assert value(after, name, outcome=outcome) - value(before, name, outcome=outcome) == 1, outcome
+    app_state(app).store.engine.dispose()
+
+
 def test_store_errors_are_counted(metrics_app, metrics_client):
     before = scrape(metrics_client)
     with app_state(metrics_app).store.engine.begin() as conn:

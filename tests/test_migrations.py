@@ -14,6 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 
+import audience.schema  # noqa: F401  (the audience's tables are on the metadata too)
 import desk.schema  # noqa: F401  (the desk's tables are on the metadata too)
 import sources.schema  # noqa: F401  (the sources' table is on the metadata too)
 from stories import migrate

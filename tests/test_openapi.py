@@ -141,6 +141,13 @@ def test_a_tour_of_every_operation_matches_the_document(api_app):
     assert client.post("/oembed/convert", data="<p>no player</p>", content_type="text/plain").status_code == 400
     assert client.get("/oembed/providers.json").status_code == 200
 
+    assert client.get("/api/audience", headers=AUTH).status_code == 200
+    assert client.get("/api/audience?topic=north-korean-defectors&from=2026-03-01&to=2026-03-02",
+                      headers=AUTH).status_code == 200
+    assert client.get("/api/audience?from=someday", headers=AUTH).status_code == 400
+    assert client.get("/api/audience?topic=no-such-topic", headers=AUTH).status_code == 404
+    assert client.get("/api/audience").status_code == 401
+
     checked_operations = set()
     for method, path, _status in OpenAPIClient.checked:
         for op_method, op_path in documented_operations():
@@ -156,4 +163,5 @@ def test_the_ingest_api_off_matches_the_document(sqlite_url):
     client = app.test_client()
     assert client.post("/api/stories", json=story_record()).status_code == 403
     assert client.delete("/api/stories/1001").status_code == 403
+    assert client.get("/api/audience").status_code == 403
     app_state(app).store.engine.dispose()

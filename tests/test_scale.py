@@ -32,7 +32,8 @@ def shared_database(pg_schema):
     url = _with_search_path(base, schema)
     engine = create_engine(url)
     with engine.begin() as conn:
-        for table in ("source_state", "story_topics", "stories", "topics", "counters", "alembic_version"):
+        for table in ("source_state", "audience_fetches", "audience_salts", "story_topics", "stories", "topics",
+                      "counters", "alembic_version"):
             conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{table}" CASCADE')
     migrate.upgrade(engine)
     engine.dispose()

@@ -147,7 +147,7 @@ def export_site(app: Flask, target: Path, on_file: Callable[[str], None] = lambd
     site_url = state.settings["SITE_URL"]
     if not site_url:
         raise ExportError("SITE_URL must be set: exported files carry absolute links")
-    links = Links.build(site_url, state.settings["MEDIA_BASE_URL"])
+    links = Links.build(site_url, state.settings["MEDIA_BASE_URL"], state.settings["ANALYTICS_PREFIX"])
     target.mkdir(parents=True, exist_ok=True)
     manifest_file = target / MANIFEST
     previous = json.loads(manifest_file.read_text())["files"] if manifest_file.is_file() else {}

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, request, send_file
+import logging
 
+from flask import Blueprint, Flask, Response, abort, request, send_file
+
+from audience.count import PROBE
+from audience.files import audio_facts
+from audience.recorder import Recorder
 from serving.files import regular_file_in
 from serving.state import app_state
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("media", __name__)
 
@@ -30,7 +37,48 @@ def media(filename: str):
     # Content-Length, ETag and Last-Modified.
     response = send_file(path, max_age=MEDIA_MAX_AGE, conditional=True)
     response.headers["Access-Control-Allow-Origin"] = "*"
+    count_fetch(str(path), filename, response)
     return response
+
+
+def count_fetch(path: str, episode: str, response: Response) -> None:
+    """Keep this answer for the audience counts (docs/audience.md), if it sent audio bytes
+    that can make a download: a GET answered 200 or 206, not the 0-1 probe. Any part of
+    storyfeed that serves media calls it with the file's path, the name its downloads are
+    counted under (its path under /media/) and the answer.
+
+    The bytes counted are those the answer was made to send (its Content-Range, or the
+    whole file for a 200), at the time it is made: with sendfile, what reached the client
+    is not known here. The address is the one ProxyFix took from PROXY_HOPS proxies.
+    Never raises: a download is served whatever happens to its count.
+    """
+    recorder = app_state().areas.get(Recorder)
+    if recorder is None:
+        return
+    try:
+        # The environ and the answer's header text, read directly: this runs for every
+        # media request, and werkzeug's parsed views cost more than the rest of it.
+        environ = request.environ
+        status = response.status_code
+        if environ["REQUEST_METHOD"] != "GET" or status not in (200, 206):
+            return
+        headers = response.headers
+        if not headers.get("Content-Type", "").startswith(("audio/", "video/")):
+            return
+        if status == 206:  # Content-Range: bytes FIRST-LAST/SIZE, as werkzeug wrote it
+            span, _, length = headers.get("Content-Range", "").partition(" ")[2].partition("/")
+            start, _, end = span.partition("-")
+            first, last, size = int(start), int(end), int(length)
+        else:
+            size = int(headers.get("Content-Length") or 0)
+            first, last = 0, size - 1
+        if (first, last) == PROBE or size <= 0:
+            return
+        recorder.record(address=environ.get("REMOTE_ADDR"), user_agent=environ.get("HTTP_USER_AGENT", ""),
+                        episode=episode, method="GET", status=status, first=first, last=last, file_size=size,
+                        facts=audio_facts(path, size, headers.get("Last-Modified", "")))
+    except Exception:  # noqa: BLE001 (counting never fails a download)
+        log.exception("audience: a fetch was not counted")
 
 
 def init_app(app: Flask) -> None:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_desk"
-down_revision = "0005_podcast_episodes"
+down_revision = "0007_audience"
 branch_labels = None
 depends_on = None
 

@@ -54,11 +54,13 @@ def check_feeds(state: AppState, slug: str | None, steps: Steps, max_requests: i
 
     store = state.store
     site_url, media_base_url = state.settings["SITE_URL"], state.settings["MEDIA_BASE_URL"]
-    links = Links.build(site_url or DEFAULT_SITE_URL, media_base_url)
+    prefix = state.settings["ANALYTICS_PREFIX"]
+    links = Links.build(site_url or DEFAULT_SITE_URL, media_base_url, prefix)
     plans = plan_store(store, links, state.settings["MEDIA_DIR"], slug)
     # Only hosts the operator named may be private: the default 127.0.0.1:8000 is
     # whatever happens to listen there on this machine, not necessarily storyfeed.
-    fetcher = GuardedFetcher.trusting([url for url in (site_url, media_base_url) if url],
+    # Enclosures behind ANALYTICS_PREFIX are followed through its redirects to the file.
+    fetcher = GuardedFetcher.trusting([url for url in (site_url, media_base_url, prefix) if url],
                                       max_requests=max_requests)
     try:
         with steps(sum(len(plan.targets) for plan in plans)) as step:
