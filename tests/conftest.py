@@ -33,6 +33,8 @@ from serving.state import app_state
 from stories import migrate
 from stories.store import StoryStore, create_engine
 
+from .browser_support import CHROMIUM, CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -362,3 +364,16 @@ def story_record(**overrides) -> dict:
         else:
             record[key] = value
     return record
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium for one module's browser tests (tests/browser_support.py)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Chromium is not installed (Debian package chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

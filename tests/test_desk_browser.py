@@ -14,13 +14,12 @@ import re
 import pytest
 import requests
 
-from .conftest import ROOT, story_record
+from .browser_support import ARTIFACTS, CHROMIUM
+from .conftest import story_record
 from .desk_support import EDITOR, PASSWORD, SAMPLE_TOPIC, SECRET
 from .servers import Gunicorn, flask_cli, service_env
-from .test_player_browser import CHROMIUM, CHROMIUM_ARGS
 from .test_player_features import axe_script, axe_violations  # noqa: F401 (a fixture)
 
-ARTIFACTS = ROOT / "test-artifacts"
 NEW_TITLE = "Defectors face deportation, corrected on the desk"
 INGEST_TOKEN = "desk-browser-test-token"
 BROKEN = "8001"  # a story whose audio is nowhere: the linter has a problem to show
@@ -60,15 +59,6 @@ def desk(tmp_path_factory, upstream_records):
     with server:
         yield server.base
 
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def tab_to(page, selector: str, presses: int = 60) -> None:

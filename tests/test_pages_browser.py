@@ -13,8 +13,8 @@ import os
 
 import pytest
 
+from .browser_support import ARTIFACTS, CHROMIUM
 from .embeds_support import SAMPLE_STORY, serve_sample
-from .test_player_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from .test_player_features import AXE_RUN, axe_script  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.browser,
@@ -35,15 +35,6 @@ def storyfeed(tmp_path_factory):
     with serve_sample(tmp_path_factory.mktemp("pages") / "test.sqlite3") as base:
         yield base
 
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -13,13 +13,12 @@ import subprocess
 
 import pytest
 
+from .browser_support import ARTIFACTS, CHROMIUM
 from .conftest import ROOT
 from .embeds_support import SAMPLE_STORY
 from .servers import Gunicorn, flask_cli, procfile_command, service_env
 
-CHROMIUM = "/usr/bin/chromium"
 LIGHTHOUSE = ROOT / "tests" / "js" / "node_modules" / "lighthouse" / "cli" / "index.js"
-ARTIFACTS = ROOT / "test-artifacts"
 PAGES = {
     "home": "/",
     "topic": "/topics/north-korean-defectors",

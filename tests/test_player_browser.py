@@ -19,6 +19,7 @@ from werkzeug.wrappers import Request, Response
 
 from serving.state import app_state
 
+from .browser_support import ARTIFACTS, CHROMIUM
 from .conftest import ROOT
 from .embeds_support import SAMPLE_AUDIO, SAMPLE_STORY, SAMPLE_TITLE, embed_parts, serve_sample
 from .servers import InThread
@@ -30,13 +31,6 @@ def sample_duration() -> int:
     story = next(s for s in data["stories"] if s["id"] == SAMPLE_STORY)
     return next(a["duration"] for a in story["audio"] if a["id"] == SAMPLE_AUDIO)
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--mute-audio",
-    "--autoplay-policy=no-user-gesture-required",
-]
-ARTIFACTS = ROOT / "test-artifacts"
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is not installed")]
@@ -70,15 +64,6 @@ def as_wordpress_embeds(oembed_html: str) -> str:
     frame.set("class", "wp-embedded-content")
     return lxml.html.tostring(frame, encoding="unicode")
 
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def position(frame) -> float:

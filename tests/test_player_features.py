@@ -27,6 +27,7 @@ from serving.links import Links
 from serving.state import app_state
 from stories.model import Alternate, Audio
 
+from .browser_support import ARTIFACTS, CHROMIUM
 from .conftest import ROOT
 from .embeds_support import HOSTILE_TITLE, SAMPLE_AUDIO, SAMPLE_STORY, add_extra_stories, embed_parts, embed_src
 
@@ -231,8 +232,6 @@ def test_story_url_with_a_trailing_slash_redirects_to_the_canonical_one(client):
 
 # -- in Chromium -----------------------------------------------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = ROOT / "test-artifacts"
 AXE_DIR = ROOT / "tests" / "js"
 AXE = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
 
@@ -251,17 +250,6 @@ def storyfeed(tmp_path_factory):
     with serve_sample(tmp_path_factory.mktemp("features") / "test.sqlite3") as base:
         yield base
 
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    from .test_player_browser import CHROMIUM_ARGS
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def other_origin(pages):

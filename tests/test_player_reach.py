@@ -13,9 +13,8 @@ import os
 
 import pytest
 
+from .browser_support import CHROMIUM
 from .embeds_support import SAMPLE_AUDIO, SAMPLE_STORY, serve_sample
-
-CHROMIUM = "/usr/bin/chromium"
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is not installed")]
@@ -81,17 +80,6 @@ def storyfeed(tmp_path_factory):
     with serve_sample(tmp_path_factory.mktemp("reach") / "test.sqlite3") as base:
         yield base
 
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    from .test_player_browser import CHROMIUM_ARGS
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize("width, height", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])

@@ -15,6 +15,7 @@ from serving.state import app_state
 from stories.sample import SAMPLE_FILE
 from stories.validate import parse_story
 
+from .browser_support import CHROMIUM
 from .conftest import make_app, migrated_sqlite, story_record
 from .servers import InThread
 
@@ -104,7 +105,6 @@ def test_nothing_in_a_record_closes_the_script_element(app):
 
 # -- in a browser -----------------------------------------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.mark.browser

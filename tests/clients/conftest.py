@@ -8,8 +8,6 @@ the suite's time. A client that is not installed skips its tests; CI installs th
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from ..conftest import migrated_sqlite
@@ -17,8 +15,6 @@ from ..embeds_support import SAMPLE_STORY
 from ..servers import Gunicorn, flask_cli, service_env
 from .wordpress import WordPress
 from .wordpress import installed as wordpress_installed
-
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="session")
@@ -57,19 +53,3 @@ def wordpress(storyfeed):
     }
     with WordPress(posts) as site:
         yield site
-
-
-# Module scope, as every browser fixture of the suite: Playwright's sync API allows one
-# instance at a time, and the browser tests run in one process (`make test`).
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Chromium is not installed (Debian package chromium)")
-    from playwright.sync_api import sync_playwright
-
-    from ..test_player_browser import CHROMIUM_ARGS
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import pytest
 
-from ..conftest import ROOT
+from ..browser_support import ARTIFACTS
 from ..embeds_support import SAMPLE_TITLE
 from .wordpress import php_version, wordpress_version
 
 pytestmark = [pytest.mark.clients, pytest.mark.slow, pytest.mark.browser]
 
-ARTIFACTS = ROOT / "test-artifacts"
 POSTS = ["classic", "block"]
 PANELS_OF_PLAYER = ["chapters", "transcript", "share"]
 # wp-embed.js keeps a frame between 200 and 1000 px, whatever height the player asks for.

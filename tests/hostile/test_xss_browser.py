@@ -13,13 +13,11 @@ import pytest
 from serving.state import app_state
 from stories.model import story_from_record, topic_from_record
 
+from ..browser_support import CHROMIUM
 from ..conftest import migrated_sqlite, story_record
 from ..servers import InThread
 from .conftest import build_app, dispose
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--mute-audio"]
 SCRIPT = "alert(document.domain)"
 
 pytestmark = [
@@ -61,15 +59,6 @@ def hostile_site(tmp_path_factory):
     finally:
         dispose(app)
 
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 # Everything a visitor can click, but the podcast apps' own subscribe links (podcast://,
