@@ -4,7 +4,6 @@ it, a members' topic with a story, member media files, and helpers to add member
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask

@@ -16,10 +16,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # No record before this revision has `access`: every flag starts false.
+    # No record before this revision has `access`: every flag starts false. A plain ADD
+    # COLUMN, not a batch: on SQLite a batch copies the table and drops the old one, and
+    # dropping `stories` would cascade to every row of story_topics.
     for table in ("stories", "topics"):
-        with op.batch_alter_table(table) as batch:
-            batch.add_column(sa.Column("members", sa.Boolean(), nullable=False,
+        op.add_column(table, sa.Column("members", sa.Boolean(), nullable=False,
                                        server_default=sa.false()))
     op.create_table(
         "members",
