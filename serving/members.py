@@ -30,6 +30,13 @@ from .rendered import Rendered
 from .settings import Settings
 
 PLACEHOLDER_BYTES = SECRET_PLACEHOLDER.encode()
+MEMBER_PREFIX = "/m/"
+
+
+def shared_member_path(path: str, secret: str) -> str:
+    """A member URL's path with the placeholder for the secret: the one URL under which
+    the fast path knows every member's copy of a shared render."""
+    return MEMBER_PREFIX + SECRET_PLACEHOLDER + path[len(MEMBER_PREFIX) + len(secret):]
 
 # Files under MEDIA_DIR/members/ are members' only: /media/ serves them only with a
 # signature (`MediaSigner`), /m/<secret>/media/ to live members.
@@ -103,6 +110,14 @@ class SecretMemo:
     def forget(self, *_sender: object, **_kw: object) -> None:
         self._forgotten += 1
         self._memo = OrderedDict()
+
+    def peek(self, secret: str) -> SecretMatch | None:
+        """The remembered answer for `secret`, if still trusted; never asks the store (the
+        WSGI fast path's lookup: a miss goes to Flask, which asks)."""
+        found = self._memo.get(hashlib.sha256(secret.encode()).hexdigest())
+        if found is not None and time.monotonic() - found[1] < self.ttl:
+            return found[0]
+        return None
 
     def lookup(self, secret: str) -> SecretMatch | None:
         key = hashlib.sha256(secret.encode()).hexdigest()

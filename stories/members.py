@@ -98,6 +98,16 @@ class Sharing:
     apps: int
 
 
+MAX_ID = 2**31 - 1  # the column's range on every backend
+
+
+def _check_id(member_id: int) -> None:
+    """NotFound for an id no member can have: the database refuses those (a URL's
+    99999999999999999999 is an OverflowError in SQLite, an error in PostgreSQL)."""
+    if not 0 < member_id <= MAX_ID:
+        raise NotFound(f"there is no member {member_id}")
+
+
 def _naive(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None)
 
@@ -123,6 +133,7 @@ class MemberStore:
                       _aware(row.expires), _aware(row.revoked))
 
     def get(self, member_id: int) -> Member:
+        _check_id(member_id)
         m = schema.members
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(m).where(m.c.id == member_id)).first()
@@ -172,6 +183,7 @@ class MemberStore:
         return self.get(member_id), secret
 
     def _change(self, member_id: int, **values: object) -> Member:
+        _check_id(member_id)
         m = schema.members
         with self.engine.begin() as conn:
             done = conn.execute(m.update().where(m.c.id == member_id).values(**values)

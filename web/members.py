@@ -20,8 +20,16 @@ from feeds.podcast import PodcastSettingsIncomplete, missing_podcast_settings
 from feeds.render import render_atom_feed, render_json_feed, render_podcast_feed, render_rss_feed
 from feeds.urls import PODCAST, RSS, TOPIC_FORMATS, FeedFormat, Paging
 from serving.context import cache_key, current_links, current_render_cache, current_store, current_version
+from serving.fastpath import Answer
 from serving.files import regular_file_in
-from serving.members import MemberLinks, Members, is_member_file, media_relative, member_answer
+from serving.members import (
+    MemberLinks,
+    Members,
+    is_member_file,
+    media_relative,
+    member_answer,
+    shared_member_path,
+)
 from serving.params import parse_cursor, parse_limit
 from serving.rendered import Rendered
 from serving.state import app_state
@@ -30,6 +38,7 @@ from stories.members import LAPSED, LIVE, REVOKED, Member, SecretMatch
 from stories.model import Story, Topic, format_datetime
 from stories.store import StoryPage
 
+from .feeds import FEED_PARAMS
 from .ingest import require_token
 from .media import send_media_file
 from .moves import current_moves
@@ -119,16 +128,22 @@ def member_feed(secret: str, slug: str, filename: str, cursor: str | None = None
                                   request.headers.get("User-Agent"))
     limit = parse_limit(request.args.get("limit"), default=fmt.page_size, maximum=fmt.max_page_size)
     paging = Paging(limit=limit or fmt.page_size, cursor=parse_cursor(cursor))
-    key = None
+    key = version = None
     if paging.limit == fmt.page_size and store.is_story_position(slug, paging.cursor, members=True):
         # The placeholder's render, the same for every member: what the cache keeps.
-        key = cache_key("member-feed", fmt.name, slug, current_version(slug), paging.limit,
-                        paging.cursor or "")
+        version = current_version(slug)
+        key = cache_key("member-feed", fmt.name, slug, version, paging.limit, paging.cursor or "")
     try:
         rendered = current_render_cache().get_or_render(
             key, lambda: _render(topic, fmt, paging, links))
     except PodcastSettingsIncomplete:
         abort(404)
+    fast_path = app_state().fast_path
+    if fast_path is not None and key is not None:
+        # Every member's next request for this feed, answered before Flask while the
+        # secret is remembered live (serving/fastpath.py): known by the shared path.
+        shared = dict(request.environ, PATH_INFO=shared_member_path(request.environ["PATH_INFO"], secret))
+        fast_path.remember(shared, Answer(key, slug, version, 0), FEED_PARAMS)
     return _send(rendered, match, secret)
 
 
