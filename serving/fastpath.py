@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl
 
 import werkzeug.urls  # noqa: F401 (registers the "werkzeug.url_quote" codec error handler)
 from flask import Flask, request
+from werkzeug.wsgi import ClosingIterator
 
 from stories.members import LIVE
 
@@ -190,13 +191,15 @@ class FastPath:
         answer = self.find(shared)
         if answer is None or (rendered := self._cached(answer, environ)) is None:
             return self.wsgi_app(environ, start_response)
-        area.sightings.seen(match.member.id, secret, environ.get("REMOTE_ADDR"), environ.get("HTTP_USER_AGENT"))
+        write = area.sightings.seen(match.member.id, secret, environ.get("REMOTE_ADDR"),
+                                    environ.get("HTTP_USER_AGENT"))
         environ[FAST_PATH_ANSWER] = answer
         drop_unreadable_dates(environ)
         status, headers, body = member_answer(rendered, match.member.id, secret, environ)
         headers.extend(security_headers(environ))
         start_response(STATUS_LINES[status], headers)
-        return [body] if body is not None and method == "GET" else []
+        sent = [body] if body is not None and method == "GET" else []
+        return sent if write is None else ClosingIterator(sent, write)
 
     def _cached(self, answer: Answer, environ: WSGIEnvironment) -> Rendered | None:
         state = app_state(self.app)

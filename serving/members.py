@@ -9,6 +9,7 @@ no cache ever holds a body with a secret in it, and 10,000 members cost one rend
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import os
@@ -16,12 +17,13 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from werkzeug.http import http_date, is_resource_modified, quote_etag
+from werkzeug.http import is_resource_modified, quote_etag
 
 from stories.members import APP, NETWORK, SECRET_PLACEHOLDER, MemberStore, SecretMatch, sighting_hash
 
@@ -157,8 +159,9 @@ def member_answer(rendered: Rendered, member_id: int, secret: str, environ: dict
                 environ, etag=etag.strip('"'), last_modified=rendered.last_modified):
             return 304, headers, None
     body = rendered.body.replace(PLACEHOLDER_BYTES, secret.encode())
-    if rendered.last_modified is not None:
-        headers.append(("Last-Modified", http_date(rendered.last_modified)))
+    last_modified = rendered.validators[2]  # formatted once per render, not per answer
+    if last_modified is not None:
+        headers.append(("Last-Modified", last_modified))
     headers += [("Content-Type", rendered.content_type), ("Content-Length", str(len(body)))]
     return 200, headers, body
 
@@ -211,15 +214,30 @@ class Sightings:
         self.members = members
         self.interval = interval
         self._written: OrderedDict[tuple[int, str, str], float] = OrderedDict()
+        self._clients: dict[tuple[int, int, str | None, str], float] = {}
         self._lock = threading.Lock()
 
-    def seen(self, member_id: int, secret: str, address: str | None, user_agent: str | None) -> None:
+    def seen(self, member_id: int, secret: str, address: str | None,
+             user_agent: str | None) -> Callable[[], None] | None:
+        """What to write of this use of the secret (None: nothing new), to be run once
+        the answer is sent: the client does not wait for the database's write."""
+        # A poll like the last one from this client: nothing to work out again (the
+        # prefix and the HMACs cost more than the rest of a warm answer).
+        # The secret's hash() too: a rotated secret's polls are counted afresh. The agent
+        # cut short: only a live member's requests get here, but each could send 8 KB.
+        client = (member_id, hash(secret), address, (user_agent or "")[:200])
+        now = time.monotonic()
+        at = self._clients.get(client)
+        if at is not None and now - at < self.interval:
+            return None
+        if len(self._clients) >= self.MAX_KEYS:
+            self._clients = {}
+        self._clients[client] = now
         found = []
         network = network_of(address)
         if network is not None:
             found.append((NETWORK, sighting_hash(secret, network)))
         found.append((APP, sighting_hash(secret, app_family(user_agent))))
-        now = time.monotonic()
         new = []
         with self._lock:
             for kind, value in found:
@@ -232,8 +250,9 @@ class Sightings:
                 new.append((kind, value))
             while len(self._written) > self.MAX_KEYS:
                 self._written.popitem(last=False)
-        if new:
-            self.members.record_sightings(member_id, new)
+        if not new:
+            return None
+        return functools.partial(self.members.record_sightings, member_id, new)
 
 
 # -- signed media URLs (MEDIA_BASE_URL elsewhere) -------------------------------------

@@ -124,8 +124,8 @@ def member_feed(secret: str, slug: str, filename: str, cursor: str | None = None
     links = MemberLinks.of(current_links())
     if status == LAPSED:
         return _send(_lapsed(topic, fmt, match.member, links), match, secret)
-    members_area().sightings.seen(match.member.id, secret, request.remote_addr,
-                                  request.headers.get("User-Agent"))
+    write = members_area().sightings.seen(match.member.id, secret, request.remote_addr,
+                                          request.headers.get("User-Agent"))
     limit = parse_limit(request.args.get("limit"), default=fmt.page_size, maximum=fmt.max_page_size)
     paging = Paging(limit=limit or fmt.page_size, cursor=parse_cursor(cursor))
     key = version = None
@@ -144,7 +144,10 @@ def member_feed(secret: str, slug: str, filename: str, cursor: str | None = None
         # secret is remembered live (serving/fastpath.py): known by the shared path.
         shared = dict(request.environ, PATH_INFO=shared_member_path(request.environ["PATH_INFO"], secret))
         fast_path.remember(shared, Answer(key, slug, version, 0), FEED_PARAMS)
-    return _send(rendered, match, secret)
+    response = _send(rendered, match, secret)
+    if write is not None:
+        response.call_on_close(write)  # once the answer is sent
+    return response
 
 
 @bp.get("/m/<secret>/media/<path:filename>")
@@ -160,14 +163,19 @@ def member_media(secret: str, filename: str) -> Response:
     path = regular_file_in(settings["MEDIA_DIR"], filename)
     if path is None or not is_member_file(relative := media_relative(settings["MEDIA_DIR"], path)):
         abort(404)
-    area.sightings.seen(match.member.id, secret, request.remote_addr, request.headers.get("User-Agent"))
+    write = area.sightings.seen(match.member.id, secret, request.remote_addr,
+                                request.headers.get("User-Agent"))
     links = current_links()
     if area.signer is not None and links.media_base_url != links.absolute("media/"):
         response = redirect(area.signer.signed_url(links, relative), 302)
         response.headers["Cache-Control"] = "private, no-store"
+        if write is not None:
+            response.call_on_close(write)
         return response
     response = send_media_file(path)
     response.headers["Cache-Control"] = "private, no-store"
+    if write is not None:
+        response.call_on_close(write)
     return response
 
 
