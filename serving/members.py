@@ -208,7 +208,7 @@ class Sightings:
     minutes costs a write an hour, not one per poll. The set of what was written lately
     is bounded, so memory does not grow with the members who fetched."""
 
-    MAX_KEYS = 20_000
+    MAX_KEYS = 4096  # each of the two tables: as many as the secrets remembered
 
     def __init__(self, members: MemberStore, interval: float = 3600.0):
         self.members = members
