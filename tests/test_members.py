@@ -322,7 +322,9 @@ def test_with_a_cdn_member_media_redirect_to_short_lived_signed_urls(cdn_site):
     assert secret not in location
     # The CDN asks the origin's /media/ for it with the signature.
     origin = location.replace("https://cdn.example", "")
-    assert client.get(origin).status_code == 200
+    signed = client.get(origin)
+    assert signed.status_code == 200 and signed.data == BONUS_AUDIO
+    assert signed.cache_control.max_age == 1  # no CDN keeps it past its signature
     assert client.get(origin.replace("bonus-1", "insider-1")).status_code == 403
     assert client.get(origin[:-2] + ("AA" if not origin.endswith("AA") else "BB")).status_code == 403
     time.sleep(2.2)

@@ -18,22 +18,27 @@ def media(filename: str):
     path = regular_file_in(app_state().settings["MEDIA_DIR"], filename)
     if path is None:
         abort(404, description="There is no such media file.")
-    refuse_unsigned_member_file(path)
+    signed_for = refuse_unsigned_member_file(path)
     response = send_media_file(path)
     response.headers["Access-Control-Allow-Origin"] = "*"
+    if signed_for is not None:
+        # A CDN keeps it no longer than its signature lasts.
+        response.cache_control.max_age = signed_for
     return response
 
 
-def refuse_unsigned_member_file(path: str) -> None:
+def refuse_unsigned_member_file(path: str) -> int | None:
     """403 for a members' file (MEDIA_DIR/members/) without a valid signature: those
-    are a live member's to download, through their own URL (docs/members.md#media)."""
+    are a live member's to download, through their own URL (docs/members.md#media).
+    For a members' file, the seconds its signature lasts; None for any other file."""
     settings = app_state().settings
     relative = media_relative(settings["MEDIA_DIR"], path)
     if not is_member_file(relative):
-        return
+        return None
     signer = app_state().area(Members).signer
     if signer is None or not signer.verify(relative, request.args.get("sig")):
         abort(403, description="This file is for members: use your private feed.")
+    return signer.max_age
 
 
 def send_media_file(path: str) -> Response:
