@@ -220,6 +220,14 @@ def _body() -> dict[str, Any]:
     return body
 
 
+def _member_id(text: str) -> int:
+    """The id in a path; a plain string in the route, so that the route (a metrics label)
+    is the same whatever the path holds, and anything not a number is a 404."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
+        abort(404, description=f"There is no member {text[:50]!r}.")
+    return int(text)
+
+
 @api.get("")
 def list_members() -> Response:
     return _no_store(jsonify(members=[member_json(m) for m in members_area().store.list_members()]))
@@ -243,28 +251,29 @@ def sharing() -> Response:
         for s in area.store.sharing(area.max_networks, area.max_apps)]))
 
 
-@api.post("/<int:member_id>/rotate")
-def rotate(member_id: int) -> Response:
-    secret = members_area().store.rotate(member_id)
-    return _no_store(jsonify(member=member_json(members_area().store.get(member_id)),
+@api.post("/<member_id>/rotate")
+def rotate(member_id: str) -> Response:
+    number = _member_id(member_id)
+    secret = members_area().store.rotate(number)
+    return _no_store(jsonify(member=member_json(members_area().store.get(number)),
                              **member_urls(secret)))
 
 
-@api.post("/<int:member_id>/revoke")
-def revoke(member_id: int) -> Response:
-    return _no_store(jsonify(member=member_json(members_area().store.revoke(member_id))))
+@api.post("/<member_id>/revoke")
+def revoke(member_id: str) -> Response:
+    return _no_store(jsonify(member=member_json(members_area().store.revoke(_member_id(member_id)))))
 
 
-@api.post("/<int:member_id>/expire")
-def expire(member_id: int) -> Response:
+@api.post("/<member_id>/expire")
+def expire(member_id: str) -> Response:
     at = _when(_body(), "at")
-    return _no_store(jsonify(member=member_json(members_area().store.expire(member_id, at))))
+    return _no_store(jsonify(member=member_json(members_area().store.expire(_member_id(member_id), at))))
 
 
-@api.post("/<int:member_id>/renew")
-def renew(member_id: int) -> Response:
+@api.post("/<member_id>/renew")
+def renew(member_id: str) -> Response:
     until = _when(_body(), "until")
-    return _no_store(jsonify(member=member_json(members_area().store.renew(member_id, until))))
+    return _no_store(jsonify(member=member_json(members_area().store.renew(_member_id(member_id), until))))
 
 
 def init_app(app: Flask) -> None:
