@@ -144,3 +144,32 @@ def test_bad_member_bodies_are_400(site, body):
                                   "/api/members/99999999999999999999/revoke"])
 def test_unknown_members_are_404(site, path):
     assert site.test_client().post(path, headers=AUTH).status_code == 404
+
+
+def test_a_guess_costs_one_lookup_by_its_hash_and_never_reaches_the_database(site, member):
+    """Timing: the only thing compared is the guess's SHA-256, by the database's index;
+    how much of a guess matches a real secret changes nothing a guesser could time. And
+    the database (its logs, its statement statistics) never sees a secret."""
+    import sqlalchemy as sa
+
+    from serving.members import Members
+    from stories.members import secret_hash
+
+    _, secret = member
+    sent: list[str] = []
+    engine = app_state(site).store.engine
+
+    def seen(_conn, _cursor, statement, parameters, _context, _many):
+        sent.append(f"{statement} {parameters}")
+
+    store = app_state(site).area(Members).store
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for guess in (secret[:-1] + ("A" if secret[-1] != "A" else "B"), "A" * 32, secret):
+            sent.clear()
+            store.lookup(guess)
+            assert len(sent) == 1, sent
+            assert secret_hash(guess) in sent[0]
+            assert guess not in sent[0]
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
