@@ -23,6 +23,7 @@ from embeds.config import EmbedSettings
 from feeds.websub import WebSubPublisher, publisher_for
 from serving import fastpath, logs, request_guards, security_headers
 from serving.health import Health, sqlite_on_platform
+from serving.members import Members
 from serving.metrics import audience_counted
 from serving.redis_cache import RedisChangeNotices, RedisRenderCache
 from serving.redis_clients import check_tls
@@ -32,6 +33,7 @@ from serving.state import AppState
 from sources.config import SourcesConfig
 from sources.sync import source_tokens
 from stories.errors import SettingsError, StoryfeedError
+from stories.members import MemberStore, members_changed
 from stories.postgres import Limits
 from stories.store import StoryStore, stories_changed
 from web import (
@@ -45,6 +47,7 @@ from web import (
     health,
     ingest,
     media,
+    members,
     metrics,
     moves,
     openapi,
@@ -56,6 +59,7 @@ from web.cli import desk as desk_cli
 from web.cli import embeds as embeds_cli
 from web.cli import export as export_cli
 from web.cli import feeds as feeds_cli
+from web.cli import members as members_cli
 from web.cli import sources as sources_cli
 from web.cli import stories as stories_cli
 from web.moves import SiteMovesMemo
@@ -65,8 +69,9 @@ log = logging.getLogger(__name__)
 # Each module that hooks into the app, in the order its hooks must run: init_app(app).
 PARTS = (
     request_guards, security_headers,
-    health, moves, pages, api, audience, ingest, openapi, media, transcripts, feeds, embeds, cors, desk, errors,
-    metrics, stories_cli, sources_cli, embeds_cli, export_cli, feeds_cli, audience_cli, desk_cli,
+    health, moves, pages, api, audience, ingest, members, openapi, media, transcripts, feeds, embeds, cors,
+    desk, errors, metrics,
+    stories_cli, sources_cli, embeds_cli, export_cli, feeds_cli, audience_cli, members_cli, desk_cli,
 )
 
 
@@ -104,6 +109,7 @@ def create_state(settings: Settings, instance_path: str,
     render_cache = create_render_cache(settings)
     shared = render_cache if isinstance(render_cache, RedisRenderCache) else None
     versions = VersionMemo(store, ttl=settings["VERSION_MEMO_SECONDS"], shared=shared)
+    member_area = Members.build(MemberStore(store.engine), settings)
     notices = None
     if settings["REDIS_URL"]:
         check_tls(settings["REDIS_URL"], settings["REDIS_TLS_VERIFY"])
@@ -111,9 +117,13 @@ def create_state(settings: Settings, instance_path: str,
                                      tls_verify=settings["REDIS_TLS_VERIFY"])
         stories_changed.connect(notices.publish, sender=store)
         notices.subscribe(versions.forget)
+        # A revocation anywhere reaches every process's remembered secrets at once.
+        members_changed.connect(notices.publish, sender=member_area.store)
+        notices.subscribe(member_area.secrets.forget)
     areas: dict[type, Any] = {
         EmbedSettings: EmbedSettings.from_settings(settings),
         SourcesConfig: SourcesConfig.from_settings(settings, instance_path),
+        Members: member_area,
     }
     areas[SiteMovesMemo] = SiteMovesMemo.of(versions, store)
     if settings["AUDIENCE_COUNTING"]:

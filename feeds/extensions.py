@@ -162,11 +162,12 @@ def _podcast_element(parent: etree._Element, tag: str, attributes: dict[str, str
 class PodcastIndexExtension(_PodcastPersons, BaseExtension):
     """Channel tags of the Podcast Index namespace: `podcast:guid`, `podcast:locked`,
     `podcast:medium`, `podcast:license`, `podcast:funding`, `podcast:location`,
-    `podcast:person` and `podcast:trailer`."""
+    `podcast:person`, `podcast:trailer` and `podcast:block`."""
 
     def __init__(self) -> None:
         super().__init__()
         self._guid: str | None = None
+        self._block = False
         self._locked: tuple[bool, str] | None = None
         self._medium: str | None = None
         self._license: tuple[str, dict[str, str]] | None = None
@@ -178,6 +179,10 @@ class PodcastIndexExtension(_PodcastPersons, BaseExtension):
         if guid is not None:
             self._guid = guid
         return self._guid
+
+    def block(self, block: bool) -> None:
+        """`podcast:block` yes: no directory or app may list the feed (a member's)."""
+        self._block = block
 
     def locked(self, locked: bool, owner: str = "") -> None:
         self._locked = (locked, owner)
@@ -222,6 +227,8 @@ class PodcastIndexExtension(_PodcastPersons, BaseExtension):
         self._append_persons(channel)
         for title, attributes in self._trailers:
             _podcast_element(channel, "trailer", attributes, title)
+        if self._block:
+            _podcast_element(channel, "block", {}, "yes")
         return rss_feed
 
 

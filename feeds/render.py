@@ -198,9 +198,12 @@ def _podcast_transcripts_and_chapters(fe: FeedEntry, story: Story, audio: Audio,
 
 def render_rss_feed(topic: Topic | None, page: StoryPage, links: Links,
                     paging: Paging = Paging(), *, hub: str | None = None,
-                    topic_titles: Mapping[str, str] | None = None) -> bytes:
+                    topic_titles: Mapping[str, str] | None = None, private: bool = False) -> bytes:
     """RSS 2.0 with content:encoded, dc:creator, Media RSS and one enclosure per item,
-    with that audio's transcripts and chapters (`podcast:transcript`, `podcast:chapters`)."""
+    with that audio's transcripts and chapters (`podcast:transcript`, `podcast:chapters`).
+
+    `private` (a member's feed): `itunes:block` and `podcast:block`, so that no directory
+    lists it should it reach one."""
     page_links = _page_links(topic, links, RSS, page, paging, hub)
     # Readers take RSS descriptions (channel and item) for HTML; ours are plain text.
     fg = _channel(topic, page, links, RSS, page_links, html_text(_description(topic)))
@@ -213,6 +216,8 @@ def render_rss_feed(topic: Topic | None, page: StoryPage, links: Links,
     # Transcripts and chapters in the namespace podcast apps read them from.
     fg.register_extension("podcast", PodcastIndexExtension, PodcastIndexEntryExtension,
                           atom=False, rss=True)
+    if private:
+        _block(fg)
     if _topic_image(topic, links):
         fg.image(_topic_image(topic, links), title=_title(topic), link=_home(topic, links))
     for story in page.stories:
@@ -344,12 +349,14 @@ def _is_episode_artwork(story: Story) -> bool:
 
 def render_podcast_feed(topic: Topic, page: StoryPage, links: Links,
                         paging: Paging = Paging(limit=PODCAST.page_size), *, hub: str | None = None,
-                        guid: str | None = None, new_feed_url: str | None = None) -> bytes:
+                        guid: str | None = None, new_feed_url: str | None = None,
+                        private: bool = False) -> bytes:
     """Podcast RSS as Apple Podcasts, PSP-1 and the Podcast Index namespace ask for:
     one item per downloadable audio of the page's stories.
 
     `guid` is the podcast:guid of a feed that moved here (else that of this feed's URL);
-    `new_feed_url` is where a moved feed now lives (`itunes:new-feed-url`).
+    `new_feed_url` is where a moved feed now lives (`itunes:new-feed-url`); `private`
+    blocks it from directories (`render_rss_feed`).
 
     Raises `PodcastSettingsIncomplete` when the topic lacks what Apple requires.
     """
@@ -380,6 +387,8 @@ def render_podcast_feed(topic: Topic, page: StoryPage, links: Links,
     fg.podcast.guid(guid or podcast_guid(page_links.canonical))
     if new_feed_url:
         fg.itunes.itunes_new_feed_url(new_feed_url)
+    if private:
+        _block(fg)
     _podcast_channel(fg.podcast, topic, links)
     enclosed: set[str] = set()  # no two items may share an enclosure URL
     for story in page.stories:
@@ -393,6 +402,14 @@ def render_podcast_feed(topic: Topic, page: StoryPage, links: Links,
                                    pubdate=rfc2822_datetime(story.published), type=clip.type,
                                    season=story.season)
     return _serialize(fg, PODCAST)
+
+
+def _block(fg: FeedGenerator) -> None:
+    """`itunes:block` (Apple) and `podcast:block` (every other directory) on the channel."""
+    if not hasattr(fg, "itunes"):  # the podcast feed has it already
+        fg.register_extension("itunes", ItunesExtension, ItunesEntryExtension, atom=False, rss=True)
+    fg.itunes.itunes_block(True)
+    fg.podcast.block(True)
 
 
 def _part_title(story: Story, part: tuple[int, int]) -> str:

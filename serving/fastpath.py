@@ -28,7 +28,11 @@ from urllib.parse import parse_qsl
 
 import werkzeug.urls  # noqa: F401 (registers the "werkzeug.url_quote" codec error handler)
 from flask import Flask, request
+from werkzeug.wsgi import ClosingIterator
 
+from stories.members import LIVE
+
+from .members import MEMBER_PREFIX, Members, member_answer, shared_member_path
 from .metrics import FAST_PATH_ANSWER
 from .rendered import STALE, Rendered, rendered_answer
 from .request_guards import drop_unreadable_dates
@@ -154,6 +158,8 @@ class FastPath:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
+        if environ.get("PATH_INFO", "").startswith(MEMBER_PREFIX):
+            return self._member(environ, start_response)
         answer = None
         if method in ("GET", "HEAD") and "HTTP_RANGE" not in environ:
             answer = self.find(environ)
@@ -165,6 +171,35 @@ class FastPath:
         headers.extend(security_headers(environ))
         start_response(STATUS_LINES[status], headers)
         return [body] if body is not None and method == "GET" else []
+
+    def _member(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """A member's feed (docs/members.md), when this process remembers the secret as
+        live (`SecretMemo.peek`: forgotten on every change to members, here or, through
+        Redis, anywhere) and the topic's shared render was answered before: the member's
+        copy of it. Anything else (a secret not remembered, lapsed or revoked, media, a
+        Range) goes to Flask, which looks the secret up."""
+        method = environ.get("REQUEST_METHOD")
+        _, _, secret, rest = (environ.get("PATH_INFO", "").split("/", 3) + ["", ""])[:4]
+        area = app_state(self.app).areas.get(Members)
+        if (method not in ("GET", "HEAD") or "HTTP_RANGE" in environ or not rest.startswith("topics/")
+                or not isinstance(area, Members)):
+            return self.wsgi_app(environ, start_response)
+        match = area.secrets.peek(secret)
+        if match is None or match.status() != LIVE:
+            return self.wsgi_app(environ, start_response)
+        shared = dict(environ, PATH_INFO=shared_member_path(environ["PATH_INFO"], secret))
+        answer = self.find(shared)
+        if answer is None or (rendered := self._cached(answer, environ)) is None:
+            return self.wsgi_app(environ, start_response)
+        write = area.sightings.seen(match.member.id, secret, environ.get("REMOTE_ADDR"),
+                                    environ.get("HTTP_USER_AGENT"))
+        environ[FAST_PATH_ANSWER] = answer
+        drop_unreadable_dates(environ)
+        status, headers, body = member_answer(rendered, match.member.id, secret, environ)
+        headers.extend(security_headers(environ))
+        start_response(STATUS_LINES[status], headers)
+        sent = [body] if body is not None and method == "GET" else []
+        return sent if write is None else ClosingIterator(sent, write)
 
     def _cached(self, answer: Answer, environ: WSGIEnvironment) -> Rendered | None:
         state = app_state(self.app)

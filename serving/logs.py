@@ -41,6 +41,9 @@ SECRET_SHAPES = re.compile(
     r"(?i)(?<![a-z])authorization[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic)\s+)?(?P<header>[^\s\"',;}]+)"
     r"|\b(?:bearer|basic)\s+(?P<token>[A-Za-z0-9._~+/=-]{8,})"
     r"|://[^/\s:@]*:(?P<password>[^@\s/]+)@"
+    # A member's feed secret, the first segment of every member URL (docs/members.md):
+    # paths are logged (the access log, errors), and no secret may be.
+    r"|/m/(?P<member>[^/\s?#\"',;]+)"
 )
 
 # Request ids: a client's (or the router's) `X-Request-ID` when it is one of these, so
@@ -113,7 +116,8 @@ def redact(text: str) -> str:
     # SECRET_SHAPES tried at every position costs 5 us on a user agent; these tests,
     # a tenth of that, let most strings skip it.
     lowered = text.lower()
-    if "://" in text or "auth" in lowered or "bearer" in lowered or "basic" in lowered:
+    if ("://" in text or "auth" in lowered or "bearer" in lowered or "basic" in lowered
+            or "/m/" in text):
         return SECRET_SHAPES.sub(_shape_redacted, text)
     return text
 

@@ -508,12 +508,39 @@ SETTINGS: tuple[Setting, ...] = (
         "the commit or release being run, shown in `/metrics` (`storyfeed_build_info`)",
         shown="unset",
     ),
+    Setting(
+        "MEMBER_MEMO_SECONDS", 5.0, seconds,
+        "how long a process trusts a member secret it looked up; with Redis, a revocation "
+        "anywhere is seen at once ([members](docs/members.md))",
+        shown="`5`",
+    ),
+    Setting(
+        "MEMBER_MEDIA_KEY", None, optional_text,
+        "key signing the short-lived URLs a member's media redirect to when `MEDIA_BASE_URL` "
+        "is another host; the same on every instance ([members](docs/members.md#media))",
+        shown="unset (member media served by the app itself)",
+    ),
+    Setting(
+        "MEMBER_MEDIA_URL_SECONDS", 300, whole_number(1),
+        "seconds a signed member media URL stays valid",
+        shown="`300`",
+    ),
+    Setting(
+        "MEMBER_SHARING_NETWORKS", 4, whole_number(1),
+        "a member secret used from more networks (/24, /64) than this within 24 h is flagged as shared",
+        shown="`4`",
+    ),
+    Setting(
+        "MEMBER_SHARING_APPS", 3, whole_number(1),
+        "a member secret used by more app families than this within 24 h is flagged as shared",
+        shown="`3`",
+    ),
 )
 
 # Settings that hold secrets (for URLs: their passwords; a DSN's key is its user name):
 # never shown in a message, and redacted from every log line (serving/logs.py).
 SECRET_SETTINGS = ("INGEST_TOKENS", "METRICS_TOKEN", "SENTRY_DSN", "DATABASE_URL", "REDIS_URL",
-                   "SECRET_KEY")
+                   "SECRET_KEY", "MEMBER_MEDIA_KEY")
 
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 

@@ -174,6 +174,7 @@ class Story:
     season: int | None = None
     episode: int | None = None
     episode_type: str = "full"
+    access: str = "public"  # PUBLIC or MEMBERS (see `ACCESS_LEVELS`)
 
     @property
     def downloadable_audio(self) -> tuple[Audio, ...]:
@@ -230,12 +231,19 @@ class Topic:
     location: Location | None = None
     persons: tuple[Person, ...] = ()
     moved_to: str = ""  # the slug of the topic this one moved to
+    access: str = "public"  # MEMBERS: the topic and every story in it are members' only
 
     @classmethod
     def from_slug(cls, slug: str) -> Topic:
         """The topic a story names before anyone described it."""
         return cls(slug=slug, title=slug.replace("-", " ").strip().title())
 
+
+# Who may read a record: anyone, or members only (through their private feed URLs,
+# docs/members.md). A story is a member item when it or any topic it is in is MEMBERS.
+PUBLIC = "public"
+MEMBERS = "members"
+ACCESS_LEVELS = (PUBLIC, MEMBERS)
 
 # Kept, imported and exported for editors, never published (feeds, pages, the read API).
 EDITOR_ONLY_FIELDS = ("note",)

@@ -22,6 +22,8 @@ stories = sa.Table(
     sa.Column("first_seen", sa.DateTime(), nullable=False),
     sa.Column("written", sa.DateTime(), nullable=False),
     sa.Column("record", sa.Text(), nullable=False),
+    # The record's own `access` is "members": never read for a public answer.
+    sa.Column("members", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Index(None, "published", "id"),
 )
 
@@ -64,6 +66,8 @@ topics = sa.Table(
     # How many stories are in it (rows of story_topics), moved by the write that moves
     # them: the index page shows every topic's count without counting.
     sa.Column("stories", sa.BigInteger(), nullable=False, server_default="0"),
+    # The record's `access` is "members": the topic, and every story in it, members' only.
+    sa.Column("members", sa.Boolean(), nullable=False, server_default=sa.false()),
 )
 
 # Single-row counters; key "stories" is the version of the whole store, and its
@@ -74,4 +78,40 @@ counters = sa.Table(
     sa.Column("key", sa.String(50), primary_key=True),
     sa.Column("value", sa.BigInteger(), nullable=False),
     sa.Column("changed_at", sa.DateTime(), nullable=False),
+)
+
+
+# Listeners with a private feed URL (`stories.members`). Times naive UTC, as above.
+members = sa.Table(
+    "members",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created", sa.DateTime(), nullable=False),
+    sa.Column("expires", sa.DateTime(), nullable=True),  # lapsed from then on
+    sa.Column("revoked", sa.DateTime(), nullable=True),
+)
+
+# A member's secrets, as SHA-256 hex only; `replaced` set once rotated away (410 then).
+member_secrets = sa.Table(
+    "member_secrets",
+    metadata,
+    sa.Column("hash", sa.String(64), primary_key=True),
+    sa.Column("member_id", sa.Integer(), sa.ForeignKey("members.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("created", sa.DateTime(), nullable=False),
+    sa.Column("replaced", sa.DateTime(), nullable=True),
+    sa.Index(None, "member_id"),
+)
+
+# Where a member's secret was used from: kind "network" (a /24 or /64) or "app" (an app
+# family), each value an HMAC keyed by the secret; `seen` the last time.
+member_sightings = sa.Table(
+    "member_sightings",
+    metadata,
+    sa.Column("member_id", sa.Integer(), sa.ForeignKey("members.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("kind", sa.String(10), primary_key=True),
+    sa.Column("value", sa.String(64), primary_key=True),
+    sa.Column("seen", sa.DateTime(), nullable=False),
 )

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 from . import postgres, schema
 from .errors import InvalidInput, Unavailable
 from .model import (
+    MEMBERS,
     Story,
     Topic,
     story_from_record,
@@ -175,6 +176,17 @@ def _load_topic(text: str) -> Topic:
     return topic_from_record(json.loads(text))
 
 
+def _public() -> sa.ColumnElement[bool]:
+    """Whether the story (of `schema.stories`, in the query's FROM) is for anyone: neither
+    it nor any topic it is in is members' only. Every read is public unless asked
+    otherwise (`members=True`), so a surface that forgets to ask shows no member item."""
+    s, st, t = schema.stories, schema.story_topics, schema.topics
+    links, topics = st.alias("access_links"), t.alias("access_topics")
+    in_member_topic = sa.exists().where(
+        links.c.story_id == s.c.id, topics.c.slug == links.c.topic, topics.c.members == sa.true())
+    return sa.and_(s.c.members == sa.false(), ~in_member_topic)
+
+
 def encode_cursor(direction: str, published: datetime, story_id: str) -> str:
     # Rows come back naive, in UTC; astimezone would take them for local time.
     if published.tzinfo is None:
@@ -229,18 +241,20 @@ class StoryStore:
         with self.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
 
-    def get_story(self, story_id: str) -> Story | None:
-        stored = self.get_stored(story_id)
+    def get_story(self, story_id: str, *, members: bool = False) -> Story | None:
+        """The story; a member story (`stories.model.MEMBERS`) only with `members`."""
+        stored = self.get_stored(story_id, members=members)
         return stored.story if stored else None
 
-    def get_stored(self, story_id: str) -> StoredStory | None:
+    def get_stored(self, story_id: str, *, members: bool = False) -> StoredStory | None:
         if not _is_key(story_id):
             return None
         s = schema.stories
+        query = sa.select(s.c.record, s.c.first_seen, s.c.written).where(s.c.id == story_id)
+        if not members:
+            query = query.where(_public())
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(s.c.record, s.c.first_seen, s.c.written).where(s.c.id == story_id)
-            ).first()
+            row = conn.execute(query).first()
         if row is None:
             return None
         utc = UTC
@@ -248,12 +262,16 @@ class StoryStore:
             _load_story(row.record), row.first_seen.replace(tzinfo=utc), row.written.replace(tzinfo=utc)
         )
 
-    def get_topic(self, slug: str) -> Topic | None:
+    def get_topic(self, slug: str, *, members: bool = False) -> Topic | None:
+        """The topic; a members' only one only with `members`."""
         if not _is_key(slug):
             return None
         t = schema.topics
+        query = sa.select(t.c.record).where(t.c.slug == slug)
+        if not members:
+            query = query.where(t.c.members == sa.false())
         with self.engine.connect() as conn:
-            text = conn.execute(sa.select(t.c.record).where(t.c.slug == slug)).scalar()
+            text = conn.execute(query).scalar()
         return _load_topic(text) if text is not None else None
 
     def topic_titles(self, slugs: Iterable[str]) -> dict[str, str]:
@@ -269,10 +287,13 @@ class StoryStore:
                     titles[topic.slug] = topic.title
         return titles
 
-    def list_topics(self) -> list[Topic]:
+    def list_topics(self, *, members: bool = False) -> list[Topic]:
         t = schema.topics
+        query = sa.select(t.c.record).order_by(t.c.slug)
+        if not members:
+            query = query.where(t.c.members == sa.false())
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(t.c.record).order_by(t.c.slug)).scalars().all()
+            rows = conn.execute(query).scalars().all()
         return sorted((_load_topic(r) for r in rows), key=lambda topic: topic.title.lower())
 
     def topic_moves(self) -> TopicMoves:
@@ -322,14 +343,18 @@ class StoryStore:
         with self.engine.connect() as conn:
             return {slug: count for slug, count in conn.execute(sa.select(t.c.slug, t.c.stories))}
 
-    def latest_by_topic(self) -> dict[str, Story]:
+    def latest_by_topic(self, *, members: bool = False) -> dict[str, Story]:
         """Every topic's newest story (by `published`, then id) in one statement, for the
-        index: a scan of the (topic, published, story_id) index, not a query a topic."""
+        index: a scan of the (topic, published, story_id) index, not a query a topic.
+        Member stories only with `members` (`_public`)."""
         s, st = schema.stories, schema.story_topics
         rank = sa.func.row_number().over(
             partition_by=st.c.topic, order_by=(st.c.published.desc(), st.c.story_id.desc())
         ).label("rank")
-        ranked = sa.select(st.c.topic, st.c.story_id, rank).subquery()
+        ranked_query = sa.select(st.c.topic, st.c.story_id, rank)
+        if not members:
+            ranked_query = ranked_query.join(s, s.c.id == st.c.story_id).where(_public())
+        ranked = ranked_query.subquery()
         query = (sa.select(ranked.c.topic, s.c.record)
                  .join(s, s.c.id == ranked.c.story_id).where(ranked.c.rank == 1))
         with self.engine.connect() as conn:
@@ -346,7 +371,8 @@ class StoryStore:
                 value = conn.execute(_TOPIC_VERSION, {"slug": topic}).scalar()
         return value or 0
 
-    def is_story_position(self, topic: str | None, cursor: str | None) -> bool:
+    def is_story_position(self, topic: str | None, cursor: str | None, *,
+                          members: bool = False) -> bool:
         """Whether `cursor` points at a story of `topic` (or of any), as the pages' own
         cursors do; a made-up position between stories is not one.
 
@@ -356,13 +382,15 @@ class StoryStore:
         if cursor is None:
             return True
         _direction, at, story_id = decode_cursor(cursor)
-        story = self.get_story(story_id)
+        story = self.get_story(story_id, members=members)
         return (story is not None and (topic is None or topic in story.topics)
                 and _naive_utc(story.published) == at)
 
     def latest(self, topic: str | None = None, limit: int = 50, cursor: str | None = None,
-               episodes: bool = False) -> StoryPage:
+               episodes: bool = False, *, members: bool = False) -> StoryPage:
         """Newest first by `published` (then id), `limit` at a time, keyset paged.
+
+        Member stories only with `members` (`_public`).
 
         With `episodes`, only the topic's stories that are podcast episodes
         (`Story.is_episode`) count: the database picks them by its index of them, so a
@@ -395,6 +423,8 @@ class StoryStore:
                 # An equality, not IS TRUE: the index (topic, has_audio, published,
                 # story_id) then hands the rows over in the page's order.
                 query = query.where(st.c.has_audio == sa.true())
+        if not members:
+            query = query.where(_public())
         if cursor:
             key = sa.tuple_(published_col, id_col)
             at = sa.tuple_(sa.literal(at_published, sa.DateTime()), sa.literal(at_id))
@@ -424,11 +454,12 @@ class StoryStore:
             _aware(first[3]),
         )
 
-    def iter_stories(self, topic: str | None = None, batch: int = 500) -> Iterator[Story]:
+    def iter_stories(self, topic: str | None = None, batch: int = 500, *,
+                     members: bool = False) -> Iterator[Story]:
         """Every story (of a topic), newest first, read a page at a time."""
         cursor = None
         while True:
-            page = self.latest(topic, limit=batch, cursor=cursor)
+            page = self.latest(topic, limit=batch, cursor=cursor, members=members)
             yield from page.stories
             if page.next_cursor is None:
                 return
@@ -536,6 +567,7 @@ class StoryStore:
                     "first_seen": now,
                     "written": now,
                     "record": record,
+                    "members": story.access == MEMBERS,
                 }
         # Executed with many parameter sets: SQLAlchemy sends them as multi-row
         # statements in this (sorted) order, and RETURNING says what each row did.
@@ -545,7 +577,8 @@ class StoryStore:
         # reported unchanged).
         upsert = insert.on_conflict_do_update(
             index_elements=[s.c.id],
-            set_={name: insert.excluded[name] for name in ("published", "updated", "written", "record")},
+            set_={name: insert.excluded[name]
+                  for name in ("published", "updated", "written", "record", "members")},
             where=s.c.record != insert.excluded.record,
         )
         if conn.dialect.name == "postgresql":
@@ -599,7 +632,9 @@ class StoryStore:
 
     def _sharing_topics(self, conn: Connection, described: dict[str, Topic]) -> set[str]:
         """Topics whose feeds show a renamed topic's title: as the category of a story
-        in both. Their feeds change too, so their versions must move."""
+        in both; or whose stories' access changes with a topic's (a story in a members'
+        topic is members' only everywhere). Their feeds change too, so their versions
+        must move."""
         t, st = schema.topics, schema.story_topics
         if not described:
             return set()
@@ -607,7 +642,8 @@ class StoryStore:
             sa.select(t.c.slug, t.c.record).where(t.c.slug.in_(sorted(described)))
         ).all())
         renamed = [slug for slug, topic in described.items()
-                   if slug in stored and _load_topic(stored[slug]).title != topic.title]
+                   if slug in stored and (_load_topic(stored[slug]).title, _load_topic(stored[slug]).access)
+                   != (topic.title, topic.access)]
         if not renamed:
             return set()
         other = st.alias("other")
@@ -708,6 +744,7 @@ class StoryStore:
             record = _dumps(topic_to_record(topic or Topic.from_slug(slug)))
             created = conn.execute(
                 _insert(conn, t).values(slug=slug, record=record, described=topic is not None,
+                                        members=topic is not None and topic.access == MEMBERS,
                                         version=1 if bump or topic else 0, changed_at=now,
                                         stories=linked[slug])
                 .on_conflict_do_nothing(index_elements=[t.c.slug]).returning(t.c.slug)
@@ -720,7 +757,8 @@ class StoryStore:
                 continue
             update = t.update().where(t.c.slug == slug)
             if topic is not None:
-                update = update.values(record=record, described=True)
+                update = update.values(record=record, described=True,
+                                       members=topic.access == MEMBERS)
                 if not bump:
                     update = update.where((t.c.record != record) | (t.c.described == sa.false()))
             elif not bump:

@@ -26,9 +26,12 @@ from rfc3986_validator import validate_rfc3986
 
 from .apple_categories import APPLE_CATEGORIES
 from .errors import InvalidInput
+from .members import SECRET_PLACEHOLDER
 from .model import (
+    ACCESS_LEVELS,
     AUDIO_FIELDS,
     IMAGE_FIELDS,
+    MEMBERS,
     STORY_FIELDS,
     TOPIC_FIELDS,
     TOPIC_IMAGE_FIELDS,
@@ -737,13 +740,60 @@ def _parse_story_parts(r: _Reader, raw: dict[str, Any], story: Story) -> Story:
     episode_type = r.text(raw, "episode_type", "episode_type", limit=20) or "full"
     if episode_type not in EPISODE_TYPES:
         r.fail("episode_type", f"{show(episode_type)} is not one of {', '.join(EPISODE_TYPES)}")
-    return dataclasses.replace(
+    story = dataclasses.replace(
         story,
         persons=_parse_persons(r, raw),
         season=_numbering(r, raw, "season"),
         episode=_numbering(r, raw, "episode"),
         episode_type=episode_type,
+        access=_access(r, raw),
     )
+    if story.access == MEMBERS:
+        _check_member_media(r, story)
+    return story
+
+
+def _access(r: _Reader, raw: dict[str, Any]) -> str:
+    access = r.text(raw, "access", "access", limit=20) or "public"
+    if access not in ACCESS_LEVELS:
+        r.fail("access", f"{show(access)} is not one of {', '.join(ACCESS_LEVELS)}")
+    return access
+
+
+# Files under MEDIA_DIR/members/ are served to live members only (docs/members.md); a
+# member story's own files anywhere else would be anyone's to download.
+MEMBER_MEDIA_PREFIX = "/media/members/"
+
+
+def _check_member_media(r: _Reader, story: Story) -> None:
+    for i, audio in enumerate(story.audio):
+        urls = [("url", audio.url), *((f"alternates[{j}].url", alt.url)
+                                      for j, alt in enumerate(audio.alternates)),
+                *((f"transcripts[{j}].url", t.url) for j, t in enumerate(audio.transcripts))]
+        if audio.chapters is not None:
+            urls.append(("chapters.url", audio.chapters.url))
+        for name, url in urls:
+            if url.startswith("/media/") and not url.startswith(MEMBER_MEDIA_PREFIX):
+                r.fail(f"audio[{i}].{name}", f"{show(url)} is a member story's file: it must be "
+                       f"under {MEMBER_MEDIA_PREFIX}, which only members can download")
+
+
+def _mentions(value: Any, needle: str) -> bool:
+    """Whether any text in a record (keys too) holds `needle`, in any case."""
+    if isinstance(value, str):
+        return needle in value.lower()
+    if isinstance(value, dict):
+        return any(_mentions(k, needle) or _mentions(v, needle) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_mentions(item, needle) for item in value)
+    return False
+
+
+def _check_placeholder(r: _Reader, raw: dict[str, Any]) -> None:
+    # Member feeds put each member's secret where this stands (stories.members): a record
+    # holding it would get a secret written into it.
+    if _mentions(raw, SECRET_PLACEHOLDER):
+        r.fail("record", f"holds {SECRET_PLACEHOLDER!r}, which storyfeed keeps for itself")
 
 
 def _parse_license(r: _Reader, raw: dict[str, Any]) -> License | None:
@@ -816,6 +866,7 @@ def _parse_topic_parts(r: _Reader, raw: dict[str, Any], topic: Topic) -> Topic:
         location=_parse_location(r, raw),
         persons=_parse_persons(r, raw),
         moved_to=moved_to,
+        access=_access(r, raw),
     )
 
 
@@ -922,6 +973,7 @@ def parse_story(raw: Any, location: str = "") -> tuple[Story, list[Problem]]:
         note=r.text(raw, "note", "note", limit=MAX_SHORT_TEXT),
     )
     story = _parse_story_parts(r, raw, story)
+    _check_placeholder(r, raw)
     r.raise_if_failed()
     return story, r.warnings
 
@@ -977,5 +1029,6 @@ def parse_topic(raw: Any, location: str = "") -> tuple[Topic, list[Problem]]:
         copyright=r.text(raw, "copyright", "copyright", limit=MAX_TITLE),
     )
     topic = _parse_topic_parts(r, raw, topic)
+    _check_placeholder(r, raw)
     r.raise_if_failed()
     return topic, r.warnings

@@ -128,6 +128,20 @@ def test_a_tour_of_every_operation_matches_the_document(api_app):
         == 200
     )
     assert client.put("/api/topics/world", json={"explicit": "no"}, headers=AUTH).status_code == 422
+    assert client.put("/api/topics/bonus", json={"title": "Bonus", "access": "members"},
+                      headers=AUTH).status_code == 201
+    added = client.post("/api/members", json={"name": "A listener"}, headers=AUTH)
+    assert added.status_code == 201
+    member = added.json["member"]["id"]
+    assert client.post("/api/members", json={"name": ""}, headers=AUTH).status_code == 400
+    assert client.get("/api/members", headers=AUTH).status_code == 200
+    assert client.get("/api/members/sharing", headers=AUTH).status_code == 200
+    assert client.post(f"/api/members/{member}/rotate", headers=AUTH).status_code == 200
+    assert client.post(f"/api/members/{member}/expire", json={"at": "2026-01-01T00:00:00Z"},
+                       headers=AUTH).status_code == 200
+    assert client.post(f"/api/members/{member}/renew", headers=AUTH).status_code == 200
+    assert client.post(f"/api/members/{member}/revoke", headers=AUTH).status_code == 200
+    assert client.post("/api/members/999/revoke", headers=AUTH).status_code == 404
 
     story_page = "http://storyfeed.test/stories/1169464713"
     assert client.get("/oembed", query_string={"url": story_page, "maxwidth": 400}).status_code == 200

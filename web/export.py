@@ -23,6 +23,7 @@ from lxml import etree
 from feeds.urls import PODCAST, SITE_FORMATS, TOPIC_FORMATS, feed_url, opml_url
 from serving.files import regular_file_in
 from serving.links import Links
+from serving.members import is_member_file
 from serving.state import app_state
 from stories.errors import StoryfeedError
 
@@ -129,6 +130,8 @@ class _Exporter:
             # points to), no folder or FIFO.
             if regular_file_in(str(media_dir), relative) is None:
                 continue
+            if is_member_file(relative):
+                continue  # members' files: never in a public copy
             # Through the app, like every other file, so the manifest's content type is
             # the one the service sends (text/vtt carries a charset, for one).
             self.fetch("media/" + relative)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_audience"
-down_revision = "0005_podcast_episodes"
+down_revision = "0006_members"
 branch_labels = None
 depends_on = None
 

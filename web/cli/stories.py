@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 from serving.state import app_state
 from stories import migrate
 from stories.files import Batch, read_records, write_ndjson
+from stories.model import MEMBERS
 from stories.sample import SAMPLE_FILE
 from stories.store import StoryStore
 from stories.validate import printable
@@ -89,14 +90,15 @@ def export_command(topic: str | None) -> None:
     """Write NDJSON to stdout that `stories import` reads back unchanged."""
     store = _store()
     if topic is not None:
-        found = store.get_topic(topic)
+        found = store.get_topic(topic, members=True)
         if found is None:
             raise click.ClickException(f"no topic {topic!r}")
         topics = [found]
     else:
-        topics = store.list_topics()
+        topics = store.list_topics(members=True)
+    # Members' records too: this is the editors' copy, read back by `stories import`.
     with progress(len(topics) + store.count_stories(topic), "exporting") as step:
-        for line in write_ndjson(topics, store.iter_stories(topic)):
+        for line in write_ndjson(topics, store.iter_stories(topic, members=True)):
             sys.stdout.write(line)
             step(line)
 
@@ -105,8 +107,9 @@ def export_command(topic: str | None) -> None:
 @click.option("--topic", help="Only this topic's stories.")
 def list_command(topic: str | None) -> None:
     """One line per story, newest first: date, id, title."""
-    for story in _store().iter_stories(topic):
-        click.echo(f"{story.published:%Y-%m-%d}  {story.id:<14}  {story.title}")
+    for story in _store().iter_stories(topic, members=True):
+        access = "  (members)" if story.access == MEMBERS else ""
+        click.echo(f"{story.published:%Y-%m-%d}  {story.id:<14}  {story.title}{access}")
 
 
 @stories_cli.command("sample")

@@ -1,0 +1,159 @@
+"""Member feeds against the baselines: `python -m bench.members [--quick]` (about 2 min).
+
+One gunicorn of the app (the sample topic plus a member story, in a throwaway SQLite
+database, the in-process render cache), with MEMBERS members added. Measured:
+
+- a member's warm RSS feed, 200, against raw WSGI replaying the same answer: >= 0.8x;
+- the same answered 304 (the member's own ETag);
+- a member's first request against a public cold render: each after a write (so both
+  render), and a new member's first request with the shared render warm; medians of
+  COLD_RUNS on a gunicorn of one worker, goal: member cold <= 1.1x public cold;
+- that worker's memory after 100, 5,000 and 8,000 members fetched: what a process keeps
+  per member is bounded (4,096 secrets remembered, as many sightings), so the last
+  3,000 must not make it grow (goal: less than 1 MiB more).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .common import (
+    APP,
+    Case,
+    baselines,
+    flask_cli,
+    get,
+    gunicorn,
+    header,
+    load_average,
+    measure,
+    record,
+    report,
+    rounds_and_seconds,
+    sample_environment,
+)
+
+TOPIC = "north-korean-defectors"
+MEMBERS = 8000
+PLATEAU = 5000  # past every bound of what a process keeps per member (4,096)
+COLD_RUNS = 7
+MEMBER_STORY = {
+    "id": "bench-bonus", "url": "https://newsroom.example/bench-bonus", "title": "Bonus for members",
+    "published": "2026-11-01T10:00:00Z", "topics": [TOPIC], "access": "members",
+    "audio": [{"id": "bench-bonus-audio", "url": "/media/members/bonus.mp3", "length": 1000,
+               "duration": 60, "type": "audio/mpeg"}],
+}
+
+
+def add_members(env: dict, count: int) -> list[str]:
+    """`count` members, added in this process through the app's own store."""
+    from app import create_app
+    from serving.members import Members
+    from serving.state import app_state
+
+    app = create_app({"DATABASE_URL": env["DATABASE_URL"], "LOG_LEVEL": "WARNING"})
+    store = app_state(app).area(Members).store
+    secrets = [store.add(f"bench member {i}")[1] for i in range(count)]
+    app_state(app).store.engine.dispose()
+    return secrets
+
+
+def import_story(env: dict, record: dict) -> None:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
+        json.dump(record, file)
+    flask_cli(env, "stories", "import", file.name)
+    Path(file.name).unlink()
+
+
+def member_feed(secret: str, name: str = "rss.xml") -> str:
+    return f"/m/{secret}/topics/{TOPIC}/{name}"
+
+
+def timed(url: str) -> float:
+    started = time.perf_counter()
+    answer = get(url)
+    elapsed = time.perf_counter() - started
+    if answer.status != 200:
+        raise RuntimeError(f"{url}: {answer.status}")
+    return elapsed
+
+
+def cold_renders(env: dict, base: str, secrets: list[str], runs: int) -> dict[str, float]:
+    """Medians (ms): a public cold render, a member's cold one (each after a write of its
+    own, in turns, one first then the other), and a new member's first request once the
+    shared render is warm. On one worker: which worker a request lands on (one that
+    rendered, or not) is not what is measured."""
+    public, member, first = [], [], []
+    for n in range(runs):
+        cases = [("public", f"{base}/topics/{TOPIC}/podcast.xml"),
+                 ("member", base + member_feed(secrets[2 * n], "podcast.xml"))]
+        for name, url in (cases if n % 2 == 0 else cases[::-1]):
+            import_story(env, {"id": f"bench-write-{n}-{name}", "url": "https://newsroom.example/w",
+                               "title": f"Write {n} {name}", "published": "2026-10-01T10:00:00Z",
+                               "topics": [TOPIC]})
+            time.sleep(0.3)  # VERSION_MEMO_SECONDS: the worker sees the write
+            (public if name == "public" else member).append(timed(url))
+        first.append(timed(base + member_feed(secrets[2 * n + 1], "podcast.xml")))
+    return {name: statistics.median(values) * 1000
+            for name, values in (("public", public), ("member", member), ("first", first))}
+
+
+def memory(app, secrets: list[str]) -> list[tuple[int, int]]:
+    """The worker's RSS (KiB) after each of 100, PLATEAU and all `secrets` fetched."""
+    points = [100, PLATEAU, len(secrets)] if len(secrets) > PLATEAU else [100, len(secrets)]
+    done, found = 0, []
+    for point in points:
+        for secret in secrets[done:point]:
+            get(app.base + member_feed(secret))
+        done = point
+        found.append((point, sum(app.worker_rss_kib())))
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    quick = "--quick" in (sys.argv[1:] if argv is None else argv)
+    rounds, seconds = rounds_and_seconds(quick)
+    count = 600 if quick else MEMBERS
+    print(f"bench.members: {load_average()}", flush=True)
+    with sample_environment() as env:
+        import_story(env, MEMBER_STORY)
+        secrets = add_members(env, count)
+        with gunicorn(env) as app:
+            feed = member_feed(secrets[-1])
+            first = get(app.base + feed)
+            etag = header(first, "ETag")
+            measured = [
+                Case("warm member feed, 200", feed, goal=0.8),
+                Case("warm member feed, 304", feed, {"If-None-Match": etag}),
+            ]
+            answers = record(measured, [app.base])
+            with baselines(env, answers) as servers:
+                measure(measured, {**servers, APP: [app.base]}, rounds=rounds, seconds=seconds)
+            met = [report(case) for case in measured]
+        with gunicorn(dict(env, WEB_CONCURRENCY="1")) as app:
+            get(app.base + member_feed(secrets[-1]))
+            cold = cold_renders(env, app.base, secrets, 3 if quick else COLD_RUNS)
+            cold_ratio = cold["member"] / cold["public"]
+            print(f"\ncold podcast feed (medians of {3 if quick else COLD_RUNS}, ms): public "
+                  f"{cold['public']:.1f}, member {cold['member']:.1f} ({cold_ratio:.2f}x), "
+                  f"a new member with the render warm {cold['first']:.1f}")
+            print(f"  goal: member cold <= 1.1x public cold: {'met' if cold_ratio <= 1.1 else 'NOT met'}")
+            met.append(cold_ratio <= 1.1)
+            sizes = memory(app, secrets[2 * COLD_RUNS:])
+            print("\nthe worker's RSS after members fetched: "
+                  + ", ".join(f"{count}: {kib} KiB" for count, kib in sizes))
+            grown = sizes[-1][1] - sizes[-2][1]
+            print(f"  goal: past the bounds ({PLATEAU} members), {sizes[-1][0] - sizes[-2][0]} more "
+                  f"members cost less than 1024 KiB: {grown:+d} KiB, {'met' if grown < 1024 else 'NOT met'}")
+            met.append(grown < 1024)
+    print(f"\n(medians of {rounds} rounds of {seconds} s per server; {load_average()})")
+    return 0 if all(met) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
