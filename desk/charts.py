@@ -99,7 +99,7 @@ class Bars:
     columns: tuple[str, ...] = ()  # the headings of each bar's `more`
 
     MAX_BARS = 20
-    ROW = 30  # px per bar: its name above, the bar below
+    ROW = 34  # px per bar: its name above (room for the phone's larger text), the bar below
     NAME_CHARS = 80  # a longer name is cut in the chart (whole in the table)
 
     @property
@@ -137,10 +137,10 @@ class Bars:
             w = max(room * bar.count / top, 1.0) if bar.count else 0.0
             name = bar.shown or bar.name
             name = name if len(name) <= self.NAME_CHARS else name[:self.NAME_CHARS - 1] + "\u2026"
-            parts.append(f'<text class="tick" x="0" y="{y + 10}">{escape(name)}</text>')
-            parts.append(f'<text class="tick" x="{w + 4:.2f}" y="{y + 23}">{bar.count}</text>')
+            parts.append(f'<text class="tick" x="0" y="{y + 13}">{escape(name)}</text>')
+            parts.append(f'<text class="tick" x="{w + 4:.2f}" y="{y + 27}">{bar.count}</text>')
             if w:
-                path.append(f"M0 {y + 14}h{w:.2f}v10h{-w:.2f}z")
+                path.append(f"M0 {y + 18}h{w:.2f}v10h{-w:.2f}z")
         if path:
             parts.append(f'<path class="bars" d="{"".join(path)}"/>')
         parts.append("</svg>")
