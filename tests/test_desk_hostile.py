@@ -239,6 +239,28 @@ def test_markup_in_a_user_agent_an_episode_and_its_title_is_escaped_on_the_audie
     assert "'=HYPERLINK(\"https://evil.example\")" in cells
 
 
+@pytest.mark.parametrize("query, status", [
+    ("from=2026-13-01", 400),
+    ("to=yesterday", 400),
+    ("from=2026-03-02&to=2026-03-01", 400),
+    ("from=2000-01-01&to=2026-01-01", 400),  # more than ten years
+    ("from=0001-01-01&to=0001-01-02", 400),
+    ("to=0001-01-01", 400),  # its 90 days before are no dates
+    ("to=9999-12-31", 400),
+    ("from=%00", 400),
+    ("topic=no-such-topic", 404),
+    ("topic=%3Cscript%3E", 404),
+])
+def test_a_bad_range_is_a_400_on_the_audience_page_and_every_csv(app, query, status):
+    client = app.test_client()
+    sign_in(client)
+    for path in ("/desk/audience", "/desk/audience/days.csv", "/desk/audience/episodes.csv",
+                 "/desk/audience/apps.csv"):
+        answer = client.get(f"{path}?{query}")
+        assert answer.status_code == status, (path, query)
+        assert answer.headers["Cache-Control"] == "no-store"
+
+
 def test_every_desk_answer_is_no_store_and_none_comes_from_the_fast_path(app):
     client = app.test_client()
     assert client.get("/desk/login").headers["Cache-Control"] == "no-store"
