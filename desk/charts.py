@@ -3,6 +3,7 @@ them: no script, no CDN, and readable by screen readers through the table.
 
 A day's count is one bar; all the bars are one `<path>`, so two years of days are one
 element, not 730 (`tests/test_desk_charts.py` holds rendering them under a second).
+A count per named thing (`Bars`: an episode, an app) is a horizontal bar under its name.
 Colours come from the stylesheet (`currentColor`), so the chart follows light and dark.
 """
 
@@ -73,6 +74,86 @@ class DailySeries:
             f'<path class="bars" d="{"".join(path)}"/>' if path else "",
             "</svg>",
         ))
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One named count, with the further columns its table shows (`Bars.columns`)."""
+
+    name: str
+    count: int
+    more: tuple[str | int, ...] = ()
+    shown: str | None = None  # what the chart writes above the bar (default: its name)
+
+
+@dataclass(frozen=True)
+class Bars:
+    """A count per named thing, in the order given (most first); the chart draws the
+    first `MAX_BARS` (a report may name thousands of files), the table and the CSV hold
+    every one."""
+
+    title: str
+    label: str  # what is counted: "downloads"
+    key: str  # what names a bar: "episode", "app"
+    bars: tuple[Bar, ...]
+    columns: tuple[str, ...] = ()  # the headings of each bar's `more`
+
+    MAX_BARS = 20
+    ROW = 34  # px per bar: its name above (room for the phone's larger text), the bar below
+    NAME_CHARS = 80  # a longer name is cut in the chart (whole in the table)
+
+    @property
+    def total(self) -> int:
+        return sum(bar.count for bar in self.bars)
+
+    @property
+    def drawn(self) -> tuple[Bar, ...]:
+        return self.bars[:self.MAX_BARS]
+
+    def csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow([self.key, self.label, *self.columns])
+        writer.writerows((_cell(bar.name), bar.count, *map(_cell, bar.more)) for bar in self.bars)
+        return out.getvalue()
+
+    def svg(self, chart_id: str) -> str:
+        """The chart as an inline `<svg>` element; every text in it escaped."""
+        drawn = self.drawn
+        top = max((bar.count for bar in drawn), default=0) or 1
+        height = max(len(drawn), 1) * self.ROW + MARGIN_TOP
+        room = WIDTH - 60  # the widest bar leaves room for its number
+        title_id = f"{chart_id}-title"
+        shown = f"the first {len(drawn)} of {len(self.bars)}" if len(drawn) < len(self.bars) else "each"
+        summary = f"{self.title}: {self.total} {self.label}, {shown} {self.key} drawn, most first"
+        parts = [
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="chart bars-chart" role="img" '
+            f'viewBox="0 0 {WIDTH} {height}" aria-labelledby={quoteattr(title_id)} id={quoteattr(chart_id)}>',
+            f"<title id={quoteattr(title_id)}>{escape(summary)}</title>",
+        ]
+        path = []
+        for n, bar in enumerate(drawn):
+            y = MARGIN_TOP + n * self.ROW
+            w = max(room * bar.count / top, 1.0) if bar.count else 0.0
+            name = bar.shown or bar.name
+            name = name if len(name) <= self.NAME_CHARS else name[:self.NAME_CHARS - 1] + "\u2026"
+            parts.append(f'<text class="tick" x="0" y="{y + 13}">{escape(name)}</text>')
+            parts.append(f'<text class="tick" x="{w + 4:.2f}" y="{y + 27}">{bar.count}</text>')
+            if w:
+                path.append(f"M0 {y + 18}h{w:.2f}v10h{-w:.2f}z")
+        if path:
+            parts.append(f'<path class="bars" d="{"".join(path)}"/>')
+        parts.append("</svg>")
+        return "".join(parts)
+
+
+def _cell(value: str | int) -> str | int:
+    """A text cell a spreadsheet would read as a formula (`=HYPERLINK(...)` in a story's
+    title from a wire) starts with a quote instead: OWASP's advice on CSV injection.
+    Numbers stay numbers."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def days_range(points: Sequence[date], default_days: int = 90) -> tuple[date, date]:

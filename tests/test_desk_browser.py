@@ -1,7 +1,7 @@
 """The desk in Chromium, as an editor uses it, from what `make run` sets up: the app
 under gunicorn on a migrated store with the sample topic, and an account made with
 `flask desk add-user`. Sign in, find a story by a word, correct it and see its feed
-change, run the linter on a topic and read its problems, sync a source, move a topic;
+change, run the linter on a topic and read its problems, sync a source, move a topic, read the audience;
 with the keyboard alone, axe-core finding nothing on any page in light and dark, and
 pages that fit 375 px. Screenshots go to test-artifacts/desk-*.png."""
 
@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 
 import pytest
 import requests
+
+from stories.sample import SAMPLE_MEDIA
 
 from .browser_support import ARTIFACTS, CHROMIUM
 from .conftest import story_record
@@ -23,6 +26,9 @@ from .test_player_features import axe_script, axe_violations  # noqa: F401 (a fi
 NEW_TITLE = "Defectors face deportation, corrected on the desk"
 INGEST_TOKEN = "desk-browser-test-token"
 BROKEN = "8001"  # a story whose audio is nowhere: the linter has a problem to show
+# Three listeners' apps (the address is the test's own for all): Apple's, Overcast, Spotify.
+LISTENERS = ["Podcasts/1650.20 CFNetwork/1404.0.5 Darwin/22.3.0",
+             "Overcast/3.0 (+http://overcast.fm/; iOS podcast app)", "Spotify/8.8.12 iOS/16.5 (iPhone14,2)"]
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is not installed")]
@@ -48,7 +54,8 @@ def desk(tmp_path_factory, upstream_records):
                        'kind = "records"\nallow_private = true\n', encoding="utf-8")
     env = service_env(DATABASE_URL=f"sqlite:///{folder / 'desk.sqlite3'}", DESK="on", SECRET_KEY=SECRET,
                       SOURCES_FILE=str(sources), SOURCES_CACHE_PATH=str(folder / "cache.sqlite3"),
-                      SOURCES_RETRIES="0", REDIS_URL="", FAST_PATH="on", INGEST_TOKENS=INGEST_TOKEN)
+                      SOURCES_RETRIES="0", REDIS_URL="", FAST_PATH="on", INGEST_TOKENS=INGEST_TOKEN,
+                      AUDIENCE_FLUSH_SECONDS="0.2")
     server = Gunicorn(env, workers=1)
     server.env["SITE_URL"] = server.base + "/"
     # What `make run` does, then the account.
@@ -171,8 +178,52 @@ def test_an_editor_walks_every_flow_with_the_keyboard(desk, browser):
         ctx.close()
 
 
+def test_an_editor_reads_the_audience_with_the_keyboard(desk, browser):
+    """Listens through /media/ (recorded by the app under gunicorn, written by its thread),
+    then the audience page, its range form and a CSV, as /api/audience counts them."""
+    urls = [f"/media/{SAMPLE_TOPIC}/{f.name}" for f in sorted((SAMPLE_MEDIA / SAMPLE_TOPIC).glob("*.mp3"))][:3]
+    assert len(urls) == 3
+    for n, url in enumerate(urls):
+        for agent in LISTENERS[:n + 1]:
+            assert requests.get(desk + url, headers={"User-Agent": agent}, timeout=30).status_code == 200
+    audience = {}
+    for _ in range(100):  # written every 0.2 s
+        audience = requests.get(f"{desk}/api/audience", headers={"Authorization": f"Bearer {INGEST_TOKEN}"},
+                                timeout=10).json()
+        if audience["downloads"] >= 6:
+            break
+        time.sleep(0.1)
+    assert audience["downloads"] == 6, audience
+    ctx = browser.new_context(viewport={"width": 1000, "height": 800})
+    page = ctx.new_page()
+    try:
+        sign_in(page, desk)
+        tab_to(page, "a[href='/desk/audience']")
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"/desk/audience$"))
+        assert "6 download(s)" in page.inner_text("main")
+        # The range form, with the keyboard: the topic, then Show.
+        tab_to(page, "#audience-topic")
+        page.keyboard.press("ArrowDown")
+        tab_to(page, "form.range button[type=submit]")
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"/desk/audience\?from=.*&topic="))
+        main = page.inner_text("main")
+        assert "6 download(s)" in main and "Apple Podcasts" in main and "Overcast" in main
+        shot(page, "audience")
+        link = page.locator("a[href*='/desk/audience/episodes.csv']").first
+        tab_to(page, "a[href*='/desk/audience/episodes.csv']")
+        answer = ctx.request.get(desk + link.get_attribute("href"))
+        assert answer.headers["content-type"] == "text/csv; charset=utf-8"
+        rows = answer.text().splitlines()
+        assert sum(int(row.split(",")[1]) for row in rows[1:]) == 6
+        assert {e["file"] for e in audience["episodes"]} == {row.split(",")[0] for row in rows[1:]}
+    finally:
+        ctx.close()
+
+
 DESK_PAGES = {"overview": "/desk/", "stories": "/desk/stories?q=defectors", "topic": "/desk/topics/{topic}",
-              "sources": "/desk/sources", "story": "/desk/stories/{story}",
+              "sources": "/desk/sources", "story": "/desk/stories/{story}", "audience": "/desk/audience",
               # After the walk: the moved topic, with the linter's problems listed.
               "moved-topic": f"/desk/topics/{SAMPLE_TOPIC}"}
 

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 import lxml.etree
 
-from desk.charts import DailySeries
+from desk.charts import Bar, Bars, DailySeries
 
 from .desk_support import add_editor, desk_app, sign_in
 
@@ -48,6 +48,38 @@ def test_text_in_a_chart_is_escaped():
     svg = series(days=3, title='<script>alert(1)</script>" onload="x').svg('"><script>')
     assert "<script>" not in svg
     lxml.etree.fromstring(svg.encode())  # still well formed
+
+
+def bars(count: int = 50, name: str = "episode") -> Bars:
+    return Bars("Downloads per episode", "downloads", "episode", tuple(
+        Bar(f"{name}-{n}.mp3", 1000 - n, (f"Title {n}", n % 7)) for n in range(count)), columns=("title", "week"))
+
+
+def test_bars_draw_the_first_twenty_and_the_table_and_csv_hold_every_one():
+    chart = bars()
+    svg = lxml.etree.fromstring(chart.svg("e").encode())
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    (path,) = svg.findall("s:path", ns)
+    assert path.get("d").count("M") == Bars.MAX_BARS
+    names = [t.text for t in svg.findall("s:text", ns) if t.get("x") == "0"]
+    assert names == [f"episode-{n}.mp3" for n in range(Bars.MAX_BARS)]
+    assert "the first 20 of 50 episode drawn" in svg.find("s:title", ns).text
+    rows = list(csv.reader(io.StringIO(chart.csv())))
+    assert rows[0] == ["episode", "downloads", "title", "week"]
+    assert rows[1:] == [[f"episode-{n}.mp3", str(1000 - n), f"Title {n}", str(n % 7)] for n in range(50)]
+
+
+def test_a_bars_text_is_escaped_a_long_name_cut_and_no_csv_cell_is_a_formula():
+    chart = Bars('<script>"x"</script>', "downloads", "app", (
+        Bar("<img src=x onerror=alert(1)>" * 10, 3), Bar("=1+2", 2), Bar("-3", 1, ("@SUM(A1)",))), ("more",))
+    svg = chart.svg('"><script>')
+    assert "<script>" not in svg and "<img" not in svg
+    tree = lxml.etree.fromstring(svg.encode())
+    first = tree.findall("{http://www.w3.org/2000/svg}text")[0].text
+    assert len(first) == Bars.NAME_CHARS and first.endswith("\u2026")
+    rows = list(csv.reader(io.StringIO(chart.csv())))
+    assert [row[0] for row in rows[2:]] == ["'=1+2", "'-3"] and rows[3][2] == "'@SUM(A1)"
+    assert rows[1][0] == "<img src=x onerror=alert(1)>" * 10  # whole in the CSV and the table
 
 
 def test_two_years_of_days_render_within_a_second():

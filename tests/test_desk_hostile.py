@@ -1,17 +1,24 @@
 """The desk against hostile requests: every route anonymously, forms without their CSRF
 token, a planted session, password guessing, redirects off the site after signing in,
-markup in every field the desk shows, and answers that must never be cached or served by
+markup in every field the desk shows (the audience page's User-Agents, files and
+episode titles too, and no formula in its CSVs), and answers that must never be cached or served by
 the fast path."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from dataclasses import replace
 from datetime import datetime
 
+import lxml.etree
 import pytest
 import sqlalchemy as sa
 from werkzeug.test import EnvironBuilder
 
+from audience.count import Fetch
+from audience.store import write_fetches
 from desk.accounts import LoginThrottle
 from desk.checks import FeedChecks
 from desk.schema import desk_login_failures
@@ -52,7 +59,10 @@ def desk_routes(app) -> list[tuple[str, str]]:
 
 
 def test_there_are_desk_routes_to_check(app):
-    assert len(desk_routes(app)) >= 14
+    routes = desk_routes(app)
+    assert len(routes) >= 18
+    # The audience page and its CSVs are among them (the anonymous check below walks them).
+    assert {("GET", f"/desk/audience{part}") for part in ("", "/days.csv", "/episodes.csv", "/apps.csv")} <= set(routes)
 
 
 def test_anonymous_requests_get_no_content_on_any_route(app):
@@ -190,6 +200,65 @@ def test_markup_in_every_field_shown_is_escaped(app):
                                                     "url": XSS, "published": XSS, "topics": XSS})
     assert answer.status_code == 422
     assert "<script>alert" not in answer.get_data(as_text=True)
+
+
+def test_markup_in_a_user_agent_an_episode_and_its_title_is_escaped_on_the_audience_page(app):
+    """The story's title (an ingest token's or a wire's), the file's name and the
+    User-Agent (anyone's) reach the charts' SVG, tables and CSVs only as text."""
+    store = app_state(app).store
+    record = story_record(id="667", title=XSS, topics=["xss"])
+    record["audio"][0]["url"] = "/media/xss/667.mp3"
+    story, _ = parse_story(record)
+    store.write(stories=[story], topics=[Topic(slug="xss", title=XSS)])
+    at = datetime(2026, 3, 1, 12)
+    fetch = Fetch(at=at, listener="l1", user_agent="Podcasts/1650.20 CFNetwork/1404.0.5 Darwin/22.3.0",
+                  episode="xss/667.mp3", method="GET", status=200, first=0, last=999, file_size=1000)
+    write_fetches(store.engine, [
+        fetch,
+        replace(fetch, listener="l2", user_agent=XSS),  # an app no list names: "Unknown"
+        replace(fetch, listener="l3", episode=XSS),  # a file no story names, by its name alone
+        replace(fetch, listener="l4", episode="=HYPERLINK(\"https://evil.example\")")])
+    client = app.test_client()
+    sign_in(client)
+    for query in ("from=2026-03-01&to=2026-03-01", "from=2026-03-01&to=2026-03-01&topic=xss"):
+        answer = client.get(f"/desk/audience?{query}")
+        body = answer.get_data(as_text=True)
+        assert answer.status_code == 200
+        assert "<script>alert" not in body and "<img src=x" not in body, query
+        svg = body.split('id="downloads-per-episode"')[1].split("</svg>")[0]
+        table = body.split("<caption>Downloads per episode")[1].split("</table>")[0]
+        assert "&lt;script&gt;alert" in svg and "&lt;script&gt;alert" in table, query
+        assert "Unknown" in body.split("<caption>Downloads per app")[1]
+        lxml.etree.fromstring(("<svg" + body.split("<svg")[2].split("</svg>")[0] + "</svg>").encode())
+    rows = list(csv.reader(io.StringIO(client.get(
+        "/desk/audience/episodes.csv?from=2026-03-01&to=2026-03-01").get_data(as_text=True))))
+    cells = [cell for row in rows for cell in row]
+    assert XSS in cells  # a CSV's text is the text, quoted by the csv module
+    # No cell a spreadsheet would run as a formula.
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@")]
+    assert "'=HYPERLINK(\"https://evil.example\")" in cells
+
+
+@pytest.mark.parametrize("query, status", [
+    ("from=2026-13-01", 400),
+    ("to=yesterday", 400),
+    ("from=2026-03-02&to=2026-03-01", 400),
+    ("from=2000-01-01&to=2026-01-01", 400),  # more than ten years
+    ("from=0001-01-01&to=0001-01-02", 400),
+    ("to=0001-01-01", 400),  # its 90 days before are no dates
+    ("to=9999-12-31", 400),
+    ("from=%00", 400),
+    ("topic=no-such-topic", 404),
+    ("topic=%3Cscript%3E", 404),
+])
+def test_a_bad_range_is_a_400_on_the_audience_page_and_every_csv(app, query, status):
+    client = app.test_client()
+    sign_in(client)
+    for path in ("/desk/audience", "/desk/audience/days.csv", "/desk/audience/episodes.csv",
+                 "/desk/audience/apps.csv"):
+        answer = client.get(f"{path}?{query}")
+        assert answer.status_code == status, (path, query)
+        assert answer.headers["Cache-Control"] == "no-store"
 
 
 def test_every_desk_answer_is_no_store_and_none_comes_from_the_fast_path(app):

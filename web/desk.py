@@ -43,8 +43,10 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
+from audience.count import WINDOWS
+from audience.report import Report
 from desk.accounts import Accounts, Editor, LoginThrottle
-from desk.charts import DailySeries
+from desk.charts import Bar, Bars, DailySeries
 from desk.checks import FeedChecks
 from desk.jobs import Job, Jobs, Progress
 from desk.search import Query, StorySearch
@@ -60,6 +62,7 @@ from stories.moves import MoveRefused
 from stories.schema import story_topics, topics
 from stories.validate import Problem, RecordInvalid, parse_story, parse_topic
 
+from .audience import report_for
 from .cli.feeds import check_feeds
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
@@ -218,14 +221,14 @@ def stories_per_day(state: AppState, topic: str | None, first: date, last: date)
     return DailySeries.of(title, "stories", counts, first, last)
 
 
-def chart_range(topic: str | None = None) -> tuple[date, date]:
+def chart_range(topic: str | None = None, newest: Callable[[], date] | None = None) -> tuple[date, date]:
     """The days asked for (?from=&to=, ISO dates), at most ten years (a bar a day: what
-    one request may ask the database to count). By default the 90 days up to the newest
-    story (of the topic): today in a newsroom that publishes, and something to see in one
-    that paused."""
+    one request may ask the database to count). By default the 90 days up to `newest`,
+    else up to the newest story (of the topic): today in a newsroom that publishes, and
+    something to see in one that paused."""
     try:
         last = (date.fromisoformat(request.args["to"]) if request.args.get("to")
-                else _newest_day(topic))
+                else newest() if newest else _newest_day(topic))
         first = (date.fromisoformat(request.args["from"]) if request.args.get("from")
                  else last - timedelta(CHART_DAYS - 1))
     except (ValueError, OverflowError):  # not a date; or one whose 90 days before are none
@@ -275,6 +278,84 @@ def stories_csv() -> Response:
     series = stories_per_day(state, topic or None, first, last)
     return Response(series.csv(), content_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="stories-per-day-{first}-{last}.csv"'})
+
+
+# -- audience -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class AudienceCharts:
+    """The audience report (`audience.report.Report`, what `flask audience report` and
+    /api/audience say) as the desk's three charts; the tables and CSVs are theirs."""
+
+    report: Report
+    days: DailySeries
+    episodes: Bars
+    apps: Bars
+
+    @classmethod
+    def of(cls, report: Report, first: date, last: date) -> AudienceCharts:
+        scope = f" in {report.topic}" if report.topic else ""
+        days = DailySeries.of(f"Downloads per day{scope}", "downloads",
+                              {d.day: d.downloads for d in report.days}, first, last)
+        episodes = Bars(f"Downloads per episode{scope}", "downloads", "episode", tuple(
+            Bar(e.episode, e.downloads,
+                (e.title or "", e.story_id or "", e.published.isoformat() if e.published else "",
+                 *(dict(e.first_days).get(n, "") if e.first_days is not None else "" for n in WINDOWS)),
+                shown=f"{e.title} ({e.episode})" if e.title else e.episode)
+            for e in report.episodes), columns=("title", "story_id", "published",
+                                                *(f"first_{n}_days" for n in WINDOWS)))
+        apps = Bars(f"Downloads per app{scope}", "downloads", "app",
+                    tuple(Bar(a.app, a.downloads) for a in report.apps))
+        return cls(report, days, episodes, apps)
+
+
+def audience_report() -> tuple[Report, date, date]:
+    """The report of the days and topic asked for (?from=&to=&topic=): by default the 90
+    days up to today (UTC), where downloads are, whenever the stories were published."""
+    state = app_state()
+    topic = request.args.get("topic", "") or None
+    if topic is not None and state.store.get_topic(topic) is None:
+        abort(404, description="There is no such topic.")
+    first, last = chart_range(topic, newest=lambda: _now().date())
+    return report_for(state, topic, first, last), first, last
+
+
+def audience_html(report: Report, first: date, last: date) -> str:
+    """The page of the report of the days first..last (tests time it on two years)."""
+    topic = report.topic
+    args = {"from": first, "to": last, **({"topic": topic} if topic else {})}
+    return render_template("desk/audience.html", charts=AudienceCharts.of(report, first, last), topic=topic,
+                           first=first, last=last, args=args, topics=app_state().store.list_topics())
+
+
+@bp.get("/audience")
+def audience_page() -> Any:
+    return audience_html(*audience_report())
+
+
+def _audience_csv(part: str, per: str) -> Response:
+    report, first, last = audience_report()
+    chart: DailySeries | Bars = getattr(AudienceCharts.of(report, first, last), part)
+    topic = f"{report.topic}-" if report.topic else ""
+    name = f"downloads-per-{per}-{topic}{first}-{last}.csv"
+    return Response(chart.csv(), content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/audience/days.csv")
+def audience_days_csv() -> Response:
+    return _audience_csv("days", "day")
+
+
+@bp.get("/audience/episodes.csv")
+def audience_episodes_csv() -> Response:
+    return _audience_csv("episodes", "episode")
+
+
+@bp.get("/audience/apps.csv")
+def audience_apps_csv() -> Response:
+    return _audience_csv("apps", "app")
 
 
 # -- a topic --------------------------------------------------------------------------
