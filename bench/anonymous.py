@@ -266,7 +266,12 @@ def requests(rng: random.Random, quick: bool) -> list[tuple[str, str]]:
             out.append(("chapters", f"/stories/{story_id}/audio/{200_000_000 + i}/chapters.json"))
     out += [("index", "/"), ("opml", "/feeds.opml"), ("oembed", "/oembed/providers.json"),
             ("openapi", "/openapi.json"), ("health", "/healthz"), ("health", "/readyz"),
-            ("health", "/livez"), ("metrics, no token", "/metrics"), ("media file", "/media/bench/1.vtt"),
+            ("health", "/livez"), ("metrics, no token", "/metrics"), ("audience, no token", "/api/audience"),
+            ("members, no token", "/api/members"), ("members, no token", "/api/members/sharing"),
+            # A guessed secret: the 404 of any unknown URL, after one lookup by its hash.
+            ("member feed, guessed", "/m/" + "A" * 32 + "/topics/t1/rss.xml"),
+            ("member media, guessed", "/m/" + "A" * 32 + "/media/members/1.mp3"),
+            ("media file", "/media/bench/1.vtt"),
             ("redirect", "/stories/100000001/"), ("404", "/topics/nothing/rss.xml"),
             ("404", "/stories/nothing"), ("404", "/topics/nothing/podcast.xml"),
             ("400", f"/topics/t1/rss.xml?limit={MAX_LIMIT + 1}"),

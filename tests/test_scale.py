@@ -32,8 +32,11 @@ def shared_database(pg_schema):
     url = _with_search_path(base, schema)
     engine = create_engine(url)
     with engine.begin() as conn:
-        for table in ("source_state", "audience_fetches", "audience_salts", "story_topics", "stories", "topics",
-                      "counters", "alembic_version"):
+        # Every table of the schema, whichever part made it: a list here fell behind
+        # each new migration's tables, and the next test's upgrade then met them.
+        tables = conn.exec_driver_sql(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").scalars().all()
+        for table in tables:
             conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{table}" CASCADE')
     migrate.upgrade(engine)
     engine.dispose()
