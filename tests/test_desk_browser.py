@@ -1,7 +1,8 @@
 """The desk in Chromium, as an editor uses it, from what `make run` sets up: the app
 under gunicorn on a migrated store with the sample topic, and an account made with
 `flask desk add-user`. Sign in, find a story by a word, correct it and see its feed
-change, run the linter on a topic and read its problems, sync a source, move a topic, read the audience;
+change, run the linter on a topic and read its problems, sync a source, move a topic, read the audience,
+add a member (their secret shown once) and revoke them;
 with the keyboard alone, axe-core finding nothing on any page in light and dark, and
 pages that fit 375 px. Screenshots go to test-artifacts/desk-*.png."""
 
@@ -222,6 +223,55 @@ def test_an_editor_reads_the_audience_with_the_keyboard(desk, browser):
         ctx.close()
 
 
+def test_an_editor_adds_a_member_sees_the_secret_once_and_revokes_them_with_the_keyboard(desk, browser):
+    """The member's feed URL, as the desk shows it, answers 200, then 410 once revoked; the
+    secret is on no page after its own, and not in gunicorn's log (its access log included)."""
+    ctx = browser.new_context(viewport={"width": 1000, "height": 800})
+    page = ctx.new_page()
+    try:
+        sign_in(page, desk)
+        # Whichever slug the sample topic has now (another test moves it).
+        topic = page.locator("table.data tbody th a").first.get_attribute("href").rsplit("/", 1)[1]
+        tab_to(page, "a[href='/desk/members']")
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"/desk/members$"))
+        tab_to(page, "#member-name")
+        page.keyboard.type("Keyboard Listener")
+        page.keyboard.press("Enter")
+        wait_until_text(page, "Keyboard Listener #")
+        assert "is added" in page.inner_text("h1")
+        secret = page.input_value("#secret")
+        assert len(secret) == 32
+        feed = f"{desk}/m/{secret}/topics/{topic}/rss.xml"
+        assert page.locator(f"a[href='{feed}']").count() == 1
+        shot(page, "member-secret")
+        assert requests.get(feed, timeout=10).status_code == 200
+        # Back to the list, with the keyboard: the secret is not there, nor will be again.
+        tab_to(page, "main a[href='/desk/members']")
+        with page.expect_navigation():  # to the same URL the form was posted to
+            page.keyboard.press("Enter")
+        assert secret not in page.content()
+        row = page.locator("table.members tbody tr", has_text="Keyboard Listener")
+        assert "live" in row.inner_text()
+        # Revoke: opening the confirmation, then its button.
+        tab_to(page, "table.members details.confirm summary")
+        page.keyboard.press("Enter")
+        tab_to(page, "table.members form[action$='/revoke'] button")
+        page.keyboard.press("Enter")
+        wait_until_text(page, "is revoked: their feeds answer 410")
+        assert page.url == f"{desk}/desk/members"
+        assert "revoked" in page.locator("table.members tbody tr", has_text="Keyboard Listener").inner_text()
+        shot(page, "members")
+        assert requests.get(feed, timeout=10).status_code == 410
+        assert secret not in page.content()
+    finally:
+        ctx.close()
+    port = desk.rsplit(":", 1)[1]
+    log = (ARTIFACTS / f"gunicorn-{port}.log").read_text()
+    assert "/desk/members" in log and "/m/" in log  # the requests were logged ...
+    assert secret not in log  # ... without the secret
+
+
 DESK_PAGES = {"overview": "/desk/", "stories": "/desk/stories?q=defectors", "topic": "/desk/topics/{topic}",
               "sources": "/desk/sources", "story": "/desk/stories/{story}", "audience": "/desk/audience",
               # After the walk: the moved topic, with the linter's problems listed.
@@ -250,6 +300,21 @@ def test_axe_finds_no_violations_and_every_page_fits_a_phone(desk, browser, axe_
             width = page.evaluate("document.documentElement.scrollWidth")
             if width > 375:
                 too_wide[path] = width
+            page.screenshot(path=str(ARTIFACTS / f"desk-phone-{scheme}-{name}.png"), full_page=True)
+        # The members page's two answers: a new member's secret, and the list with a live
+        # member's confirmation open.
+        page.goto(f"{desk}/desk/members")
+        page.fill("#member-name", f"Phone Listener {scheme}")
+        page.click("form[action='/desk/members'] button[type=submit]")
+        page.wait_for_selector("#secret")
+        for name in ("member-secret", "members"):
+            if name == "members":
+                page.goto(f"{desk}/desk/members")
+                page.locator("table.members details.confirm summary").first.click()
+            found[name] = axe_violations(page)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            if width > 375:
+                too_wide[name] = width
             page.screenshot(path=str(ARTIFACTS / f"desk-phone-{scheme}-{name}.png"), full_page=True)
         problems = {p: v for p, v in found.items() if v}
         assert problems == {}, json.dumps(problems, indent=1)

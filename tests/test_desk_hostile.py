@@ -1,7 +1,8 @@
 """The desk against hostile requests: every route anonymously, forms without their CSRF
 token, a planted session, password guessing, redirects off the site after signing in,
 markup in every field the desk shows (the audience page's User-Agents, files and
-episode titles too, and no formula in its CSVs), and answers that must never be cached or served by
+episode titles too, and no formula in its CSVs; members' names), a member's secret seen
+nowhere but in the answer that made it, and answers that must never be cached or served by
 the fast path."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from audience.store import write_fetches
 from desk.accounts import LoginThrottle
 from desk.checks import FeedChecks
 from desk.schema import desk_login_failures
+from serving.members import Members
 from serving.state import app_state
 from sources.state import SourceState, SourceStates
 from stories.model import Topic
@@ -48,7 +50,7 @@ def app(sqlite_url, tmp_path):
 
 def desk_routes(app) -> list[tuple[str, str]]:
     """(method, path) of every desk route, with sample values for its parameters."""
-    values = {"slug": SAMPLE_TOPIC, "story_id": "1169825816", "name": "wire"}
+    values = {"slug": SAMPLE_TOPIC, "story_id": "1169825816", "name": "wire", "member_id": "1"}
     found = []
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/desk"):
@@ -60,15 +62,21 @@ def desk_routes(app) -> list[tuple[str, str]]:
 
 def test_there_are_desk_routes_to_check(app):
     routes = desk_routes(app)
-    assert len(routes) >= 18
+    assert len(routes) >= 24
     # The audience page and its CSVs are among them (the anonymous check below walks them).
     assert {("GET", f"/desk/audience{part}") for part in ("", "/days.csv", "/episodes.csv", "/apps.csv")} <= set(routes)
+    # The members page and each of its actions, too.
+    assert {("GET", "/desk/members"), ("POST", "/desk/members")} | {
+        ("POST", f"/desk/members/1/{action}") for action in ("rotate", "revoke", "expire", "renew")
+    } <= set(routes)
 
 
 def test_anonymous_requests_get_no_content_on_any_route(app):
     client = app.test_client()
     store = app_state(app).store
     version = store.version()
+    members = app_state(app).area(Members).store
+    member, secret = members.add("Anonymous Can't Touch")
     for method, path in desk_routes(app):
         if path == "/desk/login":
             continue
@@ -80,10 +88,13 @@ def test_anonymous_requests_get_no_content_on_any_route(app):
         else:
             assert answer.status_code in (400, 403), (method, path)
         # No content: the sample topic's title, a story's, the source's name.
-        for shown in ("Stories About", "North Korean defectors may", "Sync wire now"):
+        for shown in ("Stories About", "North Korean defectors may", "Sync wire now", member.name):
             assert shown not in body, (method, path)
         assert answer.headers["Cache-Control"] == "no-store", path
     assert store.version() == version
+    # No member added, rotated, revoked, lapsed or renewed.
+    assert members.list_members() == [member]
+    assert members.lookup(secret).status() == "live"
 
 
 def test_a_post_without_the_sessions_token_changes_nothing(app):
@@ -91,6 +102,8 @@ def test_a_post_without_the_sessions_token_changes_nothing(app):
     sign_in(client)
     store = app_state(app).store
     version, title = store.version(), store.get_topic(SAMPLE_TOPIC).title
+    members = app_state(app).area(Members).store
+    member, secret = members.add("Forgery Target")
     for method, path in desk_routes(app):
         if method != "POST":
             continue
@@ -102,6 +115,8 @@ def test_a_post_without_the_sessions_token_changes_nothing(app):
             assert "This form has expired" in answer.get_data(as_text=True)
     assert store.version() == version
     assert store.get_topic(SAMPLE_TOPIC).title == title
+    assert members.list_members() == [member]  # no "ann" added by a forged form
+    assert members.lookup(secret).status() == "live"
     assert client.get("/desk/").status_code == 200  # still signed in: logout was refused too
 
 
@@ -295,3 +310,67 @@ def test_no_public_answer_carries_the_desk_cookie(app):
 def test_a_huge_password_is_refused_without_hashing_it(app):
     answer = sign_in(app.test_client(), EDITOR, "x" * 2_000_000)
     assert answer.status_code in (401, 413)
+
+
+def test_markup_in_a_members_name_is_escaped_on_every_page_that_shows_it(app):
+    client = app.test_client()
+    sign_in(client)
+    answer = client.post("/desk/members", data={"csrf_token": token(client, "/desk/members"), "name": XSS})
+    assert answer.status_code == 201
+    pages = [answer]
+    (member,) = app_state(app).area(Members).store.list_members()
+    assert member.name == XSS  # kept as typed: it is text, escaped where shown
+    pages.append(client.get("/desk/members"))
+    assert client.post(f"/desk/members/{member.id}/revoke",
+                       data={"csrf_token": token(client, "/desk/members")}).status_code == 303
+    pages.append(client.get("/desk/members"))  # the flash message names the member
+    # A refused form shows what was typed, escaped too.
+    pages.append(client.post("/desk/members", data={"csrf_token": token(client, "/desk/members"),
+                                                    "name": XSS, "expires": XSS}))
+    assert pages[-1].status_code == 422
+    for page in pages:
+        body = page.get_data(as_text=True)
+        assert "<script>alert" not in body and "<img src=x" not in body
+        assert "&lt;script&gt;alert" in body
+        assert page.headers["Content-Security-Policy"].startswith("default-src 'self'")
+
+
+def test_a_secret_is_seen_only_in_the_answer_that_made_it(app, caplog):
+    """Not in a later page, a header (no redirect carries it), the session cookie (Flask's
+    is signed, not encrypted: a flash message would be readable) or a log line."""
+    caplog.set_level("DEBUG")
+    client = app.test_client()
+    sign_in(client)
+    serializer = app.session_interface.get_signing_serializer(app)
+    seen = []  # (answer, the session as it stood after it), every request in order
+
+    def send(method: str, path: str, **form: str):
+        data = {"csrf_token": send("GET", "/desk/members").get_data(as_text=True)} if method == "POST" else None
+        if data is not None:
+            data = {"csrf_token": csrf_of(data["csrf_token"]), **form}
+        answer = client.open(path, method=method, data=data)
+        cookie = client.get_cookie("storyfeed_desk", path="/desk")
+        seen.append((answer, str(serializer.loads(cookie.value)) if cookie else ""))
+        return answer
+
+    made = send("POST", "/desk/members", name="Kept Quiet")
+    (member,) = app_state(app).area(Members).store.list_members()
+    rotated = send("POST", f"/desk/members/{member.id}/rotate")
+    secrets = [re.search(r'id="secret" class="secret-value" readonly value="([^"]+)"',
+                         answer.get_data(as_text=True)).group(1) for answer in (made, rotated)]
+    assert len(set(secrets)) == 2
+    for action in ("expire", "renew", "revoke"):
+        send("POST", f"/desk/members/{member.id}/{action}")
+    for method, path in desk_routes(app):
+        if method == "GET":
+            send("GET", path)
+    for answer, session_kept in seen:
+        body, headers = answer.get_data(as_text=True), str(answer.headers)
+        for own, secret in zip((made, rotated), secrets, strict=True):
+            if answer is own:
+                assert secret in body  # its own answer: shown once
+                assert answer.headers["Cache-Control"] == "no-store"
+            else:
+                assert secret not in body, answer.request.path
+            assert secret not in headers and secret not in session_kept, answer.request.path
+    assert not [r for r in caplog.records if any(s in r.getMessage() for s in secrets)]

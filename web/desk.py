@@ -52,11 +52,14 @@ from desk.jobs import Job, Jobs, Progress
 from desk.search import Query, StorySearch
 from feeds.urls import TOPIC_FORMATS, feed_url
 from serving.context import current_links, current_store
+from serving.members import Members
 from serving.state import AppState, app_state
 from sources.config import SourcesConfig
 from sources.model import Source
 from sources.state import SourceStates
 from sources.sync import Syncer
+from stories.errors import InvalidInput
+from stories.members import Member, Sharing
 from stories.model import Story, Topic, story_to_record, topic_to_record
 from stories.moves import MoveRefused
 from stories.schema import story_topics, topics
@@ -64,6 +67,7 @@ from stories.validate import Problem, RecordInvalid, parse_story, parse_topic
 
 from .audience import report_for
 from .cli.feeds import check_feeds
+from .members import _member_id
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 
@@ -356,6 +360,106 @@ def audience_episodes_csv() -> Response:
 @bp.get("/audience/apps.csv")
 def audience_apps_csv() -> Response:
     return _audience_csv("apps", "app")
+
+
+# -- members --------------------------------------------------------------------------
+#
+# The same `MemberStore` calls as `flask members` and /api/members. A secret is made by
+# a POST (add, rotate) and shown only in that POST's answer (no-store, like every desk
+# answer): never in a URL, so never in a Location header, an access log or the history;
+# every other answer here shows members by name and id alone.
+
+
+def _members() -> Members:
+    return app_state().area(Members)
+
+
+def _member_feeds(secret: str) -> list[tuple[Topic, list[tuple[str, str]]]]:
+    """Each topic's member feed URLs for this secret (what `flask members add` prints
+    as a pattern, spelled out)."""
+    links = current_links()
+    return [(topic, [(fmt.label, links.absolute(f"m/{secret}/topics/{topic.slug}/{fmt.filename}"))
+                     for fmt in TOPIC_FORMATS])
+            for topic in current_store().list_topics()]
+
+
+def _expiry(field: str) -> datetime | None:
+    """A form's date as the end of that day, UTC (a membership "until 31 May" includes
+    the 31st); None when left empty."""
+    value = request.form.get(field, "").strip()
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        day = None
+    if day is None or not date(1970, 1, 1) <= day <= date(2200, 12, 31):
+        raise InvalidInput(f"{field} is a date: YYYY-MM-DD, in 1970-2200")
+    return datetime.combine(day + timedelta(1), datetime.min.time(), tzinfo=UTC)
+
+
+def members_html(error: str | None = None, name: str = "", expires: str = "") -> str:
+    area = _members()
+    flagged: dict[int, Sharing] = {s.member.id: s for s in area.store.sharing(area.max_networks, area.max_apps)}
+    members = area.store.list_members()
+    return render_template(
+        "desk/members.html", members=[m for m in members if m.id not in flagged], flagged=flagged,
+        now=datetime.now(UTC), error=error, name=name, expires=expires,
+        max_networks=area.max_networks, max_apps=area.max_apps)
+
+
+@bp.get("/members")
+def members_page() -> Any:
+    return members_html()
+
+
+def _secret_page(member: Member, secret: str, made: str, status: int) -> Response:
+    body = render_template("desk/member_secret.html", member=member, secret=secret, made=made,
+                           feeds=_member_feeds(secret))
+    return Response(body, status, content_type="text/html; charset=utf-8")
+
+
+@bp.post("/members")
+def add_member() -> Any:
+    name, expires = request.form.get("name", ""), request.form.get("expires", "")
+    try:
+        member, secret = _members().store.add(name, expires=_expiry("expires"))
+    except InvalidInput as exc:
+        return members_html(str(exc), name[:200], expires[:20]), 422
+    return _secret_page(member, secret, "added", 201)
+
+
+@bp.post("/members/<member_id>/rotate")
+def rotate_member(member_id: str) -> Any:
+    store = _members().store
+    number = _member_id(member_id)
+    secret = store.rotate(number)
+    return _secret_page(store.get(number), secret, "given a new secret", 200)
+
+
+def _changed(member: Member, what: str) -> BaseResponse:
+    flash(f"{member.name} (#{member.id}) {what}.")
+    return redirect(url_for("desk.members_page"), 303)
+
+
+@bp.post("/members/<member_id>/revoke")
+def revoke_member(member_id: str) -> Any:
+    member = _members().store.revoke(_member_id(member_id))
+    return _changed(member, "is revoked: their feeds answer 410 from now on")
+
+
+@bp.post("/members/<member_id>/expire")
+def expire_member(member_id: str) -> Any:
+    member = _members().store.expire(_member_id(member_id))
+    return _changed(member, "has lapsed: their feeds carry one item saying how to renew")
+
+
+@bp.post("/members/<member_id>/renew")
+def renew_member(member_id: str) -> Any:
+    number = _member_id(member_id)
+    member = _members().store.renew(number, _expiry("until"))
+    until = f" until {member.expires:%Y-%m-%d %H:%M} UTC" if member.expires else ""
+    return _changed(member, f"is renewed{until}: the same feed URLs work again")
 
 
 # -- a topic --------------------------------------------------------------------------
