@@ -124,10 +124,15 @@ def _lapsed(topic: Topic, fmt: FeedFormat, member: Member, links: MemberLinks) -
                 f"starts working again as soon as you do. {home}"),
     )
     page = StoryPage((notice,), None, None, ended)
-    if fmt is PODCAST or fmt is RSS:
-        # Podcast apps read the notice as RSS; an episode needs audio the notice has not.
-        body = render_rss_feed(topic, page, links, private=True)
+    if fmt is PODCAST:
+        # The podcast feed the app subscribed to (its self link, its podcast:guid), with
+        # the notice as an item of its own: it has no audio to be an episode.
+        guid = current_moves().podcast_guid(current_links(), topic.slug)
+        body = render_podcast_feed(topic, StoryPage((), None, None, ended), links, private=True,
+                                   guid=guid, notice=notice)
         return Rendered.of(body, fmt.content_type, ended)
+    if fmt is RSS:
+        return Rendered.of(render_rss_feed(topic, page, links, private=True), fmt.content_type, ended)
     render = render_atom_feed if fmt.name == "atom" else render_json_feed
     return Rendered.of(render(topic, page, links), fmt.content_type, ended)
 
@@ -153,7 +158,10 @@ def member_feed(secret: str, slug: str, filename: str, cursor: str | None = None
         abort(404)
     links = MemberLinks.of(current_links())
     if status == LAPSED:
-        return _send(_lapsed(topic, fmt, match.member, links), match, secret)
+        try:
+            return _send(_lapsed(topic, fmt, match.member, links), match, secret)
+        except PodcastSettingsIncomplete:
+            abort(404)
     write = members_area().sightings.seen(match.member.id, secret, request.remote_addr,
                                           request.headers.get("User-Agent"))
     limit = parse_limit(request.args.get("limit"), default=fmt.page_size, maximum=fmt.max_page_size)
