@@ -467,3 +467,21 @@ def test_a_lapsed_members_feed_is_its_own_format_with_its_own_self_link(site, cl
         assert guid.search(lapsed.data).group(1) == guid.search(live.data).group(1)
         assert b"<itunes:block>yes</itunes:block>" in lapsed.data
         assert b"<enclosure" not in lapsed.data
+
+
+def test_the_index_counts_only_public_stories(site, client):
+    page = client.get("/").data.decode()
+    store = app_state(site).store
+    count = len(store.latest(SAMPLE, limit=1000).stories)  # the public ones
+    assert store.latest(SAMPLE, limit=1000).next_cursor is None
+    # The sample topic holds one member story (bonus-1): the page counts the others only.
+    assert f"{count} stories" in page
+    assert store.story_counts()[SAMPLE] == count
+    assert store.story_counts(members=True)[SAMPLE] == count + 1
+    # A topic that turns members' only takes its stories out of the other topics' counts.
+    shared = story_record(id="shared-2", topics=[SAMPLE, "insiders"])
+    assert client.put("/api/stories/shared-2", json=shared, headers=AUTH).status_code == 201
+    assert store.story_counts()[SAMPLE] == count
+    assert store.story_counts(members=True)[SAMPLE] == count + 2
+    assert store.story_counts().get("insiders", 0) == 0
+    assert store.story_counts(members=True)["insiders"] == 2
