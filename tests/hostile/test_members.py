@@ -1,7 +1,8 @@
 """Member URLs under attack (docs/members.md): guessed secrets, near misses and case
-changes, path tricks in /m/, in member media and member items' transcripts and chapters, symlinks planted in the members' folder,
-revoked secrets replayed with validators, secrets in the error pages, and the members API
-without its token. Every answer is a clear 4xx; none names a secret."""
+changes, path tricks in /m/, in member media and in member items' transcripts and
+chapters, symlinks planted in the members' folder, revoked secrets replayed with
+validators, secrets in the error pages, and the members API without its token. Every
+answer is a clear 4xx; none names a secret."""
 
 from __future__ import annotations
 
