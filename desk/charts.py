@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from xml.sax.saxutils import escape, quoteattr
 
+from serving.spreadsheets import spreadsheet_cell
+
 WIDTH, HEIGHT = 640, 200
 MARGIN_LEFT, MARGIN_BOTTOM, MARGIN_TOP = 40, 20, 10
 
@@ -114,7 +116,7 @@ class Bars:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow([self.key, self.label, *self.columns])
-        writer.writerows((_cell(bar.name), bar.count, *map(_cell, bar.more)) for bar in self.bars)
+        writer.writerows((spreadsheet_cell(bar.name), bar.count, *map(spreadsheet_cell, bar.more)) for bar in self.bars)
         return out.getvalue()
 
     def svg(self, chart_id: str) -> str:
@@ -145,15 +147,6 @@ class Bars:
             parts.append(f'<path class="bars" d="{"".join(path)}"/>')
         parts.append("</svg>")
         return "".join(parts)
-
-
-def _cell(value: str | int) -> str | int:
-    """A text cell a spreadsheet would read as a formula (`=HYPERLINK(...)` in a story's
-    title from a wire) starts with a quote instead: OWASP's advice on CSV injection.
-    Numbers stay numbers."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def days_range(points: Sequence[date], default_days: int = 90) -> tuple[date, date]:

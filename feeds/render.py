@@ -350,13 +350,15 @@ def _is_episode_artwork(story: Story) -> bool:
 def render_podcast_feed(topic: Topic, page: StoryPage, links: Links,
                         paging: Paging = Paging(limit=PODCAST.page_size), *, hub: str | None = None,
                         guid: str | None = None, new_feed_url: str | None = None,
-                        private: bool = False) -> bytes:
+                        private: bool = False, notice: Story | None = None) -> bytes:
     """Podcast RSS as Apple Podcasts, PSP-1 and the Podcast Index namespace ask for:
     one item per downloadable audio of the page's stories.
 
     `guid` is the podcast:guid of a feed that moved here (else that of this feed's URL);
     `new_feed_url` is where a moved feed now lives (`itunes:new-feed-url`); `private`
-    blocks it from directories (`render_rss_feed`).
+    blocks it from directories (`render_rss_feed`). `notice` is a story without audio put
+    first as an item of its own, with no enclosure: what the feed of a lapsed member says
+    (web/members.py), in the podcast feed the app subscribed to.
 
     Raises `PodcastSettingsIncomplete` when the topic lacks what Apple requires.
     """
@@ -390,6 +392,14 @@ def render_podcast_feed(topic: Topic, page: StoryPage, links: Links,
     if private:
         _block(fg)
     _podcast_channel(fg.podcast, topic, links)
+    if notice is not None:
+        fe = fg.add_entry(order="append")
+        fe.title(_story_title(notice))
+        _story_link(fe, notice)
+        fe.guid(story_guid(notice), permalink=False)
+        fe.published(notice.published)
+        if notice.teaser:
+            fe.description(html_text(notice.teaser, PODCAST_DESCRIPTION_BYTES))
     enclosed: set[str] = set()  # no two items may share an enclosure URL
     for story in page.stories:
         audio = [(a, url) for a, url in feed_enclosures(story, links) if url not in enclosed]

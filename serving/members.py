@@ -17,10 +17,10 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.http import is_resource_modified, quote_etag
@@ -61,14 +61,20 @@ def media_relative(media_dir: str, path: str) -> str:
 class MemberLinks(Links):
     """The site's links in a member's feed: the feed's own pages and member media lead
     through the member's secret (the placeholder, until served); everything public
-    stays as in the public feeds, so public items keep their URLs and guids."""
+    stays as in the public feeds, so public items keep their URLs and guids.
+
+    The transcript page and files of a story in `member_stories` (the member items of what
+    is rendered) are the member's too: `/stories/<id>/...` answers 404 for a member item,
+    `/m/<secret>/stories/<id>/...` serves it to live members (web/members.py)."""
+
+    member_stories: frozenset[str] = frozenset()
 
     def __hash__(self) -> int:
         return self._hash ^ 1  # never equal to the public Links of the same site
 
     @classmethod
-    def of(cls, links: Links) -> MemberLinks:
-        return cls(links.site_url, links.media_base_url)
+    def of(cls, links: Links, member_stories: Iterable[str] = ()) -> MemberLinks:
+        return cls(links.site_url, links.media_base_url, member_stories=frozenset(member_stories))
 
     @property
     def prefix(self) -> str:
@@ -79,6 +85,10 @@ class MemberLinks(Links):
         # A topic's feed pages (`feeds.urls.feed_url`): the member's own.
         if path.startswith("topics/") and _FEED_PATH.fullmatch(path):
             return self.prefix + path
+        if path.startswith("stories/") and self.member_stories:
+            found = _STORY_FILE_PATH.fullmatch(path)
+            if found is not None and unquote(found.group(1)) in self.member_stories:
+                return self.prefix + path
         return super().absolute(path)
 
     def media(self, url: str) -> str:
@@ -88,6 +98,8 @@ class MemberLinks(Links):
 
 
 _FEED_PATH = re.compile(r"topics/[^/]+/(?:pages/[^/]+/)?(?:rss\.xml|atom\.xml|feed\.json|podcast\.xml)(?:\?.*)?")
+# A story's transcript page and its audio's files (web/transcripts.py): group 1 the id.
+_STORY_FILE_PATH = re.compile(r"stories/([^/]+)/(?:transcript|audio/[^/]+/(?:transcript\.[a-z]+|chapters\.json))")
 
 
 class SecretMemo:

@@ -121,3 +121,26 @@ def test_refusals(app, query, headers, status):
 def test_off_without_tokens(sqlite_url):
     app = make_app(sqlite_url)
     assert app.test_client().get("/api/audience", headers=AUTH).status_code == 403
+
+
+def test_no_csv_cell_reaches_a_spreadsheet_as_a_formula(app):
+    """A file's name and a story's title are anyone's text: a cell starting with = + - @,
+    a tab or a carriage return gets a leading quote, as the desk's CSVs do (OWASP)."""
+    store = app_state(app).store
+    story = store.get_story(STORY)
+    store.write([replace(story, title='=HYPERLINK("https://evil.example","Open")')])
+    hostile = [f"{TOPIC}/1169825816.mp3", "+1+1.mp3", "-2+3.mp3", "@SUM(A1).mp3", "\tx.mp3", "\rx.mp3"]
+    [template] = [f for f in golden_fetches() if f.method == "GET" and f.status == 200][:1]
+    write_fetches(store.engine, [replace(template, episode=name, listener=f"l{n}")
+                                 for n, name in enumerate(hostile)])
+    result = app.test_cli_runner().invoke(args=["audience", "report", "--csv"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.output, newline="")))
+    episodes = {row["key"]: row for row in rows if row["section"] == "episode"}
+    assert set(episodes) == {hostile[0]} | {"'" + name for name in hostile[1:]}
+    assert episodes[hostile[0]]["title"] == '\'=HYPERLINK("https://evil.example","Open")'
+    for row in rows:
+        for value in row.values():
+            assert value[:1] not in ("=", "+", "-", "@", "\t", "\r"), row
+    # Numbers stay numbers.
+    assert all(int(row["downloads"]) >= 0 for row in rows)

@@ -435,3 +435,53 @@ def test_revocation_reaches_another_instance_at_once_through_redis(database_url,
     for app in (one, other):
         app_state(app).store.engine.dispose()
     assert Members  # the area both share
+
+
+# Each format's self link, and something only that format has.
+LAPSED_SHAPES = {
+    "rss.xml": (rb'<atom:link href="([^"]+)" rel="self"', b"<rss"),
+    "podcast.xml": (rb'<atom:link href="([^"]+)" rel="self"', b"<itunes:owner>"),
+    "atom.xml": (rb'<link href="([^"]+)" rel="self"', b"<feed "),
+    "feed.json": (rb'"feed_url": ?"([^"]+)"', b'"https://jsonfeed.org/version/1.1"'),
+}
+
+
+@pytest.mark.parametrize("filename", TOPIC_FEEDS)
+def test_a_lapsed_members_feed_is_its_own_format_with_its_own_self_link(site, client, filename):
+    member_id, secret = add_member(site)
+    live = client.get(feed_path(secret, filename=filename))
+    assert client.post(f"/api/members/{member_id}/expire", headers=AUTH).status_code == 200
+    lapsed = client.get(feed_path(secret, filename=filename))
+    self_link, mark = LAPSED_SHAPES[filename]
+    assert lapsed.status_code == 200
+    assert lapsed.headers["Content-Type"] == live.headers["Content-Type"]
+    assert mark in lapsed.data
+    found = re.search(self_link, lapsed.data)
+    assert found is not None
+    assert found.group(1).decode() == f"http://storyfeed.test{feed_path(secret, filename=filename)}"
+    assert [text for text in items(lapsed.data, filename).values()
+            if "Your membership has lapsed" in text]
+    if filename == "podcast.xml":
+        # The same podcast as the live feed to the app (its guid), blocked from directories.
+        guid = re.compile(rb"<podcast:guid>([^<]+)</podcast:guid>")
+        assert guid.search(lapsed.data).group(1) == guid.search(live.data).group(1)
+        assert b"<itunes:block>yes</itunes:block>" in lapsed.data
+        assert b"<enclosure" not in lapsed.data
+
+
+def test_the_index_counts_only_public_stories(site, client):
+    page = client.get("/").data.decode()
+    store = app_state(site).store
+    count = len(store.latest(SAMPLE, limit=1000).stories)  # the public ones
+    assert store.latest(SAMPLE, limit=1000).next_cursor is None
+    # The sample topic holds one member story (bonus-1): the page counts the others only.
+    assert f"{count} stories" in page
+    assert store.story_counts()[SAMPLE] == count
+    assert store.story_counts(members=True)[SAMPLE] == count + 1
+    # A topic that turns members' only takes its stories out of the other topics' counts.
+    shared = story_record(id="shared-2", topics=[SAMPLE, "insiders"])
+    assert client.put("/api/stories/shared-2", json=shared, headers=AUTH).status_code == 201
+    assert store.story_counts()[SAMPLE] == count
+    assert store.story_counts(members=True)[SAMPLE] == count + 2
+    assert store.story_counts().get("insiders", 0) == 0
+    assert store.story_counts(members=True)["insiders"] == 2

@@ -199,7 +199,7 @@ def topic_rows(state: AppState) -> list[tuple[Topic, int, datetime]]:
     t = topics
     with state.store.engine.connect() as conn:
         changed = dict(conn.execute(sa.select(t.c.slug, t.c.changed_at)).all())
-    counts = state.store.story_counts()
+    counts = state.store.story_counts(members=True)  # the newsroom's: all its stories
     return [(topic, counts.get(topic.slug, 0), changed.get(topic.slug, datetime.min))
             for topic in state.store.list_topics()]
 

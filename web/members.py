@@ -1,5 +1,5 @@
-"""Members' URLs (docs/members.md): each member's feeds and media under
-`/m/<secret>/`, and the members API under /api/members (INGEST_TOKENS bearer).
+"""Members' URLs (docs/members.md): each member's feeds, media and member items'
+transcripts and chapters under `/m/<secret>/`, and the members API under /api/members (INGEST_TOKENS bearer).
 
 A member's feed is the topic's feed with member items, rendered once for every member
 (`serving.members`) and served with the member's secret put in. Answers by the secret's
@@ -35,13 +35,20 @@ from serving.rendered import Rendered
 from serving.state import app_state
 from stories.errors import InvalidInput
 from stories.members import LAPSED, LIVE, REVOKED, Member, SecretMatch
-from stories.model import Story, Topic, format_datetime
+from stories.model import MEMBERS, Story, Topic, format_datetime
 from stories.store import StoryPage
 
 from .feeds import FEED_PARAMS
 from .ingest import require_token
 from .media import count_fetch, send_media_file
 from .moves import current_moves
+from .transcripts import (
+    audio_or_404,
+    chapters_answer,
+    story_or_404,
+    transcript_file_response,
+    transcript_page_rendered,
+)
 
 bp = Blueprint("members", __name__)
 api = Blueprint("members_api", __name__, url_prefix="/api/members")
@@ -63,16 +70,39 @@ def _match(secret: str) -> SecretMatch:
     return match
 
 
+def _live(secret: str) -> SecretMatch:
+    """A live secret's member: what the member's media and story files need."""
+    match = _match(secret)
+    status = match.status()
+    if status == REVOKED:
+        abort(410, description="This private feed was revoked.")
+    if status != LIVE:
+        abort(403, description="The membership has lapsed: renew it to download member episodes.")
+    return match
+
+
+def _member_items(topic: Topic, page: StoryPage) -> list[str]:
+    """The ids of the member items on `page`: a member story, or one in a members' topic
+    (`stories.model.MEMBERS`). Their transcripts and chapters are the member's own URLs."""
+    if topic.access == MEMBERS:
+        return [story.id for story in page.stories]
+    members_topics = {t.slug for t in current_store().list_topics(members=True) if t.access == MEMBERS}
+    return [story.id for story in page.stories
+            if story.access == MEMBERS or not members_topics.isdisjoint(story.topics)]
+
+
 def _render(topic: Topic, fmt: FeedFormat, paging: Paging, links: MemberLinks) -> Rendered:
     store = current_store()
     public_links = current_links()
     if fmt is PODCAST:
         page = store.latest(topic.slug, limit=paging.limit, cursor=paging.cursor, episodes=True,
                             members=True)
+        links = MemberLinks.of(public_links, _member_items(topic, page))
         body = render_podcast_feed(topic, page, links, paging, private=True,
                                    guid=current_moves().podcast_guid(public_links, topic.slug))
     else:
         page = store.latest(topic.slug, limit=paging.limit, cursor=paging.cursor, members=True)
+        links = MemberLinks.of(public_links, _member_items(topic, page))
         titles = store.topic_titles(slug for story in page.stories for slug in story.topics)
         if fmt is RSS:
             body = render_rss_feed(topic, page, links, paging, topic_titles=titles, private=True)
@@ -94,10 +124,15 @@ def _lapsed(topic: Topic, fmt: FeedFormat, member: Member, links: MemberLinks) -
                 f"starts working again as soon as you do. {home}"),
     )
     page = StoryPage((notice,), None, None, ended)
-    if fmt is PODCAST or fmt is RSS:
-        # Podcast apps read the notice as RSS; an episode needs audio the notice has not.
-        body = render_rss_feed(topic, page, links, private=True)
+    if fmt is PODCAST:
+        # The podcast feed the app subscribed to (its self link, its podcast:guid), with
+        # the notice as an item of its own: it has no audio to be an episode.
+        guid = current_moves().podcast_guid(current_links(), topic.slug)
+        body = render_podcast_feed(topic, StoryPage((), None, None, ended), links, private=True,
+                                   guid=guid, notice=notice)
         return Rendered.of(body, fmt.content_type, ended)
+    if fmt is RSS:
+        return Rendered.of(render_rss_feed(topic, page, links, private=True), fmt.content_type, ended)
     render = render_atom_feed if fmt.name == "atom" else render_json_feed
     return Rendered.of(render(topic, page, links), fmt.content_type, ended)
 
@@ -123,7 +158,10 @@ def member_feed(secret: str, slug: str, filename: str, cursor: str | None = None
         abort(404)
     links = MemberLinks.of(current_links())
     if status == LAPSED:
-        return _send(_lapsed(topic, fmt, match.member, links), match, secret)
+        try:
+            return _send(_lapsed(topic, fmt, match.member, links), match, secret)
+        except PodcastSettingsIncomplete:
+            abort(404)
     write = members_area().sightings.seen(match.member.id, secret, request.remote_addr,
                                           request.headers.get("User-Agent"))
     limit = parse_limit(request.args.get("limit"), default=fmt.page_size, maximum=fmt.max_page_size)
@@ -152,12 +190,7 @@ def member_feed(secret: str, slug: str, filename: str, cursor: str | None = None
 
 @bp.get("/m/<secret>/media/<path:filename>")
 def member_media(secret: str, filename: str) -> Response:
-    match = _match(secret)
-    status = match.status()
-    if status == REVOKED:
-        abort(410, description="This private feed was revoked.")
-    if status != LIVE:
-        abort(403, description="The membership has lapsed: renew it to download member episodes.")
+    match = _live(secret)
     area = members_area()
     settings = app_state().settings
     path = regular_file_in(settings["MEDIA_DIR"], filename)
@@ -180,6 +213,46 @@ def member_media(secret: str, filename: str) -> Response:
     if write is not None:
         response.call_on_close(write)
     return response
+
+
+# A member item's transcript page and files, as web/transcripts.py serves a public one's
+# under /stories/ (which answers 404 for member items): what member feeds link for them.
+
+def _private(response: Response) -> Response:
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+@bp.get("/m/<secret>/stories/<story_id>/transcript")
+def member_transcript_page(secret: str, story_id: str) -> Response:
+    match = _live(secret)
+    story = story_or_404(story_id, members=True)
+    if not story.has_transcripts:
+        abort(404, description="This story has no transcript.")
+    # Rendered with the placeholder, kept like that, the secret put in as it is sent.
+    links = MemberLinks.of(current_links(), [story.id])
+    return _send(transcript_page_rendered(story, links, members=True), match, secret)
+
+
+@bp.get("/m/<secret>/stories/<story_id>/audio/<audio_id>/transcript.<extension>")
+def member_transcript_file(secret: str, story_id: str, audio_id: str, extension: str) -> Response:
+    _live(secret)
+    _story, audio = audio_or_404(story_id, audio_id, members=True)
+    return _private(transcript_file_response(audio, extension))
+
+
+@bp.get("/m/<secret>/stories/<story_id>/audio/<audio_id>/chapters.json")
+def member_chapters_file(secret: str, story_id: str, audio_id: str) -> Response:
+    match = _live(secret)
+    story, audio = audio_or_404(story_id, audio_id, members=True)
+    answer = chapters_answer(story, audio, MemberLinks.of(current_links(), [story.id]))
+    if isinstance(answer, Rendered):
+        response = _send(answer, match, secret)
+        # Podcast apps' web players read chapters from other origins, as for public ones.
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        return response
+    return _private(answer)
 
 
 # -- the members API ---------------------------------------------------------------------

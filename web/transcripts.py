@@ -23,7 +23,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-from flask import Blueprint, Flask, abort, render_template, send_file
+from flask import Blueprint, Flask, Response, abort, render_template, send_file
 from markupsafe import Markup, escape
 
 from feeds.content import (
@@ -203,10 +203,11 @@ def player_url(story: Story, audio: Audio, links: Links) -> str:
     return ""
 
 
-def listen_url(story: Story, audio: Audio, links: Links) -> str:
+def listen_url(story: Story, audio: Audio, links: Links, player: bool = True) -> str:
     """Where the audio plays from a `#t=SECONDS` start: the player, else the audio file
-    itself (browsers take the same media fragment), else ""."""
-    if player_url(story, audio, links):
+    itself (browsers take the same media fragment), else "". `player=False` for a member
+    item, which the public player does not play."""
+    if player and player_url(story, audio, links):
         return player_url(story, audio, links)
     if audio.downloadable and audio.url:
         return links.media(audio.url)
@@ -246,7 +247,8 @@ def _rows(cues: tuple[Cue, ...], audio: Audio) -> list[Row]:
     return rows
 
 
-def _sections(story: Story, topic_language: str, links: Links, media_dir: str) -> list[Section]:
+def _sections(story: Story, topic_language: str, links: Links, media_dir: str,
+              player: bool = True) -> list[Section]:
     with_transcripts = [a for a in story.audio if a.transcripts]
     sections = []
     for number, audio in enumerate(with_transcripts, 1):
@@ -261,7 +263,7 @@ def _sections(story: Story, topic_language: str, links: Links, media_dir: str) -
         sections.append(Section(
             audio=audio,
             heading=f"Part {number} of {len(with_transcripts)}" if len(with_transcripts) > 1 else "",
-            listen_url=listen_url(story, audio, links),
+            listen_url=listen_url(story, audio, links, player),
             language=(transcript.language if transcript else "") or topic_language,
             rows=_rows(cues, audio),
             problem=problem,
@@ -308,24 +310,24 @@ def clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def _story_or_404(story_id: str) -> Story:
-    story = current_store().get_story(story_id)
+def story_or_404(story_id: str, members: bool = False) -> Story:
+    story = current_store().get_story(story_id, members=members)
     if story is None:
         abort(404, description=f"There is no story {story_id!r}.")
     return story
 
 
-def _audio_or_404(story_id: str, audio_id: str) -> tuple[Story, Audio]:
-    story = _story_or_404(story_id)
+def audio_or_404(story_id: str, audio_id: str, members: bool = False) -> tuple[Story, Audio]:
+    story = story_or_404(story_id, members)
     audio = story.find_audio(audio_id)
     if audio is None:
         abort(404, description=f"The story {story_id!r} has no audio {audio_id!r}.")
     return story, audio
 
 
-def _topics(story: Story) -> list[Topic]:
+def _topics(story: Story, members: bool = False) -> list[Topic]:
     store = current_store()
-    return [t for t in (store.get_topic(slug) for slug in story.topics) if t is not None]
+    return [t for t in (store.get_topic(slug, members=members) for slug in story.topics) if t is not None]
 
 
 def _files_stamp(story: Story, media_dir: str) -> tuple[tuple[str, int, int], ...]:
@@ -344,35 +346,30 @@ def _files_stamp(story: Story, media_dir: str) -> tuple[tuple[str, int, int], ..
     return tuple(stamp)
 
 
-@bp.get("/stories/<story_id>/transcript")
-def transcript_page(story_id: str):
-    # The story is read before the cache is asked: an id that names no story (or none
-    # with a transcript) is a 404 that leaves no key behind.
-    story = _story_or_404(story_id)
-    if not story.has_transcripts:
-        abort(404, description="This story has no transcript.")
-    settings = app_state().settings
-    media_dir = settings["MEDIA_DIR"]
-    links = current_links()
+def transcript_page_rendered(story: Story, links: Links, *, members: bool = False) -> Rendered:
+    """The story's transcript page (the story has transcripts). `members`: a member item's,
+    made with `links` holding the secret's placeholder (serving.members.MemberLinks): no
+    player (the public one does not play member items), its audio and files the member's."""
+    media_dir = app_state().settings["MEDIA_DIR"]
     # Reading cues is CPU and so is a page of thousands of them: made once per
     # change of the store (topics' languages and titles show too) or of the files.
-    key = cache_key("transcript", current_version(), story.id, _files_stamp(story, media_dir))
+    key = cache_key("member-transcript" if members else "transcript", current_version(), story.id,
+                    _files_stamp(story, media_dir))
 
     def render() -> Rendered:
-        topics = _topics(story)
+        topics = _topics(story, members)
         language = topics[0].language if topics else ""
-        sections = _sections(story, language, links, media_dir)
+        sections = _sections(story, language, links, media_dir, player=not members)
+        extra = {"links": links} if members else {}
         html = render_template("transcript.html", story=story, topics=topics, sections=sections,
-                               cues_html=cues_html, type_names=TYPE_NAMES)
+                               cues_html=cues_html, type_names=TYPE_NAMES, member_page=members,
+                               **extra)
         return Rendered.of(html.encode("utf-8"), "text/html; charset=utf-8")
 
-    rendered = current_render_cache().get_or_render(key, render)
-    return send_rendered(rendered, max_age=settings["FEED_MAX_AGE"], cors=False)
+    return current_render_cache().get_or_render(key, render)
 
 
-@bp.get("/stories/<story_id>/audio/<audio_id>/transcript.<extension>")
-def transcript_file(story_id: str, audio_id: str, extension: str):
-    _story, audio = _audio_or_404(story_id, audio_id)
+def transcript_file_response(audio: Audio, extension: str) -> Response:
     found = served_transcripts(audio, app_state().settings["MEDIA_DIR"]).get(extension)
     if found is None:
         abort(404, description=f"This audio has no .{extension} transcript served here.")
@@ -385,9 +382,9 @@ def transcript_file(story_id: str, audio_id: str, extension: str):
     return response
 
 
-@bp.get("/stories/<story_id>/audio/<audio_id>/chapters.json")
-def chapters_file(story_id: str, audio_id: str):
-    story, audio = _audio_or_404(story_id, audio_id)
+def chapters_answer(story: Story, audio: Audio, links: Links) -> Response | Rendered:
+    """The audio's chapters: its file (a response), or the document made of inline
+    chapters (a render, which `links` may have made with a member's placeholder)."""
     chapters = audio.chapters
     if chapters is not None and chapters.url:
         path = media_file(app_state().settings["MEDIA_DIR"], chapters.url)
@@ -398,10 +395,35 @@ def chapters_file(story_id: str, audio_id: str):
         return response
     if chapters is None or not chapters.chapters:
         abort(404, description="This audio has no chapters.")
-    document = chapters_document(story, chapters, current_links())
+    document = chapters_document(story, chapters, links)
     body = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
-    return send_rendered(Rendered.of(body, CHAPTERS_TYPE, story.updated),
-                         max_age=app_state().settings["FEED_MAX_AGE"])
+    return Rendered.of(body, CHAPTERS_TYPE, story.updated)
+
+
+@bp.get("/stories/<story_id>/transcript")
+def transcript_page(story_id: str):
+    # The story is read before the cache is asked: an id that names no story (or none
+    # with a transcript) is a 404 that leaves no key behind.
+    story = story_or_404(story_id)
+    if not story.has_transcripts:
+        abort(404, description="This story has no transcript.")
+    rendered = transcript_page_rendered(story, current_links())
+    return send_rendered(rendered, max_age=app_state().settings["FEED_MAX_AGE"], cors=False)
+
+
+@bp.get("/stories/<story_id>/audio/<audio_id>/transcript.<extension>")
+def transcript_file(story_id: str, audio_id: str, extension: str):
+    _story, audio = audio_or_404(story_id, audio_id)
+    return transcript_file_response(audio, extension)
+
+
+@bp.get("/stories/<story_id>/audio/<audio_id>/chapters.json")
+def chapters_file(story_id: str, audio_id: str):
+    story, audio = audio_or_404(story_id, audio_id)
+    answer = chapters_answer(story, audio, current_links())
+    if isinstance(answer, Rendered):
+        return send_rendered(answer, max_age=app_state().settings["FEED_MAX_AGE"])
+    return answer
 
 
 # -- what the story page says -----------------------------------------------------------

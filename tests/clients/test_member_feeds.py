@@ -6,6 +6,7 @@ access log, written as gunicorn writes it, holds no secret."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 import requests
@@ -109,3 +110,39 @@ def test_newsboat_reads_member_items_and_nothing_after_revocation(site, tmp_path
     newsboat("-x", "reload")
     assert "After revocation 3" not in {item["title"] for item in newsboat.items()}
     assert len(newsboat.items()) == len(items)
+
+
+def test_feedparser_follows_a_member_items_chapters_and_transcript_and_reads_the_lapsed_podcast_feed(site):
+    """feedparser (what many apps and aggregators are built on) reads a member's podcast
+    feed: a member item's podcast:chapters and podcast:transcript lead to files the member
+    gets; once lapsed, podcast.xml is still a podcast feed naming itself, with the notice."""
+    import feedparser
+
+    vtt = b"WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nHello, members.\n"
+    members = Path(site.server.env["MEDIA_DIR"]) / "members"
+    (members / "chaptered.vtt").write_bytes(vtt)
+    # Its own file: a podcast feed gives an enclosure URL to one item only.
+    (members / "chaptered.mp3").write_bytes(BONUS_AUDIO)
+    story = parse_story(dict(MEMBER_STORY, id="chaptered", title="Chaptered bonus",
+                             published="2026-11-05T10:00:00Z", audio=[dict(
+                                 MEMBER_STORY["audio"][0], id="chaptered-audio", url="/media/members/chaptered.mp3",
+                                 transcripts=[{"url": "/media/members/chaptered.vtt", "type": "text/vtt"}],
+                                 chapters={"version": "1.2.0",
+                                           "chapters": [{"startTime": 0, "title": "Intro"}]})]))[0]
+    site.store.write(stories=[story])
+    member_id, secret, feeds = member(site)
+    parsed = feedparser.parse(requests.get(feeds + "podcast.xml", timeout=10).content)
+    [entry] = [e for e in parsed.entries if e.title == "Chaptered bonus"]
+    chapters, transcript = entry["podcast_chapters"]["url"], entry["podcast_transcript"]["url"]
+    assert chapters == f"{site.base}/m/{secret}/stories/chaptered/audio/chaptered-audio/chapters.json"
+    answer = requests.get(chapters, timeout=10)
+    assert answer.status_code == 200 and answer.json()["chapters"] == [{"startTime": 0, "title": "Intro"}]
+    assert "private" in answer.headers["Cache-Control"]
+    assert requests.get(transcript, timeout=10).content == vtt
+    site.members.expire(member_id)
+    lapsed = feedparser.parse(requests.get(feeds + "podcast.xml", timeout=10).content)
+    assert not lapsed.bozo
+    assert [link["href"] for link in lapsed.feed.links if link["rel"] == "self"] == [feeds + "podcast.xml"]
+    assert [e.title for e in lapsed.entries] == ["Your membership has lapsed"]
+    assert lapsed.feed.get("itunes_block") == 1 and lapsed.feed.get("podcast_block") == "yes"
+    assert requests.get(chapters, timeout=10).status_code == 403

@@ -1,7 +1,8 @@
 """Member URLs under attack (docs/members.md): guessed secrets, near misses and case
-changes, path tricks in /m/ and in member media, symlinks planted in the members' folder,
-revoked secrets replayed with validators, secrets in the error pages, and the members API
-without its token. Every answer is a clear 4xx; none names a secret."""
+changes, path tricks in /m/, in member media and in member items' transcripts and
+chapters, symlinks planted in the members' folder, revoked secrets replayed with
+validators, secrets in the error pages, and the members API without its token. Every
+answer is a clear 4xx; none names a secret."""
 
 from __future__ import annotations
 
@@ -69,6 +70,13 @@ def test_guesses_get_the_404_of_any_unknown_url(site, member):
     "/m/{s}/media/members/", "/m/{s}/media/members", "/m/{s}/media/%2fetc%2fpasswd",
     "/m/{s}/media/MEMBERS/bonus-1.mp3", "/m/{s}/media/north-korean-defectors/artwork.jpg",
     "/m/{s}//topics/{t}/rss.xml", "/m/{s}/rss.xml", "/m/{s}/stories/bonus-1",
+    # A member item's transcript and chapters: none here, a story or audio not there, tricks.
+    "/m/{s}/stories/bonus-1/transcript", "/m/{s}/stories/bonus-1/audio/bonus-1-audio/chapters.json",
+    "/m/{s}/stories/bonus-1/audio/bonus-1-audio/transcript.vtt",
+    "/m/{s}/stories/bonus-1/audio/bonus-1-audio/transcript.%2e%2e%2fapp.py",
+    "/m/{s}/stories/bonus-1/audio/nope/chapters.json", "/m/{s}/stories/%2e%2e/transcript",
+    "/m/{s}/stories/..%2f..%2fapp.py/transcript", "/m/{s}/stories/%00/transcript",
+    "/m/{s}/stories/" + "x" * 3000 + "/transcript", "/m/{s}/stories/bonus-1/audio/%2e%2e/transcript.vtt",
 ])
 def test_path_tricks_are_clear_refusals_without_a_secret(site, member, path):
     client = site.test_client()

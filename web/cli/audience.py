@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 
 from audience.count import WINDOWS
 from audience.report import Report
+from serving.spreadsheets import spreadsheet_cell
 from serving.state import app_state
 
 from ..audience import report_for
@@ -50,18 +51,23 @@ def report_command(slug: str | None, start: dt.datetime | None, end: dt.datetime
 
 
 def write_csv(report: Report) -> None:
-    out = csv.writer(sys.stdout, lineterminator="\n")
+    # RFC 4180's line ends, as the desk's: with "\n" alone, the csv module left a cell
+    # holding a carriage return unquoted, and a file name could split a row in two.
+    out = csv.writer(sys.stdout, lineterminator="\r\n")
     out.writerow(["section", "key", "story_id", "title", "published", "downloads",
                   *[f"first_{days}_days" for days in WINDOWS]])
+    # A file's name, a story's id and title are anyone's text: none reaches a spreadsheet
+    # as a formula (the desk's CSVs are guarded the same way).
     for day in report.days:
         out.writerow(["day", day.day.isoformat(), "", "", "", day.downloads, *[""] * len(WINDOWS)])
     for row in report.episodes:
         firsts = dict(row.first_days) if row.first_days is not None else {}
-        out.writerow(["episode", row.episode, row.story_id or "", row.title or "",
+        out.writerow(["episode", spreadsheet_cell(row.episode), spreadsheet_cell(row.story_id or ""),
+                      spreadsheet_cell(row.title or ""),
                       row.published.isoformat() if row.published else "", row.downloads,
                       *[firsts.get(days, "") for days in WINDOWS]])
     for app in report.apps:
-        out.writerow(["app", app.app, "", "", "", app.downloads, *[""] * len(WINDOWS)])
+        out.writerow(["app", spreadsheet_cell(app.app), "", "", "", app.downloads, *[""] * len(WINDOWS)])
 
 
 def write_text(report: Report) -> None:
