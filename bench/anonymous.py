@@ -271,6 +271,9 @@ def requests(rng: random.Random, quick: bool) -> list[tuple[str, str]]:
             # A guessed secret: the 404 of any unknown URL, after one lookup by its hash.
             ("member feed, guessed", "/m/" + "A" * 32 + "/topics/t1/rss.xml"),
             ("member media, guessed", "/m/" + "A" * 32 + "/media/members/1.mp3"),
+            ("member transcript, guessed", "/m/" + "A" * 32 + "/stories/100000001/transcript"),
+            ("member transcript, guessed", "/m/" + "A" * 32 + "/stories/100000001/audio/200000001/transcript.vtt"),
+            ("member chapters, guessed", "/m/" + "A" * 32 + "/stories/100000001/audio/200000001/chapters.json"),
             ("media file", "/media/bench/1.vtt"),
             ("redirect", "/stories/100000001/"), ("404", "/topics/nothing/rss.xml"),
             ("404", "/stories/nothing"), ("404", "/topics/nothing/podcast.xml"),
