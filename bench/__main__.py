@@ -2,7 +2,7 @@
 
     python -m bench [--quick] [NAME ...]
 
-With no NAME: warm, scale, feeds, memory, anonymous and audience (about 10 minutes; the first run
+With no NAME: warm, scale, feeds, memory, anonymous, audience and members (about 12 minutes; the first run
 on a machine also builds memory's stores, about a minute more). Any module of bench/ can be
 named, e.g. `python -m bench workers store sources`, and each also runs alone as
 `python -m bench.NAME`. docs/benchmarks.md says how to read the tables.
@@ -15,7 +15,7 @@ import time
 
 from .common import load_average
 
-DEFAULT = ("warm", "scale", "feeds", "memory", "anonymous", "audience")
+DEFAULT = ("warm", "scale", "feeds", "memory", "anonymous", "audience", "members")
 
 
 def main(argv: list[str]) -> int:
