@@ -7,7 +7,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import importlib
-import inspect
 import os
 import re
 import shutil
@@ -54,12 +53,34 @@ def junk_urls(n: int, start: int = 0) -> list[str]:
     return urls
 
 
+# Set in the process `alone` starts for a test.
+ALONE = "STORYFEED_MEMORY_ALONE"
+
+
+def alone(test_name: str) -> bool:
+    """Whether this is the process to measure `test_name` in; if not, runs it in a Python
+    process of its own and checks it passed there. tracemalloc counts every thread's
+    allocations: in a full run of the suite the threads other tests leave in a process
+    (servers, their log readers, apps' batch writers) added 0.3 to 0.5 MB to the account's
+    fills, and pushed the junk test 0.7 KB over its line."""
+    if os.environ.get(ALONE):
+        return True
+    test = f"{Path(__file__).relative_to(ROOT)}::{test_name}"
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", "-p", "no:cacheprovider", test],
+        cwd=ROOT, env={**os.environ, ALONE: "1"}, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    return False
+
+
 def traced_bytes() -> int:
     gc.collect()
     return tracemalloc.get_traced_memory()[0]
 
 
 def test_junk_urls_leave_no_render_lock_and_no_memory_behind(sample_app, monkeypatch):
+    if not alone("test_junk_urls_leave_no_render_lock_and_no_memory_behind"):
+        return
     # The remembered versions of topics keep the last 1,024 slugs asked for: fewer here,
     # so that a short warm-up fills them as a long run of junk would.
     monkeypatch.setattr(VersionMemo, "MAX_KEYS", 100)
@@ -259,23 +280,10 @@ def worst_fills(sample_app) -> dict[str, Callable[[], object]]:
     }
 
 
-# Set in the process `test_every_cache...` starts to measure in.
-ALONE = "STORYFEED_MEMORY_ACCOUNT_ALONE"
-
-
 def test_every_cache_filled_with_its_worst_entries_stays_within_the_memory_account(sample_app):
-    """Measured in a Python process of its own, as the account's table was: tracemalloc
-    counts every thread's allocations, and in a full run of the suite the threads other
-    tests leave in this process (servers, their log readers, apps' batch writers) added
-    0.3 to 0.5 MB to four fills at once, each the least of three."""
-    if os.environ.get(ALONE):
+    """Measured in a Python process of its own, as the account's table was (`alone`)."""
+    if alone("test_every_cache_filled_with_its_worst_entries_stays_within_the_memory_account"):
         fill_every_cache_and_compare(sample_app)
-        return
-    test = f"{Path(__file__).relative_to(ROOT)}::{inspect.currentframe().f_code.co_name}"
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", "-p", "no:cacheprovider", test],
-        cwd=ROOT, env={**os.environ, ALONE: "1"}, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
 
 
 def fill_every_cache_and_compare(sample_app) -> None:
