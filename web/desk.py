@@ -237,7 +237,7 @@ def chart_range(topic: str | None = None, newest: Callable[[], date] | None = No
                  else last - timedelta(CHART_DAYS - 1))
     except (ValueError, OverflowError):  # not a date; or one whose 90 days before are none
         abort(400, description="from and to are dates: YYYY-MM-DD, in 1970-2200.")
-    if not date(1970, 1, 1) <= first <= last <= date(2200, 12, 31) or (last - first).days >= MAX_CHART_DAYS:
+    if not FIRST_DAY <= first <= last <= LAST_DAY or (last - first).days >= MAX_CHART_DAYS:
         abort(400, description=f"from must be before to, at most {MAX_CHART_DAYS} days before it, "
                                "both in 1970-2200.")
     return first, last
@@ -389,13 +389,22 @@ def _expiry(field: str) -> datetime | None:
     value = request.form.get(field, "").strip()
     if not value:
         return None
+    day = desk_day(value)
+    if day is None:
+        raise InvalidInput(f"{field} is a date: YYYY-MM-DD, in 1970-2200")
+    return datetime.combine(day + timedelta(1), datetime.min.time(), tzinfo=UTC)
+
+
+def desk_day(value: str) -> date | None:
+    """`value` as a date the desk takes (ISO 8601, 1970-2200); None when it is not one."""
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        day = None
-    if day is None or not date(1970, 1, 1) <= day <= date(2200, 12, 31):
-        raise InvalidInput(f"{field} is a date: YYYY-MM-DD, in 1970-2200")
-    return datetime.combine(day + timedelta(1), datetime.min.time(), tzinfo=UTC)
+        return None
+    return day if FIRST_DAY <= day <= LAST_DAY else None
+
+
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2200, 12, 31)
 
 
 def members_html(error: str | None = None, name: str = "", expires: str = "") -> str:
@@ -597,11 +606,8 @@ def _day(name: str) -> datetime | None:
     value = request.args.get(name, "").strip()
     if not value:
         return None
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        day = None
-    if day is None or not date(1970, 1, 1) <= day <= date(2200, 12, 31):
+    day = desk_day(value)
+    if day is None:
         abort(400, description=f"{name} is a date: YYYY-MM-DD, in 1970-2200.")
     return datetime.combine(day, datetime.min.time())
 
