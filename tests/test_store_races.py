@@ -241,8 +241,12 @@ def _blocks_someone(store, pid, seconds=10.0):
     deadline = time.monotonic() + seconds
     with store.engine.connect() as conn:
         while time.monotonic() < deadline:
-            if conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity "
-                                    "WHERE :pid = ANY(pg_blocking_pids(pid))"), {"pid": pid}).scalar():
+            waiting = conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity "
+                                           "WHERE :pid = ANY(pg_blocking_pids(pid))"), {"pid": pid}).scalar()
+            # pg_stat_activity is read once per transaction: without ending it, a writer
+            # whose session began after the first look would never be seen waiting.
+            conn.rollback()
+            if waiting:
                 return True
             time.sleep(0.02)
     return False
