@@ -18,6 +18,7 @@ from urllib.parse import quote
 import pytest
 import requests
 import sqlalchemy as sa
+from prometheus_client import Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
 from serving import metrics
@@ -150,6 +151,27 @@ def test_requests_are_counted_by_route_template_with_the_fast_path_apart(metrics
     slowest = value(after, "storyfeed_http_request_duration_seconds_bucket",
                     route="fast_path:feed", method="GET", le="+Inf")
     assert slowest == value(after, count, route="fast_path:feed", method="GET")
+
+
+def test_tallied_durations_land_in_the_buckets_observe_would_choose(metrics_client):
+    """Requests are summed in memory and handed over a second later; the histogram must
+    read as if each had been observed: every bound (`le` is inclusive), past the last,
+    and the sum."""
+    key = ("/tallied", "GET", "200")
+    durations = [0.0001, 0.0005, 0.0007, 0.01, 0.3, 10.0, 12.5]
+    reference = Histogram("tally_reference", "", buckets=metrics.DURATION_BUCKETS, registry=None)
+    for seconds in durations:
+        metrics.TALLY.add(key, seconds)
+        reference.observe(seconds)
+    found = scrape(metrics_client)  # flushes this process's tally first
+    expected = {s.labels["le"]: s.value for s in reference.collect()[0].samples if s.name.endswith("_bucket")}
+    assert len(expected) == len(metrics.DURATION_BUCKETS) + 1
+    for le, cumulative in expected.items():
+        assert value(found, "storyfeed_http_request_duration_seconds_bucket",
+                     route="/tallied", method="GET", le=le) == cumulative, le
+    assert value(found, "storyfeed_http_request_duration_seconds_sum",
+                 route="/tallied", method="GET") == pytest.approx(sum(durations))
+    assert requests_of(found, "/tallied") == len(durations)
 
 
 def test_renders_and_render_cache_lookups_are_counted(metrics_client):
@@ -425,8 +447,11 @@ def test_gunicorn_workers_counts_are_summed(served):
         sent += 1
     time.sleep(0.5)  # the access log is written after the answer
     assert len(pids_that_answered(served, "/feeds.opml")) == 2
-    found = samples(scrape_over_http(served.base))
-    assert requests_of(found, "/feeds.opml") == sent
+    # Each worker hands its counts over once a second (RequestTally.FLUSH_SECONDS).
+    deadline = time.monotonic() + 5
+    while (counted := requests_of(samples(scrape_over_http(served.base)), "/feeds.opml")) != sent:
+        assert time.monotonic() < deadline, f"{counted} of {sent} requests counted after 5 s"
+        time.sleep(0.2)
     # The same sum whichever worker answers the scrape.
     for _ in range(5):
         assert requests_of(samples(scrape_over_http(served.base)), "/feeds.opml") == sent

@@ -64,9 +64,8 @@ def scrape() -> Response:
 def init_app(app: Flask) -> None:
     state = app_state(app)
     if state.settings["METRICS_TOKEN"] is not None:
-        # Only when someone can read them: counting costs a warm feed's answer about a
-        # twentieth of its time. Outermost: the fast path's answers and every refusal
-        # are counted too.
+        # Only when someone can read them: nothing to pay for otherwise. Outermost: the
+        # fast path's answers and every refusal are counted too.
         app.wsgi_app = metrics.RequestMetrics(app.wsgi_app)  # type: ignore[method-assign]  # Flask's documented way to wrap its WSGI app
         app.teardown_request(metrics.note_route)
     metrics.watch_store(state.store.engine)
