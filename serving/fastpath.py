@@ -72,12 +72,14 @@ def query_args(environ: WSGIEnvironment) -> dict[str, str] | None:
     return args
 
 
-def url_of(environ: WSGIEnvironment, reads: tuple[str, ...], args: dict[str, str]) -> tuple[object, ...]:
+def url_of(environ: WSGIEnvironment, reads: tuple[str, ...], args: dict[str, str],
+           path: str | None = None) -> tuple[object, ...]:
     """What a view's answer is made from, of the request: its links come from the scheme
     and Host when SITE_URL is unset, and the Host passed TRUSTED_HOSTS; of the query,
-    the parameters in `reads` (those the view reads), absent ones as None."""
+    the parameters in `reads` (those the view reads), absent ones as None. `path`, when
+    given, stands for the request's own."""
     return (environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST"), environ.get("SCRIPT_NAME", ""),
-            environ.get("PATH_INFO"), reads, *[args.get(name) for name in reads])
+            environ.get("PATH_INFO") if path is None else path, reads, *[args.get(name) for name in reads])
 
 
 class FastPath:
@@ -139,14 +141,15 @@ class FastPath:
         else:
             del self._spellings[key]
 
-    def find(self, environ: WSGIEnvironment) -> Answer | None:
-        """The answer remembered for this request's URL, made the most recently used."""
+    def find(self, environ: WSGIEnvironment, path: str | None = None) -> Answer | None:
+        """The answer remembered for this request's URL (with `path` for its path, when
+        given), made the most recently used."""
         args = query_args(environ)
         if args is None:
             return None
         answers = self.answers
         for reads in self._reads:
-            url = url_of(environ, reads, args)
+            url = url_of(environ, reads, args, path)
             answer = answers.get(url)
             if answer is not None:
                 try:
@@ -187,8 +190,8 @@ class FastPath:
         match = area.secrets.peek(secret)
         if match is None or match.status() != LIVE:
             return self.wsgi_app(environ, start_response)
-        shared = dict(environ, PATH_INFO=shared_member_path(environ["PATH_INFO"], secret))
-        answer = self.find(shared)
+        # The shared render's URL, without copying the environ (some thirty keys).
+        answer = self.find(environ, shared_member_path(environ["PATH_INFO"], secret))
         if answer is None or (rendered := self._cached(answer, environ)) is None:
             return self.wsgi_app(environ, start_response)
         write = area.sightings.seen(match.member.id, secret, environ.get("REMOTE_ADDR"),
