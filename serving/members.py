@@ -226,7 +226,8 @@ class Sightings:
         self.members = members
         self.interval = interval
         self._written: OrderedDict[tuple[int, str, str], float] = OrderedDict()
-        self._clients: dict[tuple[int, int, str | None, str], float] = {}
+        # Oldest first: the table stays full once filled, instead of emptied and refilled.
+        self._clients: OrderedDict[tuple[int, int, str | None, str], float] = OrderedDict()
         self._lock = threading.Lock()
 
     def seen(self, member_id: int, secret: str, address: str | None,
@@ -242,9 +243,14 @@ class Sightings:
         at = self._clients.get(client)
         if at is not None and now - at < self.interval:
             return None
-        if len(self._clients) >= self.MAX_KEYS:
-            self._clients = {}
-        self._clients[client] = now
+        clients = self._clients
+        clients[client] = now
+        clients.move_to_end(client)
+        if len(clients) > self.MAX_KEYS:
+            try:
+                clients.popitem(last=False)
+            except KeyError:  # emptied meanwhile by another thread
+                pass
         found = []
         network = network_of(address)
         if network is not None:

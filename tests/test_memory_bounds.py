@@ -18,6 +18,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -164,6 +165,8 @@ def worst_fills(sample_app) -> dict[str, Callable[[], object]]:
     from serving import context, rendered
     from serving.fastpath import Answer, FastPath
     from serving.links import Links
+    from serving.members import SecretMemo, Sightings
+    from stories.members import MAX_NAME, Member, SecretMatch
     from stories.validate import KNOWN_CLEAN_BODIES, MAX_ID
     from web.transcripts import MEMO_BYTES, MEMO_CUES, CueMemo
 
@@ -249,6 +252,31 @@ def worst_fills(sample_app) -> dict[str, Callable[[], object]]:
         for i in range(agents.classify.cache_info().maxsize):
             agents.classify(f"{i:06d}" + "\xff" * (MAX_AGENT_CHARS - 6))
 
+    class Members:
+        """Stands in for the member store: each secret a member with the longest name."""
+
+        def lookup(self, secret: str) -> SecretMatch:
+            now = datetime.now(UTC)
+            return SecretMatch(Member(int(secret[:6]), secret[:6] + EMOJI * (MAX_NAME - 6), now, now), False)
+
+        def record_sightings(self, member_id: int, seen: object) -> None:
+            raise AssertionError("a fill writes nothing")
+
+    def member_secrets() -> SecretMemo:
+        memo = SecretMemo(Members(), ttl=3600)  # type: ignore[arg-type]
+        for i in range(memo.MAX_KEYS + 10):
+            memo.lookup(f"{i:06d}" + "s" * 26)  # a secret's length (32 characters)
+        return memo
+
+    def member_sightings() -> Sightings:
+        # Every poll a new client: the longest IPv6 address, an 8 KB User-Agent in bytes
+        # up to 0xFF (what WSGI hands on).
+        sightings = Sightings(Members(), interval=3600)  # type: ignore[arg-type]
+        for i in range(sightings.MAX_KEYS + 10):
+            assert sightings.seen(i, f"{i:06d}" + "s" * 26, f"2001:db8:{i:x}:ffff:ffff:ffff:ffff:ffff",
+                                  f"{i:06d}" + "\xff" * 8_000) is not None
+        return sightings
+
     providers = EmbedSettings.from_settings(app_state(sample_app).settings).providers
     long_site = "https://h{:04d}" + "x" * 8_000 + ".example/"  # a Host header of 8 KB
     return {
@@ -277,6 +305,8 @@ def worst_fills(sample_app) -> dict[str, Callable[[], object]]:
                                                  lambda i: (providers, long_site.format(i))),
         "audience.recorder.Recorder": audience_fetches,
         "audience.agents.Agents": agents_named,
+        "serving.members.SecretMemo": member_secrets,
+        "serving.members.Sightings": member_sightings,
     }
 
 
