@@ -102,11 +102,12 @@ def children(pid: int) -> list[int]:
     return sorted(found)
 
 
-def rss_kib(pid: int) -> int:
+def rss_kib(pid: int, field: str = "VmRSS") -> int:
+    """A size in KiB from /proc/<pid>/status: VmRSS, or a part of it (RssAnon, RssFile)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for {pid}")
+    raise RuntimeError(f"no {field} for {pid}")
 
 
 @contextlib.contextmanager
