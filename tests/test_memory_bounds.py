@@ -355,3 +355,55 @@ def fill_every_cache_and_compare(sample_app) -> None:
             if mb > documented[name] + OTHER_THREADS_MB}
     assert over == {}, "measured MB beyond the account (measured, documented)"
     assert sum(measured.values()) <= sum(documented[name] for name in fills) + OTHER_THREADS_MB * len(fills)
+
+
+# -- members: what a process keeps does not grow with those who poll ---------------------
+
+
+@pytest.mark.slow
+def test_members_polling_leave_no_memory_per_member(sqlite_url, tmp_path):
+    """Each of 6,500 members polls their feed once, each from an address and app of its own:
+    what a worker keeps is the same after 6,500 as after 4,500 (past every per-member
+    bound, 4,096), whatever the members' number. Traced from the first poll, so that a
+    remembered entry pushed out is counted out as well.
+
+    Counted in blocks, not bytes: a bounded table that drops its oldest entry as it adds
+    one keeps its number of blocks, but its hash table grows and is compacted in turns
+    (two such tables swung by some 380 KB between the two points); anything kept per
+    member would add a block or more each, 2,000 here."""
+    if not alone("test_members_polling_leave_no_memory_per_member"):
+        return
+    from .members_support import add_member, feed_path, member_site
+
+    app = member_site(sqlite_url, tmp_path)
+    client = app.test_client()
+    secrets = [add_member(app, f"listener {i}")[1] for i in range(6_500)]
+
+    def poll(i: int) -> None:
+        answer = client.get(feed_path(secrets[i], filename="rss.xml"),
+                            environ_base={"REMOTE_ADDR": f"10.{i // 256 % 256}.{i % 256}.7"},
+                            headers={"User-Agent": f"App{i}/1.0"})
+        assert answer.status_code == 200
+        answer.close()  # the sightings are written once the answer is sent
+
+    def kept() -> tuple[int, int]:
+        """(blocks, bytes) allocated since tracing started and still alive."""
+        gc.collect()
+        stats = tracemalloc.take_snapshot().statistics("filename")
+        return sum(stat.count for stat in stats), sum(stat.size for stat in stats)
+
+    try:
+        poll(0)  # the shared render, before measuring
+        tracemalloc.start()
+        for i in range(1, 4_500):
+            poll(i)
+        blocks_4500, bytes_4500 = kept()
+        for i in range(4_500, 6_500):
+            poll(i)
+        blocks_6500, bytes_6500 = kept()
+    finally:
+        tracemalloc.stop()
+        app_state(app).store.engine.dispose()
+    assert blocks_6500 - blocks_4500 < 100, (
+        f"{blocks_6500 - blocks_4500} blocks more after 2,000 more members polled ({blocks_4500} at 4,500)")
+    assert bytes_6500 - bytes_4500 < 1_000_000, f"{bytes_6500 - bytes_4500} bytes more"
