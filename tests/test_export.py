@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 import requests
+from lxml import html
 from werkzeug.exceptions import NotFound
 from werkzeug.middleware.shared_data import SharedDataMiddleware
 
@@ -58,6 +60,28 @@ def test_exported_files_are_the_live_bodies(exporting_app, static_server):
                 "stories/1169464713/oembed.json", "stories/1169464713/oembed.xml",
                 f"media/{SLUG}/1169825816.mp3", f"media/{SLUG}/artwork.jpg"}
     assert expected <= set(manifest)
+
+
+def test_exported_pages_find_their_stylesheets_and_scripts_in_the_export(exporting_app, static_server):
+    """A transcript page served from the export links /static/ files: each one is there,
+    the same bytes the service sends."""
+    root, static = static_server
+    export_site(exporting_app, root)
+    manifest = json.loads((root / MANIFEST).read_text())["files"]
+    pages = [path for path, entry in manifest.items() if entry["content_type"].startswith("text/html")]
+    assert pages, "no page was exported"
+    linked = set()
+    for path in pages:
+        tree = html.fromstring(requests.get(static + path, timeout=10).content)
+        linked |= {url for url in tree.xpath("//link/@href | //script/@src") if "/static/" in url}
+    assert {"/static/player.css", "/static/style.css", "/static/pages.js", "/static/player.js",
+            "/static/favicon.svg"} <= {urlsplit(url).path for url in linked}
+    live = exporting_app.test_client()
+    for url in linked:
+        path = urlsplit(url).path
+        from_file = requests.get(static + path.lstrip("/"), timeout=10)
+        assert from_file.status_code == 200, path
+        assert from_file.content == live.get(path).get_data(), path
 
 
 @pytest.mark.parametrize("name", ["rss.xml", "atom.xml", "feed.json"])

@@ -1,5 +1,6 @@
 """Static export: every topic's feeds (every page), the OPML file, the oEmbed answers of
-every story, its transcript page, transcript files and chapters, and the media, as files
+every story, its transcript page, transcript files and chapters, the media, and the
+static files those pages link to (stylesheets, scripts, the icon), as files
 under the live service's own paths, with a manifest of content types — ready to sync to
 object storage behind a CDN.
 
@@ -136,6 +137,15 @@ class _Exporter:
             # the one the service sends (text/vtt carries a charset, for one).
             self.fetch("media/" + relative)
 
+    def static(self, static_dir: Path, url_path: str) -> None:
+        """The stylesheets, scripts and icon the exported pages (transcripts) link to:
+        without them a page served from the export has no style and no player."""
+        for file in sorted(static_dir.rglob("*")):
+            relative = file.relative_to(static_dir).as_posix()
+            if regular_file_in(str(static_dir), relative) is None:
+                continue  # as for media: no symlink, no folder
+            self.fetch(f"{url_path.strip('/')}/{relative}")
+
     def remove_stale(self, previous: dict[str, dict]) -> None:
         for path in sorted(set(previous) - set(self.manifest)):
             file = self.target / path
@@ -178,6 +188,8 @@ def export_site(app: Flask, target: Path, on_file: Callable[[str], None] = lambd
         for path in served_paths(story, state.settings["MEDIA_DIR"]):
             exporter.fetch(path)
     exporter.media(Path(state.settings["MEDIA_DIR"]))
+    if app.static_folder is not None and app.static_url_path is not None:
+        exporter.static(Path(app.static_folder), app.static_url_path)
     exporter.remove_stale(previous)
 
     body = json.dumps({"site_url": links.site_url, "files": exporter.manifest,
