@@ -221,13 +221,7 @@ def render_rss_feed(topic: Topic | None, page: StoryPage, links: Links,
     if _topic_image(topic, links):
         fg.image(_topic_image(topic, links), title=_title(topic), link=_home(topic, links))
     for story in page.stories:
-        fe = fg.add_entry(order="append")
-        fe.title(_story_title(story))
-        _story_link(fe, story)
-        fe.guid(story_guid(story), permalink=False)
-        fe.published(story.published)
-        if story.teaser:
-            fe.description(html_text(story.teaser))
+        fe = _rss_item(fg, story)
         _rss_content(fe, item_html(story, links))
         for byline in story.bylines:
             fe.dc.dc_creator(xml_text(byline))
@@ -393,13 +387,7 @@ def render_podcast_feed(topic: Topic, page: StoryPage, links: Links,
         _block(fg)
     _podcast_channel(fg.podcast, topic, links)
     if notice is not None:
-        fe = fg.add_entry(order="append")
-        fe.title(_story_title(notice))
-        _story_link(fe, notice)
-        fe.guid(story_guid(notice), permalink=False)
-        fe.published(notice.published)
-        if notice.teaser:
-            fe.description(html_text(notice.teaser, PODCAST_DESCRIPTION_BYTES))
+        _rss_item(fg, notice, PODCAST_DESCRIPTION_BYTES)
     enclosed: set[str] = set()  # no two items may share an enclosure URL
     for story in page.stories:
         audio = [(a, url) for a, url in feed_enclosures(story, links) if url not in enclosed]
@@ -412,6 +400,18 @@ def render_podcast_feed(topic: Topic, page: StoryPage, links: Links,
                                    pubdate=rfc2822_datetime(story.published), type=clip.type,
                                    season=story.season)
     return _serialize(fg, PODCAST)
+
+
+def _rss_item(fg: FeedGenerator, story: Story, description_bytes: int | None = None) -> FeedEntry:
+    """A new last item: the story's title, link, guid, date and teaser."""
+    fe = fg.add_entry(order="append")
+    fe.title(_story_title(story))
+    _story_link(fe, story)
+    fe.guid(story_guid(story), permalink=False)
+    fe.published(story.published)
+    if story.teaser:
+        fe.description(html_text(story.teaser, description_bytes))
+    return fe
 
 
 def _block(fg: FeedGenerator) -> None:
