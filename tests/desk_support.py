@@ -38,6 +38,13 @@ def sign_in(client, name: str = EDITOR, password: str = PASSWORD, next: str = ""
                                             "password": password, "next": next})
 
 
+def signed_in(app):
+    """A test client of `app` signed in as the editor."""
+    client = app.test_client()
+    assert sign_in(client).status_code == 303
+    return client
+
+
 def token(client, path: str = "/desk/") -> str:
     """The CSRF token of the signed-in session, read from a page as a browser would."""
     return csrf_of(client.get(path).get_data(as_text=True))

@@ -29,6 +29,7 @@ from .desk_support import (
     add_editor,
     desk_app,
     sign_in,
+    signed_in,
     token,
     wait_for_job,
 )
@@ -44,9 +45,7 @@ def app(sqlite_url):
 
 @pytest.fixture
 def editor(sample_app):
-    client = sample_app.test_client()
-    assert sign_in(client).status_code == 303
-    return client
+    return signed_in(sample_app)
 
 
 # -- start-up and accounts ---------------------------------------------------------------

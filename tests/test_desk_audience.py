@@ -28,7 +28,7 @@ from serving.state import app_state
 from web.desk import audience_html
 
 from .audience_support import golden_fetches
-from .desk_support import EDITOR, SAMPLE_TOPIC, add_editor, desk_app, sign_in
+from .desk_support import EDITOR, SAMPLE_TOPIC, add_editor, desk_app, signed_in
 
 # Apps as the lists name them, and addresses: each pair one listener.
 AGENTS = {"Apple Podcasts": "Podcasts/1650.20 CFNetwork/1404.0.5 Darwin/22.3.0",
@@ -51,9 +51,7 @@ def app(database_url):
 
 @pytest.fixture
 def editor(app):
-    client = app.test_client()
-    assert sign_in(client).status_code == 303
-    return client
+    return signed_in(app)
 
 
 def listen(app) -> None:

@@ -17,7 +17,7 @@ from serving.members import Members
 from serving.state import app_state
 from stories.members import APP, LAPSED, LIVE, NETWORK, REVOKED
 
-from .desk_support import add_editor, desk_app, sign_in, token
+from .desk_support import add_editor, desk_app, signed_in, token
 from .members_support import SAMPLE, TOKEN, feed_path, fill, member_media
 
 SECRET_INPUT = re.compile(r'id="secret" class="secret-value" readonly value="([^"]+)"')
@@ -34,9 +34,7 @@ def app(database_url, tmp_path):
 
 @pytest.fixture
 def editor(app):
-    client = app.test_client()
-    assert sign_in(client).status_code == 303
-    return client
+    return signed_in(app)
 
 
 def store(app):
