@@ -1,5 +1,7 @@
 """Charts drawn on the server as SVG, each with the table of its numbers and a CSV of
-them: no script, no CDN, and readable by screen readers through the table.
+them: no script, no CDN, and readable by screen readers through the table. This module
+works out what is drawn where (`drawing()`); the desk's templates write the SVG
+(`templates/desk/_daily_svg.html`, `_bars_svg.html`), Jinja escaping every text in it.
 
 A day's count is one bar; all the bars are one `<path>`, so two years of days are one
 element, not 730 (`tests/test_desk_charts.py` holds rendering them under a second).
@@ -14,7 +16,6 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from xml.sax.saxutils import escape, quoteattr
 
 from serving.spreadsheets import spreadsheet_cell
 
@@ -47,8 +48,7 @@ class DailySeries:
         writer.writerows((day.isoformat(), count) for day, count in self.points)
         return out.getvalue()
 
-    def svg(self, chart_id: str) -> str:
-        """The chart as an inline `<svg>` element; every text in it escaped."""
+    def drawing(self) -> DailyDrawing:
         points = self.points
         top = max((count for _, count in points), default=0) or 1
         plot_w, plot_h = WIDTH - MARGIN_LEFT, HEIGHT - MARGIN_BOTTOM - MARGIN_TOP
@@ -60,22 +60,26 @@ class DailySeries:
             if count:
                 h = plot_h * count / top
                 path.append(f"M{MARGIN_LEFT + n * step:.2f} {base:.2f}h{bar:.2f}v{-h:.2f}h{-bar:.2f}z")
-        title_id = f"{chart_id}-title"
         first = points[0][0].isoformat() if points else ""
         last = points[-1][0].isoformat() if points else ""
         summary = f"{self.title}: {self.total} {self.label} from {first} to {last}, at most {top} a day"
-        return "".join((
-            f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" ',
-            f'aria-labelledby={quoteattr(title_id)} id={quoteattr(chart_id)}>',
-            f"<title id={quoteattr(title_id)}>{escape(summary)}</title>",
-            f'<line class="axis" x1="{MARGIN_LEFT}" y1="{base}" x2="{WIDTH}" y2="{base}"/>',
-            f'<text class="tick" x="{MARGIN_LEFT - 4}" y="{MARGIN_TOP + 10}" text-anchor="end">{top}</text>',
-            f'<text class="tick" x="{MARGIN_LEFT - 4}" y="{base}" text-anchor="end">0</text>',
-            f'<text class="tick" x="{MARGIN_LEFT}" y="{HEIGHT - 4}">{escape(first)}</text>',
-            f'<text class="tick" x="{WIDTH}" y="{HEIGHT - 4}" text-anchor="end">{escape(last)}</text>',
-            f'<path class="bars" d="{"".join(path)}"/>' if path else "",
-            "</svg>",
-        ))
+        return DailyDrawing(summary, top, base, first, last, "".join(path))
+
+
+@dataclass(frozen=True)
+class DailyDrawing:
+    """Where a `DailySeries` is drawn: one bar a day with any, all of them one path."""
+
+    summary: str  # the chart's title, for screen readers
+    top: int  # the count the plot's height stands for
+    base: int  # the y of the axis
+    first: str
+    last: str
+    path: str  # the bars, numbers only
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = MARGIN_LEFT
+    margin_top: int = MARGIN_TOP
 
 
 @dataclass(frozen=True)
@@ -119,34 +123,41 @@ class Bars:
         writer.writerows((spreadsheet_cell(bar.name), bar.count, *map(spreadsheet_cell, bar.more)) for bar in self.bars)
         return out.getvalue()
 
-    def svg(self, chart_id: str) -> str:
-        """The chart as an inline `<svg>` element; every text in it escaped."""
+    def drawing(self) -> BarsDrawing:
         drawn = self.drawn
         top = max((bar.count for bar in drawn), default=0) or 1
-        height = max(len(drawn), 1) * self.ROW + MARGIN_TOP
         room = WIDTH - 60  # the widest bar leaves room for its number
-        title_id = f"{chart_id}-title"
         shown = f"the first {len(drawn)} of {len(self.bars)}" if len(drawn) < len(self.bars) else "each"
-        summary = f"{self.title}: {self.total} {self.label}, {shown} {self.key} drawn, most first"
-        parts = [
-            f'<svg xmlns="http://www.w3.org/2000/svg" class="chart bars-chart" role="img" '
-            f'viewBox="0 0 {WIDTH} {height}" aria-labelledby={quoteattr(title_id)} id={quoteattr(chart_id)}>',
-            f"<title id={quoteattr(title_id)}>{escape(summary)}</title>",
-        ]
-        path = []
+        rows, path = [], []
         for n, bar in enumerate(drawn):
             y = MARGIN_TOP + n * self.ROW
             w = max(room * bar.count / top, 1.0) if bar.count else 0.0
             name = bar.shown or bar.name
             name = name if len(name) <= self.NAME_CHARS else name[:self.NAME_CHARS - 1] + "\u2026"
-            parts.append(f'<text class="tick" x="0" y="{y + 13}">{escape(name)}</text>')
-            parts.append(f'<text class="tick" x="{w + 4:.2f}" y="{y + 27}">{bar.count}</text>')
+            rows.append(DrawnBar(name, bar.count, y, round(w, 2)))
             if w:
                 path.append(f"M0 {y + 18}h{w:.2f}v10h{-w:.2f}z")
-        if path:
-            parts.append(f'<path class="bars" d="{"".join(path)}"/>')
-        parts.append("</svg>")
-        return "".join(parts)
+        return BarsDrawing(f"{self.title}: {self.total} {self.label}, {shown} {self.key} drawn, most first",
+                           max(len(drawn), 1) * self.ROW + MARGIN_TOP, tuple(rows), "".join(path))
+
+
+@dataclass(frozen=True)
+class DrawnBar:
+    name: str  # as the chart writes it (cut to NAME_CHARS)
+    count: int
+    y: int  # the top of its row: the name on it, the bar and its number below
+    width: float
+
+
+@dataclass(frozen=True)
+class BarsDrawing:
+    """Where a `Bars` is drawn: a row per bar drawn, all the bars one path."""
+
+    summary: str
+    height: int
+    bars: tuple[DrawnBar, ...]
+    path: str  # numbers only
+    width: int = WIDTH
 
 
 def days_range(points: Sequence[date], default_days: int = 90) -> tuple[date, date]:
