@@ -57,9 +57,12 @@ def fits(page, frame) -> None:
     """The frame is as tall as the player (as wp-embed.js bounds it) and shows all of it."""
     def settled() -> bool:
         wanted = min(max(player_height(frame), WP_MIN), WP_MAX)
-        return abs(frame_height(page) - wanted) <= SLACK
+        return abs(frame_height(page) - wanted) <= SLACK and frame.evaluate(
+            "document.documentElement.scrollHeight <= window.innerHeight")
 
-    # The player sends its height when it changes; wp-embed.js sets it a message later.
+    # The player sends its height when it changes; wp-embed.js sets it a message later. A
+    # panel may grow again meanwhile (a transcript's cues laid out after the first shows):
+    # both checks must hold at once, as they do once the heights stop changing.
     for _ in range(100):  # 10 s, for a busy machine
         if settled():
             break
